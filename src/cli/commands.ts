@@ -1,0 +1,136 @@
+import { userInfo } from 'node:os';
+import type { Config } from '../config.js';
+import { migrate } from '../db/migrator.js';
+import type { ActorContext, Store } from '../db/store.js';
+import { createTenant, getTenantBySlug, listTenants } from '../domain/tenants.js';
+import { createToken, listTokens, parseDuration, revokeToken, TOKEN_KINDS } from '../domain/tokens.js';
+import type { TokenKind } from '../db/models.js';
+import { table, UsageError, type Out } from './io.js';
+
+export interface CommandContext {
+  config: Config;
+  store: Store;
+  out: Out;
+  actor: ActorContext;
+  flags: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+export interface Command {
+  usage: string;
+  /** Flags this command accepts with their types (parseArgs style). */
+  options: Record<string, { type: 'string' | 'boolean' }>;
+  /** Whether it needs the database (serve manages its own). */
+  needsDb: boolean;
+  run(ctx: CommandContext): Promise<void>;
+}
+
+export const cliActor = (): ActorContext => {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    /* containers without a passwd entry */
+  }
+  return { actor: `cli:${user}` };
+};
+
+function required(ctx: CommandContext, name: string): string {
+  const v = ctx.flags[name];
+  if (typeof v !== 'string' || v.trim() === '') throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+function optionalInt(ctx: CommandContext, name: string): number | undefined {
+  const v = ctx.flags[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number`);
+  return Number(v);
+}
+
+export const commands: Record<string, Command> = {
+  'tenant create': {
+    usage: 'tenant create --slug S --name N [--seat-limit N] [--json]',
+    options: { slug: { type: 'string' }, name: { type: 'string' }, 'seat-limit': { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const tenant = await createTenant(ctx.store, ctx.actor, {
+        slug: required(ctx, 'slug'),
+        name: required(ctx, 'name'),
+        seatLimit: optionalInt(ctx, 'seat-limit') ?? null,
+      });
+      ctx.out.print(tenant, () => `Created tenant ${tenant.slug} (${tenant.name}), id ${tenant.id}`);
+    },
+  },
+  'tenant list': {
+    usage: 'tenant list [--json]',
+    options: {},
+    needsDb: true,
+    async run(ctx) {
+      const tenants = await listTenants(ctx.store);
+      ctx.out.print(tenants, () => table(tenants as never, ['slug', 'name', 'status', 'seatLimit', 'id']));
+    },
+  },
+  'token create': {
+    usage: 'token create --tenant S --kind scim|admin [--name X] [--expires-in 90d] [--json]',
+    options: { tenant: { type: 'string' }, kind: { type: 'string' }, name: { type: 'string' }, 'expires-in': { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const kind = required(ctx, 'kind');
+      if (!TOKEN_KINDS.includes(kind as TokenKind)) throw new UsageError(`--kind must be one of ${TOKEN_KINDS.join(', ')}`);
+      const expiresIn = ctx.flags['expires-in'];
+      let expiresAt: Date | null = null;
+      if (expiresIn !== undefined) {
+        if (typeof expiresIn !== 'string') throw new UsageError('--expires-in needs a value such as 90d');
+        expiresAt = new Date(Date.now() + parseDuration(expiresIn));
+      }
+      const tenant = await getTenantBySlug(ctx.store, required(ctx, 'tenant'));
+      const { token, view } = await createToken(ctx.store, ctx.actor, {
+        tenantId: tenant.id,
+        kind: kind as TokenKind,
+        name: typeof ctx.flags.name === 'string' ? ctx.flags.name : undefined,
+        expiresAt,
+      });
+      ctx.out.print({ ...view, token }, () =>
+        [
+          `Created ${view.kind} token "${view.name}" for ${tenant.slug}${view.expiresAt ? `, expires ${view.expiresAt}` : ''}.`,
+          'Copy it now; it is not shown again:',
+          '',
+          `  ${token}`,
+        ].join('\n'),
+      );
+    },
+  },
+  'token list': {
+    usage: 'token list [--tenant S] [--json]',
+    options: { tenant: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const slug = ctx.flags.tenant;
+      const tenantId = typeof slug === 'string' ? (await getTenantBySlug(ctx.store, slug)).id : undefined;
+      const tokens = await listTokens(ctx.store, tenantId);
+      ctx.out.print(tokens, () => table(tokens as never, ['id', 'prefix', 'kind', 'name', 'expiresAt', 'revokedAt', 'lastUsedAt']));
+    },
+  },
+  'token revoke': {
+    usage: 'token revoke --tenant S <token-id|prefix> [--json]',
+    options: { tenant: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const ref = ctx.positionals[0];
+      if (!ref) throw new UsageError('token revoke needs the token id or prefix');
+      const tenant = await getTenantBySlug(ctx.store, required(ctx, 'tenant'));
+      const view = await revokeToken(ctx.store, ctx.actor, tenant.id, ref);
+      ctx.out.print(view, () => `Revoked token ${view.prefix}… (${view.name}) at ${view.revokedAt}`);
+    },
+  },
+  migrate: {
+    usage: 'migrate [--json]',
+    options: {},
+    needsDb: true,
+    async run(ctx) {
+      const applied = await migrate(ctx.store.sequelize);
+      ctx.out.print({ applied }, () => (applied.length ? `Applied ${applied.join(', ')}` : 'Database is up to date'));
+    },
+  },
+};

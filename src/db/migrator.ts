@@ -1,0 +1,88 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { QueryTypes, type Sequelize } from 'sequelize';
+import { Umzug, type UmzugStorage } from 'umzug';
+
+/**
+ * Migrations are plain PostgreSQL files in migrations/ (NNNN_name.sql), applied in name order by
+ * umzug. Each one runs in its own transaction together with its bookkeeping row, under an advisory
+ * lock, so a failed migration leaves the database exactly as it was and two processes starting at
+ * once apply each migration once.
+ */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+export const META_TABLE = 'rosterbridge_migrations';
+const LOCK_KEY = 7_202_611; // arbitrary, constant: the advisory lock for migrating
+
+async function ensureMeta(sequelize: Sequelize): Promise<void> {
+  await sequelize.query(
+    `CREATE TABLE IF NOT EXISTS ${META_TABLE} (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+  );
+}
+
+async function appliedNames(sequelize: Sequelize): Promise<string[]> {
+  await ensureMeta(sequelize);
+  const rows = await sequelize.query<{ name: string }>(`SELECT name FROM ${META_TABLE} ORDER BY name`, {
+    type: QueryTypes.SELECT,
+  });
+  return rows.map((r) => r.name);
+}
+
+function storage(sequelize: Sequelize): UmzugStorage {
+  return {
+    executed: () => appliedNames(sequelize),
+    // The row is written inside the migration's own transaction (see apply); nothing to do here.
+    logMigration: async () => {},
+    unlogMigration: async ({ name }) => {
+      await sequelize.query(`DELETE FROM ${META_TABLE} WHERE name = $1`, { bind: [name] });
+    },
+  };
+}
+
+async function apply(sequelize: Sequelize, name: string, path: string): Promise<void> {
+  const sql = await readFile(path, 'utf8');
+  await sequelize.transaction(async (transaction) => {
+    await sequelize.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`, { transaction });
+    const done = await sequelize.query(`SELECT 1 FROM ${META_TABLE} WHERE name = $1`, {
+      bind: [name],
+      type: QueryTypes.SELECT,
+      transaction,
+    });
+    if (done.length > 0) return; // another process applied it while we waited for the lock
+    await sequelize.query(sql, { transaction });
+    await sequelize.query(`INSERT INTO ${META_TABLE} (name) VALUES ($1)`, { bind: [name], transaction });
+  });
+}
+
+export function createMigrator(sequelize: Sequelize, dir = MIGRATIONS_DIR) {
+  return new Umzug({
+    migrations: {
+      glob: ['*.sql', { cwd: dir }],
+      resolve: ({ name, path }) => ({
+        name,
+        up: () => apply(sequelize, name, path!),
+        down: async () => {
+          throw new Error(`${name}: migrations are forward-only; restore a backup to go back`);
+        },
+      }),
+    },
+    storage: storage(sequelize),
+    logger: undefined,
+  });
+}
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrate(sequelize: Sequelize, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const applied = await createMigrator(sequelize, dir).up();
+  return applied.map((m) => m.name);
+}
+
+/** Names of migrations in dir that have not been applied (readiness reports "not migrated"). */
+export async function pendingMigrations(sequelize: Sequelize, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const pending = await createMigrator(sequelize, dir).pending();
+  return pending.map((m) => m.name);
+}
+
+/** Names of the migrations this build ships, in order. */
+export async function knownMigrations(dir = MIGRATIONS_DIR): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+}

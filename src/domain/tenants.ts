@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { TenantAttrs } from '../db/models.js';
+import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { recordAudit } from './audit.js';
+
+export const tenantInput = z.object({
+  slug: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'slug: 2-63 characters of a-z, 0-9 and "-", starting with a letter or digit'),
+  name: z.string().trim().min(1, 'name must not be empty').max(200),
+  seatLimit: z.number().int().min(0).nullable().optional(),
+});
+export type TenantInput = z.infer<typeof tenantInput>;
+
+export interface TenantView {
+  id: string;
+  slug: string;
+  name: string;
+  status: TenantAttrs['status'];
+  seatLimit: number | null;
+  createdAt: string;
+}
+
+export function tenantView(t: TenantAttrs): TenantView {
+  return {
+    id: t.id,
+    slug: t.slug,
+    name: t.name,
+    status: t.status,
+    seatLimit: t.seatLimit,
+    createdAt: new Date(t.createdAt).toISOString(),
+  };
+}
+
+function parse<T>(schema: z.ZodType<T>, input: unknown): T {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    throw new ValidationError(r.error.issues.map((i) => i.message).join('; '), {
+      details: { issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    });
+  }
+  return r.data;
+}
+
+export async function createTenant(store: Store, ctx: ActorContext, input: TenantInput): Promise<TenantView> {
+  const data = parse(tenantInput, input);
+  try {
+    return await inTransaction(store, async (t) => {
+      const row = await store.models.Tenant.create(
+        { slug: data.slug, name: data.name, seatLimit: data.seatLimit ?? null },
+        { transaction: t },
+      );
+      const view = tenantView(row.get({ plain: true }));
+      await recordAudit(store, t, ctx, { tenantId: view.id, action: 'tenant.create', targetType: 'tenant', targetId: view.id, after: view });
+      return view;
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`A tenant with slug "${data.slug}" already exists`);
+    throw err;
+  }
+}
+
+export async function listTenants(store: Store): Promise<TenantView[]> {
+  const rows = await store.models.Tenant.findAll({ where: { deletedAt: null }, order: [['createdAt', 'ASC'], ['slug', 'ASC']] });
+  return rows.map((r) => tenantView(r.get({ plain: true })));
+}
+
+export async function getTenantBySlug(store: Store, slug: string): Promise<TenantView> {
+  const row = await store.models.Tenant.findOne({ where: { slug, deletedAt: null } });
+  if (!row) throw new NotFoundError(`No tenant with slug "${slug}"`);
+  return tenantView(row.get({ plain: true }));
+}
+
+export async function getTenantById(store: Store, id: string): Promise<TenantView> {
+  const row = await store.models.Tenant.findOne({ where: { id, deletedAt: null } });
+  if (!row) throw new NotFoundError(`No tenant with id "${id}"`);
+  return tenantView(row.get({ plain: true }));
+}

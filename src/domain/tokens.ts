@@ -1,0 +1,170 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Op } from 'sequelize';
+import type { ApiTokenAttrs, TenantAttrs, TokenKind } from '../db/models.js';
+import { inTransaction, type ActorContext, type Store } from '../db/store.js';
+import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
+import { recordAudit } from './audit.js';
+
+/**
+ * Tenant API tokens. The secret is shown once at creation; only its SHA-256 and a short display
+ * prefix are stored. Format: `rb_<kind>_<43 base64url chars>` so a token's kind is visible in logs
+ * and secret scanners can recognise it.
+ */
+export const TOKEN_KINDS = ['scim', 'admin'] as const;
+const TOKEN_PATTERN = /^rb_(scim|admin)_[A-Za-z0-9_-]{43}$/;
+const PREFIX_LENGTH = 16;
+/** last_used_at is written at most this often per token, not on every request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export interface TokenView {
+  id: string;
+  tenantId: string;
+  kind: TokenKind;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+
+export function tokenView(t: ApiTokenAttrs): TokenView {
+  return {
+    id: t.id,
+    tenantId: t.tenantId,
+    kind: t.kind,
+    name: t.name,
+    prefix: t.prefix,
+    createdAt: new Date(t.createdAt).toISOString(),
+    expiresAt: iso(t.expiresAt),
+    revokedAt: iso(t.revokedAt),
+    lastUsedAt: iso(t.lastUsedAt),
+  };
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** Parses "90d", "12h", "30m" into milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)\s*([smhdw])$/.exec(text.trim());
+  if (!m) throw new ValidationError(`Invalid duration "${text}": use a number and s, m, h, d or w, e.g. 90d`);
+  const unit = { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 }[m[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+  const ms = Number(m[1]) * unit;
+  if (ms <= 0) throw new ValidationError(`Invalid duration "${text}": must be positive`);
+  return ms;
+}
+
+export interface CreateTokenInput {
+  tenantId: string;
+  kind: TokenKind;
+  name?: string;
+  expiresAt?: Date | null;
+}
+
+export async function createToken(store: Store, ctx: ActorContext, input: CreateTokenInput): Promise<{ token: string; view: TokenView }> {
+  if (!TOKEN_KINDS.includes(input.kind)) {
+    throw new ValidationError(`Token kind must be one of ${TOKEN_KINDS.join(', ')}`);
+  }
+  if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+    throw new ValidationError('Token expiry must be in the future');
+  }
+  const token = `rb_${input.kind}_${randomBytes(32).toString('base64url')}`;
+  return inTransaction(store, async (t) => {
+    const row = await store.models.ApiToken.create(
+      {
+        tenantId: input.tenantId,
+        kind: input.kind,
+        name: input.name?.trim() || `${input.kind} token`,
+        tokenHash: hashToken(token),
+        prefix: token.slice(0, PREFIX_LENGTH),
+        expiresAt: input.expiresAt ?? null,
+      },
+      { transaction: t },
+    );
+    const view = tokenView(row.get({ plain: true }));
+    await recordAudit(store, t, ctx, { tenantId: input.tenantId, action: 'token.create', targetType: 'api_token', targetId: view.id, after: view });
+    return { token, view };
+  });
+}
+
+export async function listTokens(store: Store, tenantId?: string): Promise<TokenView[]> {
+  const rows = await store.models.ApiToken.findAll({
+    where: tenantId ? { tenantId } : {},
+    order: [['createdAt', 'ASC'], ['id', 'ASC']],
+  });
+  return rows.map((r) => tokenView(r.get({ plain: true })));
+}
+
+/** Revokes a token by id or display prefix within one tenant. Revoking twice is a no-op. */
+export async function revokeToken(store: Store, ctx: ActorContext, tenantId: string, ref: string): Promise<TokenView> {
+  return inTransaction(store, async (t) => {
+    const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref);
+    const rows = await store.models.ApiToken.findAll({
+      where: { tenantId, ...(isUuid ? { id: ref } : { prefix: ref }) },
+      transaction: t,
+      lock: t.LOCK.UPDATE,
+    });
+    if (rows.length === 0) throw new NotFoundError(`No token "${ref}" in this tenant`);
+    if (rows.length > 1) throw new ValidationError(`Prefix "${ref}" matches ${rows.length} tokens; use the token id`);
+    const row = rows[0];
+    const before = tokenView(row.get({ plain: true }));
+    if (row.get('revokedAt')) return before;
+    await row.update({ revokedAt: new Date() }, { transaction: t });
+    const after = tokenView(row.get({ plain: true }));
+    await recordAudit(store, t, ctx, { tenantId, action: 'token.revoke', targetType: 'api_token', targetId: after.id, before, after });
+    return after;
+  });
+}
+
+export interface ResolvedToken {
+  tokenId: string;
+  kind: TokenKind;
+  tenant: Pick<TenantAttrs, 'id' | 'slug' | 'name' | 'status' | 'seatLimit'>;
+}
+
+/**
+ * Resolves an Authorization header to its tenant. Every failure is a 401 that says which check
+ * failed (missing, malformed, unknown, revoked, expired); a token of the wrong kind is 403.
+ */
+export class TokenResolver {
+  private lastWritten = new Map<string, number>();
+  constructor(private readonly store: Store) {}
+
+  async resolve(authorization: string | undefined, required: TokenKind): Promise<ResolvedToken> {
+    if (!authorization) throw new UnauthorizedError('Missing bearer token: send "Authorization: Bearer <token>"');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!m) throw new UnauthorizedError('Malformed Authorization header: expected "Bearer <token>"');
+    const presented = m[1];
+    if (!TOKEN_PATTERN.test(presented)) throw new UnauthorizedError('Malformed bearer token');
+    const row = await this.store.models.ApiToken.findOne({ where: { tokenHash: hashToken(presented) } });
+    if (!row) throw new UnauthorizedError('Unknown bearer token');
+    const token = row.get({ plain: true });
+    if (token.revokedAt) throw new UnauthorizedError('Bearer token has been revoked');
+    if (token.expiresAt && new Date(token.expiresAt).getTime() <= Date.now()) {
+      throw new UnauthorizedError('Bearer token has expired');
+    }
+    const tenant = await this.store.models.Tenant.findOne({ where: { id: token.tenantId, deletedAt: null } });
+    if (!tenant) throw new UnauthorizedError('Unknown bearer token');
+    if (token.kind !== required) {
+      throw new ForbiddenError(`This endpoint needs a ${required} token; this is a ${token.kind} token`);
+    }
+    const t = tenant.get({ plain: true });
+    if (t.status !== 'active') throw new ForbiddenError(`Tenant "${t.slug}" is ${t.status}`);
+    this.touch(token.id, token.lastUsedAt);
+    return { tokenId: token.id, kind: token.kind, tenant: { id: t.id, slug: t.slug, name: t.name, status: t.status, seatLimit: t.seatLimit } };
+  }
+
+  /** Records use at minute resolution without making every request a write. */
+  private touch(id: string, lastUsedAt: Date | null): void {
+    const now = Date.now();
+    const known = Math.max(this.lastWritten.get(id) ?? 0, lastUsedAt ? new Date(lastUsedAt).getTime() : 0);
+    if (now - known < LAST_USED_RESOLUTION_MS) return;
+    this.lastWritten.set(id, now);
+    this.store.models.ApiToken.update(
+      { lastUsedAt: new Date(now) },
+      { where: { id, [Op.or]: [{ lastUsedAt: null }, { lastUsedAt: { [Op.lt]: new Date(now - LAST_USED_RESOLUTION_MS) } }] } },
+    ).catch(() => this.lastWritten.delete(id)); // best effort: never fail a request over bookkeeping
+  }
+}

@@ -1,0 +1,67 @@
+import { Hono } from 'hono';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Store } from '../db/store.js';
+import { TokenResolver } from '../domain/tokens.js';
+import { MethodNotAllowedError, NotFoundError } from '../errors.js';
+import { tenantOpenApi, tenantRoutes } from './api-tenant.js';
+import './context.js';
+import { createOnError } from './errors.js';
+import type { Readiness } from './health.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { accessLog, bodyLimit, requestContext, requireToken } from './middleware.js';
+import { buildOpenApi, renderDocsPage } from './openapi.js';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  readiness: () => Promise<Readiness>;
+  /** True once shutdown has begun: readiness turns 503 so load balancers stop sending traffic. */
+  draining?: () => boolean;
+  metrics?: Metrics;
+}
+
+export function createApp(deps: AppDeps) {
+  const metrics = deps.metrics ?? createMetrics();
+  const tokens = new TokenResolver(deps.store);
+  const app = new Hono();
+
+  app.use('*', requestContext(deps.logger));
+  app.use('*', accessLog(metrics));
+  app.use('*', bodyLimit(deps.config.bodyLimitBytes));
+  app.use(
+    '*',
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, allowed) => {
+        throw new MethodNotAllowedError(c.req.method, allowed);
+      },
+    }),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    if (deps.draining?.()) return c.json({ ready: false, detail: 'shutting down' }, 503);
+    const r = await deps.readiness();
+    return c.json(r, r.ready ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+
+  const openapi = buildOpenApi(deps.config.publicUrl, [tenantOpenApi]);
+  const docsHtml = renderDocsPage(openapi);
+  app.get('/openapi.json', (c) => c.json(openapi));
+  app.get('/docs', (c) => c.html(docsHtml));
+
+  const api = new Hono();
+  api.use('*', requireToken(tokens, 'admin'));
+  api.route('/', tenantRoutes(deps.store));
+  app.route('/api/v1', api);
+
+  const onError = createOnError([]);
+  // Answered, not thrown: the method-not-allowed middleware only looks at plain 404 responses.
+  app.notFound((c) => onError(new NotFoundError(`No route for ${c.req.method} ${c.req.path}`), c));
+  app.onError(onError);
+  return app;
+}

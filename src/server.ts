@@ -1,0 +1,79 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { connectDatabase, type Database } from './db/connect.js';
+import { knownMigrations, migrate } from './db/migrator.js';
+import { createStore } from './db/store.js';
+import { createApp } from './http/app.js';
+import { readinessCheck } from './http/health.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  db: Database;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the database. */
+  close(): Promise<void>;
+}
+
+/** Connects (or opens the embedded database), migrates, and serves the app. */
+export async function startServer(config: Config, logger: Logger, options: { persist?: boolean } = {}): Promise<RunningServer> {
+  const db = await connectDatabase(config, { persist: options.persist });
+  try {
+    const applied = await migrate(db.sequelize);
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+    const expected = await knownMigrations();
+    let draining = false;
+    const app = createApp({
+      config,
+      store: createStore(db.sequelize),
+      logger,
+      readiness: readinessCheck(db.sequelize, expected),
+      draining: () => draining,
+    });
+    const server = await listen(app.fetch, config);
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://127.0.0.1:${port}`;
+    logger.info({ port, database: db.kind }, 'listening');
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      db,
+      close: () =>
+        (closing ??= (async () => {
+          draining = true;
+          await drain(server, config.shutdownTimeoutMs, logger);
+          await db.close();
+          logger.info('stopped');
+        })()),
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+function listen(fetch: (req: Request) => Response | Promise<Response>, config: Config): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port: config.port, hostname: config.host }, () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+/** Stop accepting; close idle keep-alive sockets; wait for in-flight requests; force after the timeout. */
+function drain(server: ServerType, timeoutMs: number, logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const http = server as import('node:http').Server;
+    const timer = setTimeout(() => {
+      logger.warn({ timeoutMs }, 'shutdown timeout: closing remaining connections');
+      http.closeAllConnections?.();
+    }, timeoutMs);
+    timer.unref();
+    http.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    http.closeIdleConnections?.();
+  });
+}
