@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'conflict'
+  | 'seat_limit_reached'
   | 'precondition_failed'
   | 'payload_too_large'
   | 'rate_limited'
@@ -101,6 +102,12 @@ export class MethodNotAllowedError extends AppError {
 export class ConflictError extends AppError {
   constructor(message: string, options?: AppErrorOptions) {
     super(409, 'conflict', message, { scimType: 'uniqueness', ...options });
+  }
+}
+/** The tenant's seat limit would be exceeded by one more person who holds a seat. */
+export class SeatLimitError extends AppError {
+  constructor(limit: number) {
+    super(403, 'seat_limit_reached', `The tenant's seat limit of ${limit} people is reached`, { details: { seatLimit: limit } });
   }
 }
 export class PreconditionFailedError extends AppError {

@@ -1,0 +1,88 @@
+import { QueryTypes, type Transaction } from 'sequelize';
+import type { PersonAttrs, PersonSource, PersonStatus } from '../db/models.js';
+import type { ActorContext, Store } from '../db/store.js';
+import { SeatLimitError } from '../errors.js';
+import { recordAudit } from './audit.js';
+
+/**
+ * The people table is shared by the three doors (SCIM, admin "can't find", LTI launch). Every door
+ * creates people through insertPerson so seat limits and the audit trail hold whichever door it was.
+ */
+
+/** Statuses that occupy one of the tenant's seats. Placeholders and leavers do not. */
+export const SEAT_STATUSES: readonly PersonStatus[] = ['provisioned', 'active', 'suspended'];
+
+/**
+ * Throws SeatLimitError when one more seat-holding person would exceed the tenant's limit. Locks the
+ * tenant row so concurrent creates cannot both take the last seat; tenants without a limit skip both.
+ */
+export async function assertSeatAvailable(store: Store, t: Transaction, tenantId: string): Promise<void> {
+  const [tenant] = await store.sequelize.query<{ seat_limit: number | null }>(
+    'SELECT seat_limit FROM tenants WHERE id = $1',
+    { bind: [tenantId], type: QueryTypes.SELECT, transaction: t },
+  );
+  if (!tenant || tenant.seat_limit === null) return;
+  await store.sequelize.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', { bind: [tenantId], transaction: t });
+  const [{ n }] = await store.sequelize.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM people WHERE tenant_id = $1 AND deleted_at IS NULL AND status = ANY($2)`,
+    { bind: [tenantId, SEAT_STATUSES], type: QueryTypes.SELECT, transaction: t },
+  );
+  if (n >= tenant.seat_limit) throw new SeatLimitError(tenant.seat_limit);
+}
+
+export interface NewPerson {
+  tenantId: string;
+  status: PersonStatus;
+  source: PersonSource;
+  userName?: string | null;
+  externalId?: string | null;
+  primaryEmail?: string | null;
+  givenName?: string | null;
+  familyName?: string | null;
+  displayName?: string | null;
+  active?: boolean;
+  scim?: Record<string, unknown>;
+}
+
+/** Audit view of a person: identity fields only, never the whole SCIM document. */
+export function personAuditView(p: PersonAttrs) {
+  return {
+    id: p.id,
+    status: p.status,
+    userName: p.userName,
+    externalId: p.externalId,
+    primaryEmail: p.primaryEmail,
+    displayName: p.displayName,
+    active: p.active,
+    source: p.source,
+  };
+}
+
+export async function insertPerson(store: Store, t: Transaction, ctx: ActorContext, input: NewPerson): Promise<PersonAttrs> {
+  if (SEAT_STATUSES.includes(input.status)) await assertSeatAvailable(store, t, input.tenantId);
+  const row = await store.models.Person.create(
+    {
+      tenantId: input.tenantId,
+      status: input.status,
+      source: input.source,
+      userName: input.userName ?? null,
+      externalId: input.externalId ?? null,
+      primaryEmail: input.primaryEmail ? input.primaryEmail.toLowerCase() : null,
+      givenName: input.givenName ?? null,
+      familyName: input.familyName ?? null,
+      displayName: input.displayName ?? null,
+      active: input.active ?? true,
+      scim: input.scim ?? {},
+    },
+    { transaction: t },
+  );
+  const person = row.get({ plain: true });
+  await recordAudit(store, t, ctx, {
+    tenantId: input.tenantId,
+    action: 'person.create',
+    targetType: 'person',
+    targetId: person.id,
+    after: personAuditView(person),
+  });
+  return person;
+}
