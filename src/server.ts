@@ -61,16 +61,21 @@ function listen(fetch: (req: Request) => Response | Promise<Response>, config: C
   });
 }
 
-/** Stop accepting; close idle keep-alive sockets; wait for in-flight requests; force after the timeout. */
+/**
+ * Stop accepting; close keep-alive sockets as soon as they fall idle (a request that finishes during
+ * the drain leaves its socket idle); wait for in-flight requests; force after the timeout.
+ */
 function drain(server: ServerType, timeoutMs: number, logger: Logger): Promise<void> {
   return new Promise((resolve) => {
     const http = server as import('node:http').Server;
+    const sweep = setInterval(() => http.closeIdleConnections?.(), 50);
     const timer = setTimeout(() => {
       logger.warn({ timeoutMs }, 'shutdown timeout: closing remaining connections');
       http.closeAllConnections?.();
     }, timeoutMs);
     timer.unref();
     http.close(() => {
+      clearInterval(sweep);
       clearTimeout(timer);
       resolve();
     });

@@ -38,28 +38,32 @@ function storage(sequelize: Sequelize): UmzugStorage {
   };
 }
 
-async function apply(sequelize: Sequelize, name: string, path: string): Promise<void> {
+/** Returns false when another process applied it first. */
+async function apply(sequelize: Sequelize, name: string, path: string): Promise<boolean> {
   const sql = await readFile(path, 'utf8');
-  await sequelize.transaction(async (transaction) => {
+  return sequelize.transaction(async (transaction) => {
     await sequelize.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`, { transaction });
     const done = await sequelize.query(`SELECT 1 FROM ${META_TABLE} WHERE name = $1`, {
       bind: [name],
       type: QueryTypes.SELECT,
       transaction,
     });
-    if (done.length > 0) return; // another process applied it while we waited for the lock
+    if (done.length > 0) return false; // another process applied it while we waited for the lock
     await sequelize.query(sql, { transaction });
     await sequelize.query(`INSERT INTO ${META_TABLE} (name) VALUES ($1)`, { bind: [name], transaction });
+    return true;
   });
 }
 
-export function createMigrator(sequelize: Sequelize, dir = MIGRATIONS_DIR) {
+export function createMigrator(sequelize: Sequelize, dir = MIGRATIONS_DIR, applied: string[] = []) {
   return new Umzug({
     migrations: {
       glob: ['*.sql', { cwd: dir }],
       resolve: ({ name, path }) => ({
         name,
-        up: () => apply(sequelize, name, path!),
+        up: async () => {
+          if (await apply(sequelize, name, path!)) applied.push(name);
+        },
         down: async () => {
           throw new Error(`${name}: migrations are forward-only; restore a backup to go back`);
         },
@@ -72,8 +76,9 @@ export function createMigrator(sequelize: Sequelize, dir = MIGRATIONS_DIR) {
 
 /** Applies every pending migration; returns the names applied. */
 export async function migrate(sequelize: Sequelize, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const applied = await createMigrator(sequelize, dir).up();
-  return applied.map((m) => m.name);
+  const applied: string[] = [];
+  await createMigrator(sequelize, dir, applied).up();
+  return applied;
 }
 
 /** Names of migrations in dir that have not been applied (readiness reports "not migrated"). */
