@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Op } from 'sequelize';
+import { Op, QueryTypes } from 'sequelize';
 import type { ApiTokenAttrs, TenantAttrs, TokenKind } from '../db/models.js';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
@@ -118,6 +118,19 @@ export async function revokeToken(store: Store, ctx: ActorContext, tenantId: str
   });
 }
 
+interface TokenRow {
+  id: string;
+  kind: TokenKind;
+  tenant_id: string;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  slug: string;
+  name: string;
+  status: TenantAttrs['status'];
+  seat_limit: number | null;
+}
+
 export interface ResolvedToken {
   tokenId: string;
   kind: TokenKind;
@@ -138,22 +151,29 @@ export class TokenResolver {
     if (!m) throw new UnauthorizedError('Malformed Authorization header: expected "Bearer <token>"');
     const presented = m[1];
     if (!TOKEN_PATTERN.test(presented)) throw new UnauthorizedError('Malformed bearer token');
-    const row = await this.store.models.ApiToken.findOne({ where: { tokenHash: hashToken(presented) } });
+    // One round trip: the token and its live tenant together (this runs on every API request).
+    const [row] = await this.store.sequelize.query<TokenRow>(
+      `SELECT k.id, k.kind, k.tenant_id, k.expires_at, k.revoked_at, k.last_used_at,
+              t.slug, t.name, t.status, t.seat_limit
+         FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id AND t.deleted_at IS NULL
+        WHERE k.token_hash = $1`,
+      { bind: [hashToken(presented)], type: QueryTypes.SELECT },
+    );
     if (!row) throw new UnauthorizedError('Unknown bearer token');
-    const token = row.get({ plain: true });
-    if (token.revokedAt) throw new UnauthorizedError('Bearer token has been revoked');
-    if (token.expiresAt && new Date(token.expiresAt).getTime() <= Date.now()) {
+    if (row.revoked_at) throw new UnauthorizedError('Bearer token has been revoked');
+    if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) {
       throw new UnauthorizedError('Bearer token has expired');
     }
-    const tenant = await this.store.models.Tenant.findOne({ where: { id: token.tenantId, deletedAt: null } });
-    if (!tenant) throw new UnauthorizedError('Unknown bearer token');
-    if (token.kind !== required) {
-      throw new ForbiddenError(`This endpoint needs a ${required} token; this is a ${token.kind} token`);
+    if (row.kind !== required) {
+      throw new ForbiddenError(`This endpoint needs a ${required} token; this is a ${row.kind} token`);
     }
-    const t = tenant.get({ plain: true });
-    if (t.status !== 'active') throw new ForbiddenError(`Tenant "${t.slug}" is ${t.status}`);
-    this.touch(token.id, token.lastUsedAt);
-    return { tokenId: token.id, kind: token.kind, tenant: { id: t.id, slug: t.slug, name: t.name, status: t.status, seatLimit: t.seatLimit } };
+    if (row.status !== 'active') throw new ForbiddenError(`Tenant "${row.slug}" is ${row.status}`);
+    this.touch(row.id, row.last_used_at);
+    return {
+      tokenId: row.id,
+      kind: row.kind,
+      tenant: { id: row.tenant_id, slug: row.slug, name: row.name, status: row.status, seatLimit: row.seat_limit },
+    };
   }
 
   /** Records use at minute resolution without making every request a write. */

@@ -89,7 +89,7 @@ describe(`tenant token authentication (${backendName}, real socket)`, () => {
     const rows = await s.store.models.ApiToken.findAll({ where: { tenantId: a.tenant.id } });
     for (const r of rows) {
       expect(r.get('tokenHash')).toMatch(/^[0-9a-f]{64}$/);
-      expect(r.get('prefix').length).toBeLessThanOrEqual(16);
+      expect(String(r.get('prefix')).length).toBeLessThanOrEqual(16);
       expect(JSON.stringify(r.get())).not.toContain(a.adminToken);
     }
   });
