@@ -12,6 +12,8 @@ import type { Readiness } from './health.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { accessLog, bodyLimit, requestContext, requireToken } from './middleware.js';
 import { buildOpenApi, renderDocsPage } from './openapi.js';
+import { ltiRoutes, renderLtiError } from '../../lti/routes.js';
+import { renderScimError, scimApp } from '../../scim/routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -30,7 +32,9 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', requestContext(deps.logger));
   app.use('*', accessLog(metrics));
-  app.use('*', bodyLimit(deps.config.bodyLimitBytes));
+  const appBodyLimit = bodyLimit(deps.config.bodyLimitBytes);
+  // SCIM Bulk advertises and enforces its own maxPayloadSize (scim/routes.ts).
+  app.use('*', (c, next) => (c.req.path === '/scim/v2/Bulk' ? next() : appBodyLimit(c, next)));
   app.use(
     '*',
     methodNotAllowed({
@@ -58,8 +62,10 @@ export function createApp(deps: AppDeps) {
   api.use('*', requireToken(tokens, 'admin'));
   api.route('/', tenantRoutes(deps.store));
   app.route('/api/v1', api);
+  app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
+  app.route('/scim/v2', scimApp({ config: deps.config, store: deps.store, authenticate: requireToken(tokens, 'scim') }));
 
-  const onError = createOnError([]);
+  const onError = createOnError([['/lti', renderLtiError], ['/scim', renderScimError]]);
   // Answered, not thrown: the method-not-allowed middleware only looks at plain 404 responses.
   app.notFound((c) => onError(new NotFoundError(`No route for ${c.req.method} ${c.req.path}`), c));
   app.onError(onError);

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { QueryTypes } from 'sequelize';
+import { inTransaction, type Store } from '../src/db/store.js';
+
+/**
+ * The tool's own RSA key pairs. One `active` key signs (deep linking responses, sessions); keys
+ * being rotated out stay `retiring` and published in the JWKS until `retire_after`, so a platform
+ * (or a session) holding something signed by the old key keeps verifying during the grace period.
+ * Private keys are stored as JWK in the database (not encrypted at rest — see the decision record).
+ */
+export interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+}
+
+interface KeyRow {
+  kid: string;
+  status: 'active' | 'retiring';
+  public_jwk: JWK;
+  private_jwk: JWK;
+  retire_after: Date | null;
+}
+
+const DEFAULT_GRACE_MS = 7 * 24 * 3600 * 1000;
+const CACHE_MS = 30_000;
+
+async function newKeyRow(): Promise<{ kid: string; publicJwk: JWK; privateJwk: JWK }> {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+  const kid = randomUUID();
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'RS256' };
+  return { kid, publicJwk, privateJwk };
+}
+
+export class ToolKeys {
+  private cache?: { at: number; signing: SigningKey; publicKeys: Map<string, CryptoKey>; jwks: { keys: JWK[] } };
+  private loading?: Promise<NonNullable<ToolKeys['cache']>>;
+  constructor(private readonly store: Store) {}
+
+  /** Drops the in-process cache (after a rotation in this process). */
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
+  private async load() {
+    if (this.cache && Date.now() - this.cache.at < CACHE_MS) return this.cache;
+    this.loading ??= (async () => {
+      try {
+        await ensureActiveKey(this.store);
+        const rows = await this.store.sequelize.query<KeyRow>(
+          `SELECT * FROM tool_keys WHERE status = 'active' OR retire_after > now() ORDER BY created_at DESC`,
+          { type: QueryTypes.SELECT },
+        );
+        const active = rows.find((r) => r.status === 'active')!;
+        const publicKeys = new Map<string, CryptoKey>();
+        for (const r of rows) publicKeys.set(r.kid, (await importJWK(r.public_jwk, 'RS256')) as CryptoKey);
+        this.cache = {
+          at: Date.now(),
+          signing: { kid: active.kid, privateKey: (await importJWK(active.private_jwk, 'RS256')) as CryptoKey },
+          publicKeys,
+          jwks: { keys: rows.map((r) => r.public_jwk) },
+        };
+        return this.cache;
+      } finally {
+        this.loading = undefined;
+      }
+    })();
+    return this.loading;
+  }
+
+  async signingKey(): Promise<SigningKey> {
+    return (await this.load()).signing;
+  }
+  async jwks(): Promise<{ keys: JWK[] }> {
+    return (await this.load()).jwks;
+  }
+  /** A published public key by kid; reloads once when the kid is unknown (rotated in another process). */
+  async publicKey(kid: string): Promise<CryptoKey | undefined> {
+    let c = await this.load();
+    if (!c.publicKeys.has(kid)) {
+      this.invalidate();
+      c = await this.load();
+    }
+    return c.publicKeys.get(kid);
+  }
+}
+
+/** Creates the first key when there is none; concurrent starters agree on one (unique index). */
+export async function ensureActiveKey(store: Store): Promise<void> {
+  const [has] = await store.sequelize.query(`SELECT 1 FROM tool_keys WHERE status = 'active'`, { type: QueryTypes.SELECT });
+  if (has) return;
+  const k = await newKeyRow();
+  await store.sequelize.query(
+    `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3) ON CONFLICT DO NOTHING`,
+    { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)] },
+  );
+}
+
+/**
+ * `keys rotate`: a new active key; the previous one keeps being published (and accepted for our
+ * own sessions) until the grace period ends. Keys past their grace period are deleted.
+ */
+export async function rotateKeys(store: Store, graceMs = DEFAULT_GRACE_MS): Promise<{ kid: string; retired: string[]; deleted: number }> {
+  const k = await newKeyRow();
+  return inTransaction(store, async (t) => {
+    const retired = await store.sequelize.query<{ kid: string }>(
+      `UPDATE tool_keys SET status = 'retiring', retire_after = now() + ($1 || ' milliseconds')::interval WHERE status = 'active' RETURNING kid`,
+      { bind: [String(graceMs)], type: QueryTypes.SELECT, transaction: t },
+    );
+    await store.sequelize.query(`INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3)`, {
+      bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)],
+      transaction: t,
+    });
+    const gone = await store.sequelize.query<{ kid: string }>(
+      `DELETE FROM tool_keys WHERE status = 'retiring' AND retire_after <= now() RETURNING kid`,
+      { type: QueryTypes.SELECT, transaction: t },
+    );
+    return { kid: k.kid, retired: retired.map((r) => r.kid), deleted: gone.length };
+  });
+}

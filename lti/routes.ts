@@ -1,0 +1,225 @@
+import { randomBytes } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { Config } from '../src/config.js';
+import { inTransaction, type ActorContext, type Store } from '../src/db/store.js';
+import { upsertLaunchCourse, upsertLaunchMembership } from '../src/domain/launch-course.js';
+import { resolveLaunchIdentity } from '../src/domain/launch-identity.js';
+import type { AppError } from '../src/errors.js';
+import { renderProblem, type ErrorRenderer } from '../src/http/errors.js';
+import type { SessionPrincipal } from '../src/http/context.js';
+import { CLAIM } from './claims.js';
+import { signDeepLinkingResponse } from './deep-linking.js';
+import { LtiError } from './errors.js';
+import { JwksCache } from './jwks-cache.js';
+import { startLogin, type LoginParams } from './login.js';
+import { cspHeader, DeepLinkResponsePage, ErrorPage, RegistrationDonePage, renderPage, StorageLoginPage, StorageVerifyPage } from './pages.js';
+import { completeRegistration } from './registration.js';
+import { isCourseStaff, membershipRoles } from './roles.js';
+import { createTicket, issueSession, redeemTicket, SESSION_COOKIE, SESSION_TTL_SECONDS, sessionAuth, toolKeysFor } from './session.js';
+import { STATE_TTL_MS, stateCookieName, sweepExpired } from './state.js';
+import { validateLaunch, type ValidatedLaunch } from './validate-launch.js';
+
+export interface LtiDeps {
+  config: Config;
+  store: Store;
+  /** Platform key sets; tests pass one with a short refetch interval. */
+  jwks?: JwksCache;
+}
+
+const LIS = CLAIM.lis;
+const JSON_PATHS = new Set(['/lti/session', '/lti/launch/confirm', '/lti/me']);
+
+/** LTI pages answer errors as HTML naming the failed check; the JSON endpoints as problem+json. */
+export const renderLtiError: ErrorRenderer = (c, err: AppError) => {
+  const check = String((err.details as { check?: string } | undefined)?.check ?? err.code);
+  const requestId = c.get('requestId') ?? '';
+  c.get('logger')?.warn({ check, status: err.status, detail: err.message, cause: err.cause ? String(err.cause) : undefined }, 'lti request rejected');
+  if (JSON_PATHS.has(c.req.path)) return renderProblem(c, err);
+  const html = renderPage(
+    ErrorPage({ status: err.status, check, message: err.expose ? err.message : 'Something went wrong on our side.', requestId }),
+  );
+  return new Response(html, {
+    status: err.status,
+    headers: { 'Content-Type': 'text/html; charset=utf-8', 'X-Request-Id': requestId, 'Cache-Control': 'no-store', ...err.headers },
+  });
+};
+
+const actorFor = (c: Context, who: string): ActorContext => ({ actor: who, requestId: c.get('requestId') });
+
+function cookieOptions(config: Config, path: string, maxAge: number) {
+  const secure = config.publicUrl.startsWith('https://');
+  // SameSite=None needs Secure; over plain http (development, tests) Lax is the best browsers allow.
+  return { path, httpOnly: true, secure, sameSite: secure ? ('None' as const) : ('Lax' as const), partitioned: secure, maxAge };
+}
+
+function html(c: Context, body: string, nonce: string, status: 200 | 400 = 200) {
+  return c.body(body, status, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Security-Policy': cspHeader(nonce),
+    'Cache-Control': 'no-store',
+    'Referrer-Policy': 'no-referrer',
+  });
+}
+
+async function formOrQuery(c: Context): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(c.req.query())) if (typeof v === 'string') out[k] = v;
+  if (c.req.method === 'POST') {
+    const type = c.req.header('content-type') ?? '';
+    if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) {
+      throw new LtiError('request', 'Expected a form post (application/x-www-form-urlencoded)');
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = await c.req.parseBody();
+    } catch (err) {
+      throw new LtiError('request', 'The form body could not be read', 400, { cause: err });
+    }
+    for (const [k, v] of Object.entries(body)) if (typeof v === 'string') out[k] = v;
+  }
+  return out;
+}
+
+/** Runs door 3 and the course upsert for a validated resource link launch, in one transaction. */
+async function completeLaunch(store: Store, actor: ActorContext, launch: ValidatedLaunch): Promise<SessionPrincipal> {
+  const roles = membershipRoles(launch.roles);
+  const tenantId = launch.platform.tenantId;
+  return inTransaction(store, async (t) => {
+    const identity = await resolveLaunchIdentity(store, t, actor, {
+      tenantId,
+      platform: launch.platform,
+      sub: launch.sub,
+      claims: launch.claims,
+    });
+    let courseId: string | null = null;
+    if (launch.context) {
+      const lis = (launch.claims[LIS] ?? {}) as Record<string, unknown>;
+      const sisKeys = [lis.course_offering_sourcedid, lis.course_section_sourcedid].filter((k): k is string => typeof k === 'string' && k !== '');
+      const course = await upsertLaunchCourse(store, t, actor, {
+        tenantId,
+        platformId: launch.platform.id,
+        contextId: launch.context.id,
+        title: launch.context.title ?? null,
+        label: launch.context.label ?? null,
+        sisKeys,
+      });
+      courseId = course.courseId;
+      if (identity.person) await upsertLaunchMembership(store, t, actor, { tenantId, courseId, personId: identity.person.id, roles });
+    }
+    return { tenantId, personId: identity.person?.id ?? null, courseId, roles };
+  });
+}
+
+export function ltiRoutes(deps: LtiDeps) {
+  const { config, store } = deps;
+  const jwks = deps.jwks ?? new JwksCache();
+  const keys = toolKeysFor(store);
+  const app = new Hono();
+  let lastSweep = 0;
+
+  const login = async (c: Context) => {
+    const params = (await formOrQuery(c)) as LoginParams;
+    const result = await startLogin(store, params, config.publicUrl);
+    if (Date.now() - lastSweep > 60_000) {
+      lastSweep = Date.now();
+      sweepExpired(store).catch((err) => c.get('logger')?.warn({ err }, 'lti sweep failed'));
+    }
+    setCookie(c, stateCookieName(result.state), result.browserSecret, cookieOptions(config, '/lti', STATE_TTL_MS / 1000));
+    if (!result.storageTarget) return c.redirect(result.authUrl, 302);
+    const nonce = randomBytes(16).toString('base64');
+    const page = StorageLoginPage({
+      cspNonce: nonce,
+      data: { authUrl: result.authUrl, authOrigin: result.authOrigin, storageTarget: result.storageTarget, state: result.state, nonce: result.nonce },
+    });
+    return html(c, renderPage(page), nonce);
+  };
+  app.get('/login', login);
+  app.post('/login', login);
+
+  app.post('/launch', async (c) => {
+    const form = await formOrQuery(c);
+    const cookieName = form.state ? stateCookieName(form.state) : undefined;
+    const launch = await validateLaunch(
+      { idToken: form.id_token, state: form.state, browserSecret: cookieName ? getCookie(c, cookieName) : undefined },
+      { store, jwks },
+    );
+    if (cookieName) deleteCookie(c, cookieName, { path: '/lti', secure: config.publicUrl.startsWith('https://') });
+    const actor = actorFor(c, `lti:${launch.platform.issuer}#${launch.sub ?? 'anonymous'}`);
+    const cspNonce = randomBytes(16).toString('base64');
+
+    if (launch.messageType === 'LtiDeepLinkingRequest') {
+      if (!isCourseStaff(launch.roles)) throw new LtiError('deep_linking', 'Only course staff can add this tool to a course', 403);
+      const { jwt, items } = await signDeepLinkingResponse({
+        key: await keys.signingKey(),
+        clientId: launch.platform.clientId,
+        platformIssuer: launch.platform.issuer,
+        deploymentId: launch.deploymentId,
+        settings: launch.deepLinking!,
+        launchUrl: `${config.publicUrl}/lti/launch`,
+      });
+      const page = DeepLinkResponsePage({ cspNonce, returnUrl: launch.deepLinking!.deep_link_return_url, jwt, itemTitle: items[0]?.title ?? null });
+      return html(c, renderPage(page), cspNonce);
+    }
+
+    const principal = await completeLaunch(store, actor, launch);
+    const redirectTo = isCourseStaff(principal.roles) && principal.courseId ? `/app/courses/${principal.courseId}` : '/app/welcome';
+    if (launch.browserVerified) {
+      const session = await issueSession(store, config.publicUrl, principal);
+      setCookie(c, SESSION_COOKIE, session.token, cookieOptions(config, '/', SESSION_TTL_SECONDS));
+      // The cookie may not survive a third-party iframe: the page can also redeem this ticket.
+      const ticket = await createTicket(store, principal, redirectTo, null);
+      return c.redirect(`${redirectTo}#lti_ticket=${ticket}`, 303);
+    }
+    const ticket = await createTicket(store, principal, redirectTo, launch.stateValue);
+    const returnUrl = (launch.claims[CLAIM.launchPresentation] as { return_url?: unknown } | undefined)?.return_url;
+    let fallbackOrigin: string | null = null;
+    try {
+      fallbackOrigin = typeof returnUrl === 'string' ? new URL(returnUrl).origin : null;
+    } catch {
+      fallbackOrigin = null;
+    }
+    const page = StorageVerifyPage({
+      cspNonce,
+      data: {
+        authOrigin: launch.state.auth_origin,
+        fallbackOrigin,
+        storageTarget: launch.state.storage_target!,
+        state: launch.stateValue,
+        nonce: launch.state.nonce,
+        ticket,
+        confirmUrl: `${config.publicUrl}/lti/launch/confirm`,
+      },
+    });
+    return html(c, renderPage(page), cspNonce);
+  });
+
+  // Redeems a launch ticket for a bearer session. JSON + a custom header forces a CORS preflight,
+  // which we never allow, so a cross-site form cannot plant a session (LTI-NOTES §1.5).
+  const redeem = async (c: Context) => {
+    if (c.req.header('x-lti-confirm') !== '1' || !/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
+      throw new LtiError('ticket', 'Send the ticket as JSON with the X-LTI-Confirm: 1 header', 403);
+    }
+    const body = (await c.req.json().catch(() => null)) as { ticket?: unknown; state?: unknown } | null;
+    if (!body || typeof body.ticket !== 'string') throw new LtiError('ticket', 'The request has no ticket');
+    const { principal, redirectTo } = await redeemTicket(store, body.ticket, typeof body.state === 'string' ? body.state : undefined);
+    const session = await issueSession(store, config.publicUrl, principal);
+    return c.json({ token: session.token, tokenType: 'Bearer', expiresAt: session.expiresAt.toISOString(), redirectTo }, 200, { 'Cache-Control': 'no-store' });
+  };
+  app.post('/launch/confirm', redeem);
+  app.post('/session', redeem);
+
+  app.get('/me', sessionAuth({ store, issuer: config.publicUrl }), (c) => c.json(c.get('session')));
+
+  app.get('/jwks', async (c) => c.json(await keys.jwks(), 200, { 'Cache-Control': 'public, max-age=300' }));
+
+  app.get('/register', async (c) => {
+    const q = c.req.query();
+    const platform = await completeRegistration(store, actorFor(c, 'lti:dynamic-registration'), config.publicUrl, q);
+    const cspNonce = randomBytes(16).toString('base64');
+    const page = RegistrationDonePage({ cspNonce, issuer: platform.issuer, clientId: platform.clientId, deploymentId: platform.deploymentIds[0] ?? '' });
+    return html(c, renderPage(page), cspNonce);
+  });
+
+  return app;
+}

@@ -1,0 +1,105 @@
+import { QueryTypes, type Transaction } from 'sequelize';
+import type { ActorContext, Store } from '../db/store.js';
+import { recordAudit } from './audit.js';
+
+/**
+ * The course a launch comes from: found by (tenant, platform, context.id); else a course created
+ * earlier (by an admin or a roster) with a matching SIS key is adopted; else created. Then the
+ * person's membership is upserted with the launch's roles (source 'lti'). Runs in the launch's
+ * transaction.
+ */
+export interface LaunchCourseInput {
+  tenantId: string;
+  platformId: string;
+  contextId: string;
+  title?: string | null;
+  label?: string | null;
+  /** SIS keys from the launch, most specific first (lis.course_offering_sourcedid, …). */
+  sisKeys: string[];
+}
+
+export interface LaunchCourse {
+  courseId: string;
+  outcome: 'existing' | 'adopted' | 'created';
+}
+
+export async function upsertLaunchCourse(store: Store, t: Transaction, ctx: ActorContext, input: LaunchCourseInput): Promise<LaunchCourse> {
+  const q = <T extends object>(sql: string, bind: unknown[]) => store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT, transaction: t });
+  const [found] = await q<{ id: string }>(
+    `SELECT id FROM courses WHERE tenant_id = $1 AND lti_platform_id = $2 AND lti_context_id = $3 AND deleted_at IS NULL`,
+    [input.tenantId, input.platformId, input.contextId],
+  );
+  if (found) return { courseId: found.id, outcome: 'existing' };
+
+  for (const key of input.sisKeys) {
+    const [adopted] = await q<{ id: string; title: string }>(
+      `UPDATE courses SET lti_platform_id = $2, lti_context_id = $3, updated_at = now()
+       WHERE id = (SELECT id FROM courses WHERE tenant_id = $1 AND external_key = $4 AND lti_context_id IS NULL AND deleted_at IS NULL LIMIT 1 FOR UPDATE)
+       RETURNING id, title`,
+      [input.tenantId, input.platformId, input.contextId, key],
+    );
+    if (adopted) {
+      await recordAudit(store, t, ctx, {
+        tenantId: input.tenantId,
+        action: 'course.adopt',
+        targetType: 'course',
+        targetId: adopted.id,
+        after: { platformId: input.platformId, contextId: input.contextId, externalKey: key },
+      });
+      return { courseId: adopted.id, outcome: 'adopted' };
+    }
+  }
+
+  const title = (input.title?.trim() || input.label?.trim() || `Course ${input.contextId}`).slice(0, 500);
+  // A concurrent first launch of the same course may insert first: then we use its row.
+  const [created] = await q<{ id: string }>(
+    `INSERT INTO courses (tenant_id, title, lti_platform_id, lti_context_id) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (tenant_id, lti_platform_id, lti_context_id) WHERE deleted_at IS NULL AND lti_context_id IS NOT NULL DO NOTHING
+     RETURNING id`,
+    [input.tenantId, title, input.platformId, input.contextId],
+  );
+  if (!created) {
+    const [again] = await q<{ id: string }>(
+      `SELECT id FROM courses WHERE tenant_id = $1 AND lti_platform_id = $2 AND lti_context_id = $3 AND deleted_at IS NULL`,
+      [input.tenantId, input.platformId, input.contextId],
+    );
+    return { courseId: again.id, outcome: 'existing' };
+  }
+  await recordAudit(store, t, ctx, {
+    tenantId: input.tenantId,
+    action: 'course.create',
+    targetType: 'course',
+    targetId: created.id,
+    after: { title, platformId: input.platformId, contextId: input.contextId, source: 'lti' },
+  });
+  return { courseId: created.id, outcome: 'created' };
+}
+
+/** Upserts the membership with the launch's roles; audited only when something changed. */
+export async function upsertLaunchMembership(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  input: { tenantId: string; courseId: string; personId: string; roles: string[] },
+): Promise<{ changed: boolean }> {
+  const [before] = await store.sequelize.query<{ roles: string[]; status: string }>(
+    `SELECT roles, status FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3 FOR UPDATE`,
+    { bind: [input.tenantId, input.courseId, input.personId], type: QueryTypes.SELECT, transaction: t },
+  );
+  const same = before && before.status === 'active' && before.roles.length === input.roles.length && before.roles.every((r, i) => r === input.roles[i]);
+  if (same) return { changed: false };
+  await store.sequelize.query(
+    `INSERT INTO course_memberships (tenant_id, course_id, person_id, roles, status, source) VALUES ($1, $2, $3, $4, 'active', 'lti')
+     ON CONFLICT (tenant_id, course_id, person_id) DO UPDATE SET roles = EXCLUDED.roles, status = 'active', updated_at = now()`,
+    { bind: [input.tenantId, input.courseId, input.personId, input.roles], transaction: t },
+  );
+  await recordAudit(store, t, ctx, {
+    tenantId: input.tenantId,
+    action: before ? 'course_membership.update' : 'course_membership.create',
+    targetType: 'course_membership',
+    targetId: `${input.courseId}:${input.personId}`,
+    before: before ?? null,
+    after: { roles: input.roles, status: 'active', source: before ? undefined : 'lti' },
+  });
+  return { changed: true };
+}
