@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrator.js';
 import type { ActorContext, Store } from '../db/store.js';
-import { createTenant, getTenantBySlug, listTenants } from '../domain/tenants.js';
+import { createTenant, deleteTenant, getTenantBySlug, listTenants, updateTenant } from '../domain/tenants.js';
 import { createToken, listTokens, parseDuration, revokeToken, TOKEN_KINDS } from '../domain/tokens.js';
 import type { TokenKind } from '../db/models.js';
 import { table, UsageError, type Out } from './io.js';
@@ -69,6 +69,31 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       const tenants = await listTenants(ctx.store);
       ctx.out.print(tenants, () => table(tenants as never, ['slug', 'name', 'status', 'seatLimit', 'id']));
+    },
+  },
+  'tenant update': {
+    usage: 'tenant update --slug S [--name N] [--seat-limit N|none] [--status active|suspended] [--json]',
+    options: { slug: { type: 'string' }, name: { type: 'string' }, 'seat-limit': { type: 'string' }, status: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const status = ctx.flags.status;
+      if (status !== undefined && status !== 'active' && status !== 'suspended') throw new UsageError('--status must be active or suspended');
+      const seat = ctx.flags['seat-limit'];
+      const tenant = await updateTenant(ctx.store, ctx.actor, required(ctx, 'slug'), {
+        ...(typeof ctx.flags.name === 'string' ? { name: ctx.flags.name } : {}),
+        ...(seat === 'none' ? { seatLimit: null } : seat !== undefined ? { seatLimit: optionalInt(ctx, 'seat-limit') } : {}),
+        ...(status ? { status } : {}),
+      });
+      ctx.out.print(tenant, () => `Updated tenant ${tenant.slug}: ${tenant.name}, ${tenant.status}, seat limit ${tenant.seatLimit ?? 'none'}`);
+    },
+  },
+  'tenant delete': {
+    usage: 'tenant delete --slug S [--json]   (soft: data kept, tokens stop working, slug freed)',
+    options: { slug: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const tenant = await deleteTenant(ctx.store, ctx.actor, required(ctx, 'slug'));
+      ctx.out.print(tenant, () => `Deleted tenant ${tenant.slug} (data kept; its tokens no longer work)`);
     },
   },
   'token create': {

@@ -77,3 +77,47 @@ export async function getTenantById(store: Store, id: string): Promise<TenantVie
   if (!row) throw new NotFoundError(`No tenant with id "${id}"`);
   return tenantView(row.get({ plain: true }));
 }
+
+export const tenantChanges = z.object({
+  name: z.string().trim().min(1, 'name must not be empty').max(200).optional(),
+  seatLimit: z.number().int().min(0).nullable().optional(),
+  status: z.enum(['active', 'suspended']).optional(),
+});
+export type TenantChanges = z.infer<typeof tenantChanges>;
+
+/** Renames, suspends/reactivates or changes the seat limit of a live tenant. */
+export async function updateTenant(store: Store, ctx: ActorContext, slug: string, changes: TenantChanges): Promise<TenantView> {
+  const data = parse(tenantChanges, changes);
+  return inTransaction(store, async (t) => {
+    const row = await store.models.Tenant.findOne({ where: { slug, deletedAt: null }, transaction: t, lock: t.LOCK.UPDATE });
+    if (!row) throw new NotFoundError(`No tenant with slug "${slug}"`);
+    const before = tenantView(row.get({ plain: true }));
+    await row.update({ ...data, updatedAt: new Date() }, { transaction: t });
+    const after = tenantView(row.get({ plain: true }));
+    await recordAudit(store, t, ctx, { tenantId: after.id, action: 'tenant.update', targetType: 'tenant', targetId: after.id, before, after });
+    return after;
+  });
+}
+
+/**
+ * Soft-deletes a tenant: its data stays (for audit and recovery), its tokens stop working at once
+ * and its slug is free for a new tenant.
+ */
+export async function deleteTenant(store: Store, ctx: ActorContext, slug: string): Promise<TenantView> {
+  return inTransaction(store, async (t) => {
+    const row = await store.models.Tenant.findOne({ where: { slug, deletedAt: null }, transaction: t, lock: t.LOCK.UPDATE });
+    if (!row) throw new NotFoundError(`No tenant with slug "${slug}"`);
+    const before = tenantView(row.get({ plain: true }));
+    const deletedAt = new Date();
+    await row.update({ deletedAt, updatedAt: deletedAt }, { transaction: t });
+    await recordAudit(store, t, ctx, {
+      tenantId: before.id,
+      action: 'tenant.delete',
+      targetType: 'tenant',
+      targetId: before.id,
+      before,
+      after: { ...before, deletedAt: deletedAt.toISOString() },
+    });
+    return before;
+  });
+}

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { updateTenant } from '../../src/domain/tenants.js';
 import { createToken, revokeToken } from '../../src/domain/tokens.js';
 import { backendName } from '../support/db.js';
 import { seedTenant, startTestServer, type TestServer } from '../support/server.js';
@@ -71,6 +72,16 @@ describe(`tenant token authentication (${backendName}, real socket)`, () => {
     const c = await seedTenant(s.store, 'school-gone');
     await s.store.models.Tenant.update({ deletedAt: new Date() }, { where: { id: c.tenant.id } });
     await expect401(await getTenant(`Bearer ${c.adminToken}`), /Unknown bearer token/);
+  });
+
+  it('403 while the tenant is suspended, 200 again when reactivated', async () => {
+    const c = await seedTenant(s.store, 'school-paused');
+    await updateTenant(s.store, { actor: 'test' }, 'school-paused', { status: 'suspended' });
+    const paused = await getTenant(`Bearer ${c.adminToken}`);
+    expect(paused.status).toBe(403);
+    expect((await paused.json()).detail).toMatch(/suspended/);
+    await updateTenant(s.store, { actor: 'test' }, 'school-paused', { status: 'active' });
+    expect((await getTenant(`Bearer ${c.adminToken}`)).status).toBe(200);
   });
 
   it('records last use without writing on every request', async () => {

@@ -73,6 +73,17 @@ describe(`rosterbridge CLI (${backendName})`, () => {
     expect(r.stderr).toContain('PORT');
   });
 
+  it('updates, suspends and soft-deletes a tenant; the slug is then free again', async () => {
+    expect((await runCli(['tenant', 'create', '--slug', 'west-high', '--name', 'West High'], env)).code).toBe(0);
+    const updated = await runCli(['tenant', 'update', '--slug', 'west-high', '--seat-limit', '10', '--status', 'suspended', '--json'], env);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ seatLimit: 10, status: 'suspended' });
+    expect((await runCli(['tenant', 'update', '--slug', 'west-high', '--status', 'gone'], env)).code).toBe(2);
+    expect((await runCli(['tenant', 'delete', '--slug', 'west-high'], env)).code).toBe(0);
+    const list = JSON.parse((await runCli(['tenant', 'list', '--json'], env)).stdout);
+    expect(list.map((t: { slug: string }) => t.slug)).not.toContain('west-high');
+    expect((await runCli(['tenant', 'create', '--slug', 'west-high', '--name', 'West High (new)'], env)).code).toBe(0);
+  });
+
   it('migrate is idempotent', async () => {
     const r = await runCli(['migrate'], env);
     expect(r.code).toBe(0);
