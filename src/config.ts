@@ -18,6 +18,10 @@ const schema = z.object({
   SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6000),
   SCIM_BULK_MAX_OPERATIONS: z.coerce.number().int().positive().default(1000),
   SCIM_BULK_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  AUTHZ_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
+  INVITATION_TTL_HOURS: z.coerce.number().positive().default(14 * 24),
+  MAIL_FROM: z.string().min(3).optional(),
+  BULK_ENROLMENT_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
 });
 
 export interface Config {
@@ -31,6 +35,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   smtpUrl: string | undefined;
   scim: { rateLimitPerMinute: number; bulkMaxOperations: number; bulkMaxPayloadBytes: number };
+  /** Privileges API: authorization cache entry lifetime (a backstop; writes invalidate), invitations, mail, bulk body size. */
+  privileges: { authzCacheTtlMs: number; invitationTtlMs: number; mailFrom: string; bulkMaxBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -70,6 +76,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rateLimitPerMinute: e.SCIM_RATE_LIMIT_PER_MINUTE,
       bulkMaxOperations: e.SCIM_BULK_MAX_OPERATIONS,
       bulkMaxPayloadBytes: e.SCIM_BULK_MAX_PAYLOAD_BYTES,
+    },
+    privileges: {
+      authzCacheTtlMs: e.AUTHZ_CACHE_TTL_MS,
+      invitationTtlMs: Math.round(e.INVITATION_TTL_HOURS * 3600 * 1000),
+      mailFrom: e.MAIL_FROM ?? `Rosterbridge <no-reply@${new URL(e.PUBLIC_URL ?? 'http://localhost').hostname}>`,
+      bulkMaxBytes: e.BULK_ENROLMENT_MAX_BYTES,
     },
   };
 }

@@ -6,6 +6,9 @@ import type { Store } from '../db/store.js';
 import { TokenResolver } from '../domain/tokens.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import { tenantOpenApi, tenantRoutes } from './api-tenant.js';
+import { adminOrSession } from './api-auth.js';
+import { privilegesApi } from './api-privileges.js';
+import { verifySession } from '../../lti/session.js';
 import './context.js';
 import { createOnError } from './errors.js';
 import type { Readiness } from './health.js';
@@ -29,12 +32,15 @@ export function createApp(deps: AppDeps) {
   const metrics = deps.metrics ?? createMetrics();
   const tokens = new TokenResolver(deps.store);
   const app = new Hono();
+  const privileges = privilegesApi({ config: deps.config, store: deps.store, logger: deps.logger });
 
   app.use('*', requestContext(deps.logger));
   app.use('*', accessLog(metrics));
   const appBodyLimit = bodyLimit(deps.config.bodyLimitBytes);
   // SCIM Bulk advertises and enforces its own maxPayloadSize (scim/routes.ts).
-  app.use('*', (c, next) => (c.req.path === '/scim/v2/Bulk' ? next() : appBodyLimit(c, next)));
+  // Bulk pre-enrolment (10,000 rows) has its own, larger limit.
+  const enrolmentBodyLimit = bodyLimit(deps.config.privileges.bulkMaxBytes);
+  app.use('*', (c, next) => (c.req.path === '/scim/v2/Bulk' ? next() : /^\/api\/v1\/courses\/[^/]+\/enrolments$/.test(c.req.path) ? enrolmentBodyLimit(c, next) : appBodyLimit(c, next)));
   app.use(
     '*',
     methodNotAllowed({
@@ -53,14 +59,15 @@ export function createApp(deps: AppDeps) {
   });
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
 
-  const openapi = buildOpenApi(deps.config.publicUrl, [tenantOpenApi]);
+  const openapi = buildOpenApi(deps.config.publicUrl, [tenantOpenApi, ...privileges.openapi]);
   const docsHtml = renderDocsPage(openapi);
   app.get('/openapi.json', (c) => c.json(openapi));
   app.get('/docs', (c) => c.html(docsHtml));
 
   const api = new Hono();
-  api.use('*', requireToken(tokens, 'admin'));
+  api.use('*', adminOrSession({ tokens, cache: privileges.cache, verifySession: (bearer) => verifySession(deps.store, deps.config.publicUrl, bearer) }));
   api.route('/', tenantRoutes(deps.store));
+  api.route('/', privileges.routes);
   app.route('/api/v1', api);
   app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
   app.route('/scim/v2', scimApp({ config: deps.config, store: deps.store, authenticate: requireToken(tokens, 'scim') }));

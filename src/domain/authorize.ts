@@ -1,0 +1,242 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Store } from '../db/store.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { ResolvedToken } from './tokens.js';
+import { getCourse } from './courses.js';
+import { findByRefs, getPersonById, parsePersonRef, refKey } from './person-reference.js';
+import { assertKnownPrivileges, catalogue, decisionFor, effectiveOne, onAuthzChange, type Decision, type Effective } from './privileges.js';
+
+/**
+ * The fast path behind POST /authorize. Decisions are computed by effectiveOne (one SQL round trip)
+ * and cached in process per tenant: course+person → Effective, plus the tenant's catalogue and
+ * resolved course/person references.
+ *
+ * Invalidation — a tenant's entries are dropped when:
+ *  1. this process commits a privilege write (domain code signals after commit: changedOnCommit);
+ *  2. this process runs any INSERT/UPDATE/DELETE on a table decisions read (people, groups,
+ *     group_members, course_memberships, grants, catalogue, role defaults, courses, tokens) — a
+ *     Sequelize afterQuery hook, so SCIM and LTI writes count too; dropped at commit (all tenants,
+ *     since the statement's tenant is not known);
+ *  3. on PostgreSQL, any process commits such a change: triggers (0030_privileges.sql) NOTIFY
+ *     'rb_authz' with the tenant id and a dedicated LISTEN connection drops that tenant. While that
+ *     connection is down the cache is bypassed, never trusted;
+ *  4. an entry is older than ttlMs (bounds staleness for writes no signal reaches: on embedded
+ *     PGlite, a CLI process writing through the socket — PGlite delivers no notifications).
+ * A generation counter stops a read that raced a write from caching the pre-write answer.
+ */
+const WRITE_RE = /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(people|person_emails|groups|group_members|course_memberships|courses|privilege_grants|group_privilege_grants|role_privilege_defaults|privilege_catalogue|tenants|api_tokens)"?[\s(]/i;
+
+interface TenantEntries {
+  gen: number;
+  decisions: Map<string, { at: number; value: Effective }>;
+  refs: Map<string, { at: number; value: string }>;
+  catalogue: { at: number; value: string[] } | null;
+}
+
+export interface AuthzCacheOptions {
+  ttlMs: number;
+  maxEntriesPerTenant?: number;
+  /** PostgreSQL URL for LISTEN; absent on PGlite. */
+  databaseUrl?: string;
+  logger?: Logger;
+}
+
+export class AuthorizationCache {
+  private tenants = new Map<string, TenantEntries>();
+  private tokens = new Map<string, { at: number; gen: number; value: ResolvedToken }>();
+  private globalGen = 0;
+  private listener: pg.Client | null = null;
+  private listening = false;
+  private stopped = false;
+  private unsubscribe: (() => void) | null = null;
+  readonly stats = { hits: 0, misses: 0, invalidations: 0 };
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: AuthzCacheOptions,
+  ) {}
+
+  /** Hooks the signals up; with a databaseUrl also opens the LISTEN connection. */
+  async start(): Promise<void> {
+    this.unsubscribe = onAuthzChange((tenantId) => this.invalidate(tenantId));
+    this.store.sequelize.addHook('afterQuery', 'rb-authz-cache', (options, query) => {
+      const sql = (query as unknown as { sql?: string })?.sql;
+      if (!sql || !WRITE_RE.test(sql)) return;
+      if (sql.includes('api_tokens') && !/revoked_at|expires_at/.test(sql)) return; // last_used_at bookkeeping
+      if (options?.transaction) options.transaction.afterCommit(() => this.invalidate(null));
+      else this.invalidate(null);
+    });
+    if (this.options.databaseUrl) await this.listen();
+  }
+
+  private async listen(): Promise<void> {
+    if (this.stopped) return;
+    const client = new pg.Client({ connectionString: this.options.databaseUrl });
+    const lost = () => {
+      if (this.listener !== client) return;
+      this.listening = false;
+      this.listener = null;
+      this.invalidate(null);
+      if (!this.stopped) setTimeout(() => void this.listen().catch(() => {}), 1000).unref();
+    };
+    client.on('error', (err) => {
+      this.options.logger?.warn({ err }, 'authorization cache: LISTEN connection lost; cache bypassed until it is back');
+      lost();
+    });
+    client.on('end', lost);
+    client.on('notification', (n) => {
+      if (n.channel === 'rb_authz') this.invalidate(n.payload || null);
+    });
+    try {
+      await client.connect();
+      await client.query('LISTEN rb_authz');
+      this.listener = client;
+      this.listening = true;
+      this.invalidate(null); // anything may have changed while we were not listening
+    } catch (err) {
+      this.options.logger?.warn({ err }, 'authorization cache: cannot LISTEN; cache bypassed');
+      await client.end().catch(() => {});
+      if (!this.stopped) setTimeout(() => void this.listen().catch(() => {}), 2000).unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.store.sequelize.removeHook('afterQuery', 'rb-authz-cache');
+    const c = this.listener;
+    this.listener = null;
+    this.listening = false;
+    if (c) await c.end().catch(() => {});
+  }
+
+  /** On PostgreSQL the cache is only trusted while LISTEN is up. */
+  get enabled(): boolean {
+    return !this.stopped && (!this.options.databaseUrl || this.listening);
+  }
+
+  invalidate(tenantId: string | null): void {
+    this.stats.invalidations++;
+    if (tenantId === null) {
+      this.globalGen++;
+      this.tenants.clear();
+      this.tokens.clear();
+    } else {
+      for (const [k, v] of this.tokens) if (v.value.tenant.id === tenantId) this.tokens.delete(k);
+      const gen = (this.tenants.get(tenantId)?.gen ?? 0) + 1;
+      this.tenants.set(tenantId, { gen, decisions: new Map(), refs: new Map(), catalogue: null });
+    }
+  }
+
+  private entries(tenantId: string): TenantEntries {
+    let e = this.tenants.get(tenantId);
+    if (!e) this.tenants.set(tenantId, (e = { gen: 0, decisions: new Map(), refs: new Map(), catalogue: null }));
+    return e;
+  }
+
+  /** Runs load(); stores the value only if no invalidation happened meanwhile. */
+  private async through<T>(tenantId: string, get: (e: TenantEntries) => { at: number; value: T } | null | undefined, put: (e: TenantEntries, v: { at: number; value: T }) => void, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    if (this.enabled) {
+      const hit = get(this.entries(tenantId));
+      if (hit && now - hit.at < this.options.ttlMs) {
+        this.stats.hits++;
+        return hit.value;
+      }
+    }
+    this.stats.misses++;
+    const e0 = this.entries(tenantId);
+    const gen = e0.gen;
+    const global = this.globalGen;
+    const value = await load();
+    const e1 = this.tenants.get(tenantId);
+    if (this.enabled && e1 === e0 && e1.gen === gen && this.globalGen === global) {
+      put(e1, { at: now, value });
+      if (e1.decisions.size > (this.options.maxEntriesPerTenant ?? 50_000)) e1.decisions.clear();
+    }
+    return value;
+  }
+
+  /**
+   * Resolved admin tokens by Authorization header, so the hot path does not hash-and-look-up twice
+   * per request. Revocation, expiry changes and tenant suspension signal like any other write.
+   */
+  async token(header: string, load: () => Promise<ResolvedToken>): Promise<ResolvedToken> {
+    const now = Date.now();
+    const hit = this.enabled ? this.tokens.get(header) : undefined;
+    if (hit && now - hit.at < this.options.ttlMs && hit.gen === this.globalGen) return hit.value;
+    const gen = this.globalGen;
+    const value = await load();
+    if (this.enabled && gen === this.globalGen) {
+      if (this.tokens.size > 10_000) this.tokens.clear();
+      this.tokens.set(header, { at: now, gen, value });
+    }
+    return value;
+  }
+
+  effective(tenantId: string, courseId: string, personId: string): Promise<Effective> {
+    const key = `${courseId}/${personId}`;
+    return this.through(
+      tenantId,
+      (e) => e.decisions.get(key),
+      (e, v) => e.decisions.set(key, v),
+      () => effectiveOne(this.store, tenantId, courseId, personId),
+    );
+  }
+
+  catalogue(tenantId: string): Promise<string[]> {
+    return this.through(
+      tenantId,
+      (e) => e.catalogue,
+      (e, v) => (e.catalogue = v),
+      async () => (await catalogue(this.store, tenantId)).map((r) => r.key),
+    );
+  }
+
+  /** Course id for an id or `key:` ref; throws 404 (not cached) when there is none. */
+  courseId(tenantId: string, ref: string): Promise<string> {
+    return this.through(
+      tenantId,
+      (e) => e.refs.get(`c:${ref}`),
+      (e, v) => e.refs.set(`c:${ref}`, v),
+      async () => (await getCourse(this.store, tenantId, ref)).id,
+    );
+  }
+
+  /** Person id for a personRef, without creating anyone: 404 for nobody, 409 for several. */
+  personId(tenantId: string, raw: string): Promise<string> {
+    return this.through(
+      tenantId,
+      (e) => e.refs.get(`p:${raw}`),
+      (e, v) => e.refs.set(`p:${raw}`, v),
+      async () => {
+        const ref = parsePersonRef(raw);
+        if (ref.kind === 'id') return (await getPersonById(this.store, tenantId, ref.id)).id;
+        const found = (await findByRefs(this.store, tenantId, ref.kind === 'email' ? [ref.email] : [], ref.kind === 'key' ? [ref.key] : [])).get(refKey(ref)) ?? [];
+        if (found.length === 1) return found[0].id;
+        if (found.length === 0) throw new NotFoundError(`Nobody in this tenant matches ${raw}`);
+        throw new ConflictError(`${raw} matches ${found.length} people; use a person id`, { scimType: undefined, details: { candidates: found } });
+      },
+    );
+  }
+}
+
+export interface AuthorizeResult extends Decision {
+  course: string;
+  person: string;
+}
+
+/** POST /authorize: may this person use this privilege in this course, and why. */
+export async function authorize(
+  store: Store,
+  cache: AuthorizationCache,
+  tenantId: string,
+  req: { course: string; person: string; privilege: string },
+): Promise<AuthorizeResult> {
+  const known = await cache.catalogue(tenantId);
+  if (!known.includes(req.privilege)) await assertKnownPrivileges(store, tenantId, [req.privilege]);
+  const [courseId, personId] = await Promise.all([cache.courseId(tenantId, req.course), cache.personId(tenantId, req.person)]);
+  const d = decisionFor(await cache.effective(tenantId, courseId, personId), req.privilege);
+  return { course: courseId, person: personId, privilege: d.privilege, allowed: d.allowed, why: d.why };
+}

@@ -1,0 +1,104 @@
+import type { Transaction } from 'sequelize';
+import { z } from 'zod';
+import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { recordAudit } from './audit.js';
+import { parseInput, select, UUID_RE } from './privileges.js';
+
+/**
+ * Courses of the API. LTI launches upsert the same table through src/domain/launch-course.ts; a course
+ * can exist (with its SIS key) long before anyone launches into it.
+ */
+export interface CourseView {
+  id: string;
+  title: string;
+  externalKey: string | null;
+  ltiContextId: string | null;
+  createdAt: string;
+}
+
+interface CourseRow {
+  id: string;
+  title: string;
+  external_key: string | null;
+  lti_context_id: string | null;
+  created_at: Date;
+}
+
+const view = (r: CourseRow): CourseView => ({
+  id: r.id,
+  title: r.title,
+  externalKey: r.external_key,
+  ltiContextId: r.lti_context_id,
+  createdAt: new Date(r.created_at).toISOString(),
+});
+
+export const courseInput = z
+  .object({
+    title: z.string().trim().min(1, 'title must not be empty').max(300),
+    externalKey: z.string().trim().min(1).max(200).nullable().optional(),
+  })
+  .strict();
+
+export async function createCourse(store: Store, ctx: ActorContext, tenantId: string, input: unknown): Promise<CourseView> {
+  const data = parseInput(courseInput, input);
+  try {
+    return await inTransaction(store, async (t) => {
+      const [row] = await select<CourseRow>(
+        store,
+        'INSERT INTO courses (tenant_id, title, external_key) VALUES ($1, $2, $3) RETURNING id, title, external_key, lti_context_id, created_at',
+        [tenantId, data.title, data.externalKey ?? null],
+        t,
+      );
+      const course = view(row);
+      await recordAudit(store, t, ctx, { tenantId, action: 'course.create', targetType: 'course', targetId: course.id, after: course });
+      return course;
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`A course with external key "${data.externalKey}" already exists`);
+    throw err;
+  }
+}
+
+/** A course by id, or `key:<SIS key>`; a course of another tenant is simply not found. */
+export async function getCourse(store: Store, tenantId: string, ref: string, t?: Transaction): Promise<CourseView> {
+  const byKey = ref.startsWith('key:');
+  if (!byKey && !UUID_RE.test(ref)) throw new NotFoundError(`No course ${ref}`);
+  const [row] = await select<CourseRow>(
+    store,
+    `SELECT id, title, external_key, lti_context_id, created_at FROM courses
+      WHERE tenant_id = $1 AND deleted_at IS NULL AND ${byKey ? 'external_key = $2' : 'id = $2'}`,
+    [tenantId, byKey ? ref.slice(4) : ref],
+    t,
+  );
+  if (!row) throw new NotFoundError(`No course ${ref} in this tenant`);
+  return view(row);
+}
+
+export async function listCourses(store: Store, tenantId: string, opts: { q?: string; limit?: number; after?: string } = {}) {
+  const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
+  const rows = await select<CourseRow & { sort_title: string }>(
+    store,
+    `SELECT id, title, external_key, lti_context_id, created_at, lower(title) AS sort_title FROM courses
+      WHERE tenant_id = $1 AND deleted_at IS NULL
+        AND ($2::text IS NULL OR lower(title) LIKE $2 OR lower(external_key) LIKE $2)
+        AND ($3::text IS NULL OR (lower(title), id::text) > ($4::text, $3::text))
+      ORDER BY lower(title), id LIMIT $5`,
+    [tenantId, opts.q ? `%${likeEscape(opts.q.toLowerCase())}%` : null, opts.after ? decodeCursor(opts.after)[1] : null, opts.after ? decodeCursor(opts.after)[0] : null, limit + 1],
+  );
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { items: page.map(view), next: rows.length > limit && last ? encodeCursor([last.sort_title, last.id]) : null };
+}
+
+export const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+export const encodeCursor = (parts: string[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+export function decodeCursor(cursor: string): string[] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
+  } catch {
+    /* fall through */
+  }
+  throw new ValidationError('Invalid cursor');
+}

@@ -1,0 +1,89 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Logger } from 'pino';
+import type { Transaction } from 'sequelize';
+import type { Store } from '../db/store.js';
+import { exec, select } from './privileges.js';
+
+/**
+ * Mail goes through an outbox table written in the same transaction as the change that causes it
+ * (an invitation), so a rolled-back grant never sends mail and a crash never loses one. A drain
+ * sends queued rows over SMTP_URL with nodemailer; without SMTP_URL it logs them and marks them
+ * `logged` — kept in the table, never lost.
+ */
+export interface OutboxMail {
+  recipient: string;
+  subject: string;
+  body: string;
+}
+
+export async function enqueueMail(store: Store, t: Transaction, tenantId: string, mails: OutboxMail[]): Promise<void> {
+  if (!mails.length) return;
+  await exec(
+    store,
+    'INSERT INTO outbox (tenant_id, recipient, subject, body) SELECT $1, r, s, b FROM unnest($2::text[], $3::text[], $4::text[]) AS x (r, s, b)',
+    [tenantId, mails.map((m) => m.recipient), mails.map((m) => m.subject), mails.map((m) => m.body)],
+    t,
+  );
+}
+
+const MAX_ATTEMPTS = 5;
+
+export class Outbox {
+  private draining: Promise<number> | null = null;
+  private transport: Transporter | null;
+  constructor(
+    private readonly store: Store,
+    private readonly options: { smtpUrl?: string; from: string; logger?: Logger },
+  ) {
+    this.transport = options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : null;
+  }
+
+  /** Starts a drain unless one is running; never throws (a failed send stays queued for the next). */
+  kick(): void {
+    void this.drain().catch((err) => this.options.logger?.warn({ err }, 'outbox drain failed'));
+  }
+
+  /** Sends (or logs) queued mail; returns how many rows it finished. One drain at a time per process. */
+  drain(limit = 500): Promise<number> {
+    this.draining ??= this.run(limit).finally(() => (this.draining = null));
+    return this.draining;
+  }
+
+  private async run(limit: number): Promise<number> {
+    // Read without holding a transaction: SMTP is slow and PGlite has a single connection.
+    const rows = await select<{ id: number; tenant_id: string; recipient: string; subject: string; body: string; attempts: number }>(
+      this.store,
+      "SELECT id, tenant_id, recipient, subject, body, attempts FROM outbox WHERE status = 'queued' ORDER BY id LIMIT $1",
+      [limit],
+    );
+    let done = 0;
+    for (const row of rows) {
+      try {
+        if (this.transport) {
+          await this.transport.sendMail({ from: this.options.from, to: row.recipient, subject: row.subject, text: row.body });
+        } else {
+          this.options.logger?.info({ outboxId: row.id, to: row.recipient, subject: row.subject, body: row.body }, 'mail not sent (no SMTP_URL): logged and kept in the outbox');
+        }
+        await this.store.sequelize.query("UPDATE outbox SET status = $2, sent_at = now(), attempts = attempts + 1 WHERE id = $1 AND status = 'queued'", {
+          bind: [row.id, this.transport ? 'sent' : 'logged'],
+        });
+        done++;
+      } catch (err) {
+        this.options.logger?.warn({ err, outboxId: row.id }, 'sending mail failed');
+        await this.store.sequelize.query(
+          "UPDATE outbox SET attempts = attempts + 1, last_error = $2, status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'queued' END WHERE id = $1",
+          { bind: [row.id, String((err as Error).message).slice(0, 1000), MAX_ATTEMPTS] },
+        );
+      }
+    }
+    return done;
+  }
+}
+
+export async function listOutbox(store: Store, tenantId: string, limit = 100) {
+  return select<{ id: number; recipient: string; subject: string; status: string; attempts: number; created_at: Date; sent_at: Date | null }>(
+    store,
+    'SELECT id, recipient, subject, status, attempts, created_at, sent_at FROM outbox WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2',
+    [tenantId, Math.min(limit, 500)],
+  );
+}

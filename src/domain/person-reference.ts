@@ -1,0 +1,248 @@
+import type { Transaction } from 'sequelize';
+import type { ActorContext, Store } from '../db/store.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { queueInvitations, type InviteSettings } from './invitations.js';
+import { insertPerson, personAuditView, SEAT_STATUSES } from './people.js';
+import { exec, recordAuditBatch, select, UUID_RE } from './privileges.js';
+
+/**
+ * Door 2 of DESIGN.md: an admin names someone ("Can't find the person you're looking for?").
+ * A personRef is a person id, `email:<address>` or `key:<externalId or userName>`. It resolves to
+ * exactly one live person; none creates an `invited` placeholder; several is a 409 listing the
+ * candidates — we never guess.
+ */
+export type PersonRef = { kind: 'id'; id: string } | { kind: 'email'; email: string } | { kind: 'key'; key: string };
+
+const EMAIL_RE = /^[^\s@<>(),;:"[\]]+@[^\s@<>(),;:"[\]]+\.[^\s@<>(),;:"[\]]+$/;
+
+export function isValidEmail(email: string): boolean {
+  return email.length <= 254 && EMAIL_RE.test(email);
+}
+
+export function parsePersonRef(raw: string): PersonRef {
+  const ref = raw.trim();
+  if (UUID_RE.test(ref)) return { kind: 'id', id: ref.toLowerCase() };
+  if (ref.toLowerCase().startsWith('email:')) {
+    const email = ref.slice(6).trim().toLowerCase();
+    if (!isValidEmail(email)) throw new ValidationError(`Malformed email "${ref.slice(6)}"`, { details: { ref: raw } });
+    return { kind: 'email', email };
+  }
+  if (ref.toLowerCase().startsWith('key:')) {
+    const key = ref.slice(4).trim();
+    if (key.length === 0 || key.length > 256) throw new ValidationError('key: must be 1-256 characters (an externalId or userName)');
+    return { kind: 'key', key };
+  }
+  throw new ValidationError(`Invalid person reference "${raw}": use a person id, email:<address> or key:<externalId or userName>`);
+}
+
+export const refString = (r: PersonRef) => (r.kind === 'id' ? r.id : r.kind === 'email' ? `email:${r.email}` : `key:${r.key}`);
+
+export interface PersonSummary {
+  id: string;
+  status: string;
+  userName: string | null;
+  externalId: string | null;
+  primaryEmail: string | null;
+  displayName: string | null;
+}
+
+interface PersonRow {
+  id: string;
+  status: string;
+  user_name: string | null;
+  external_id: string | null;
+  primary_email: string | null;
+  display_name: string | null;
+  merged_into: string | null;
+}
+const summary = (r: PersonRow): PersonSummary => ({
+  id: r.id,
+  status: r.status,
+  userName: r.user_name,
+  externalId: r.external_id,
+  primaryEmail: r.primary_email,
+  displayName: r.display_name,
+});
+const COLS = 'p.id, p.status, p.user_name, p.external_id, p.primary_email, p.display_name, p.merged_into';
+/** Live: can be referred to by email or key. Merged people live on in their target; leavers do not count. */
+const LIVE = "p.deleted_at IS NULL AND p.status NOT IN ('merged', 'deprovisioned')";
+
+/** Candidates for several emails and keys at once: ref string → matching live people. */
+export async function findByRefs(store: Store, tenantId: string, emails: string[], keys: string[], t?: Transaction): Promise<Map<string, PersonSummary[]>> {
+  const out = new Map<string, PersonSummary[]>();
+  const add = (ref: string, r: PersonRow) => {
+    let list = out.get(ref);
+    if (!list) out.set(ref, (list = []));
+    if (!list.some((p) => p.id === r.id)) list.push(summary(r));
+  };
+  if (emails.length) {
+    const rows = await select<PersonRow & { ref: string }>(
+      store,
+      `SELECT ${COLS}, p.primary_email AS ref FROM people p
+        WHERE p.tenant_id = $1 AND p.primary_email = ANY($2::text[]) AND ${LIVE}
+       UNION
+       SELECT ${COLS}, e.value_lower FROM person_emails e JOIN people p ON p.id = e.person_id
+        WHERE e.tenant_id = $1 AND e.value_lower = ANY($2::text[]) AND ${LIVE}`,
+      [tenantId, emails],
+      t,
+    );
+    for (const r of rows) add(`email:${r.ref}`, r);
+  }
+  if (keys.length) {
+    const lower = keys.map((k) => k.toLowerCase());
+    const rows = await select<PersonRow & { ref: string }>(
+      store,
+      `SELECT ${COLS}, lower(p.external_id) AS ref FROM people p
+        WHERE p.tenant_id = $1 AND lower(p.external_id) = ANY($2::text[]) AND ${LIVE}
+       UNION
+       SELECT ${COLS}, lower(p.user_name) FROM people p
+        WHERE p.tenant_id = $1 AND lower(p.user_name) = ANY($2::text[]) AND ${LIVE}`,
+      [tenantId, lower],
+      t,
+    );
+    for (const r of rows) add(`key:${r.ref}`, r);
+  }
+  return out;
+}
+
+export const refKey = (r: PersonRef) => (r.kind === 'key' ? `key:${r.key.toLowerCase()}` : refString(r));
+
+export async function getPersonById(store: Store, tenantId: string, id: string, t?: Transaction): Promise<PersonSummary> {
+  const [row] = await select<PersonRow>(store, `SELECT ${COLS} FROM people p WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`, [tenantId, id], t);
+  if (!row) throw new NotFoundError(`No person ${id} in this tenant`);
+  if (row.status === 'merged' && row.merged_into) return getPersonById(store, tenantId, row.merged_into, t);
+  return summary(row);
+}
+
+/**
+ * Serialises everyone naming the same new email/key in a tenant: the second transaction waits,
+ * then finds the first one's placeholder instead of creating another. Lock keys sorted: no deadlocks.
+ */
+export async function lockRefs(store: Store, t: Transaction, tenantId: string, refs: string[]): Promise<void> {
+  if (!refs.length) return;
+  const keys = [...new Set(refs.map((r) => `${tenantId}:${r.toLowerCase()}`))].sort();
+  await select(
+    store,
+    'SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) AS n FROM (SELECT k FROM unnest($1::text[]) AS u (k) ORDER BY k) s',
+    [keys],
+    t,
+  );
+}
+
+export interface ResolveOptions {
+  /** Create an `invited` placeholder when nobody matches (otherwise 404). */
+  create: boolean;
+  invite?: InviteSettings;
+  courseId?: string | null;
+}
+
+/** Resolves one personRef inside the caller's transaction. */
+export async function resolvePersonRef(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  tenantId: string,
+  raw: string,
+  options: ResolveOptions,
+): Promise<{ person: PersonSummary; created: boolean }> {
+  const ref = parsePersonRef(raw);
+  if (ref.kind === 'id') return { person: await getPersonById(store, tenantId, ref.id, t), created: false };
+  const key = refKey(ref);
+  if (options.create) await lockRefs(store, t, tenantId, [key]);
+  const found = (await findByRefs(store, tenantId, ref.kind === 'email' ? [ref.email] : [], ref.kind === 'key' ? [ref.key] : [], t)).get(key) ?? [];
+  if (found.length === 1) return { person: found[0], created: false };
+  if (found.length > 1) {
+    throw new ConflictError(`${refString(ref)} matches ${found.length} people; refer to one of them by id`, {
+      scimType: undefined,
+      details: { candidates: found },
+    });
+  }
+  if (!options.create) throw new NotFoundError(`Nobody in this tenant matches ${refString(ref)}`);
+  const person = await insertPerson(store, t, ctx, {
+    tenantId,
+    status: 'invited',
+    source: 'admin',
+    primaryEmail: ref.kind === 'email' ? ref.email : null,
+    externalId: ref.kind === 'key' ? ref.key : null,
+  });
+  if (ref.kind === 'email') {
+    await exec(store, 'INSERT INTO person_emails (tenant_id, person_id, value, is_primary) VALUES ($1, $2, $3, true)', [tenantId, person.id, ref.email], t);
+    if (options.invite) await queueInvitations(store, t, ctx, tenantId, [{ personId: person.id, email: ref.email, courseId: options.courseId ?? null }], options.invite);
+  }
+  return {
+    person: { id: person.id, status: person.status, userName: null, externalId: person.externalId, primaryEmail: person.primaryEmail, displayName: null },
+    created: true,
+  };
+}
+
+/**
+ * Batch form of the placeholder branch of resolvePersonRef for bulk enrolment: one multi-row insert
+ * instead of 10,000 round trips. It does what insertPerson does for an `invited` person (which takes
+ * no seat, so there is no seat check to make): the row, the person.create audit event, and here
+ * also the person_emails row and the invitation.
+ */
+export async function createPlaceholders(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  tenantId: string,
+  refs: PersonRef[],
+  options: { invite?: InviteSettings; courseId?: string | null },
+): Promise<Map<string, PersonSummary>> {
+  if (SEAT_STATUSES.includes('invited')) throw new Error('invited placeholders must not take seats for the batch path');
+  const out = new Map<string, PersonSummary>();
+  if (!refs.length) return out;
+  const emails = refs.map((r) => (r.kind === 'email' ? r.email : null));
+  const keys = refs.map((r) => (r.kind === 'key' ? r.key : null));
+  const rows = await select<PersonRow & { ord: number; source: string; active: boolean }>(
+    store,
+    `INSERT INTO people (tenant_id, status, source, primary_email, external_id)
+     SELECT $1, 'invited', 'admin', e, k FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x (e, k, ord) ORDER BY ord
+     RETURNING id, status, user_name, external_id, primary_email, display_name, merged_into, source, active`,
+    [tenantId, emails, keys],
+    t,
+  );
+  // RETURNING keeps the insert order of the ordered SELECT.
+  rows.forEach((r, i) => out.set(refKey(refs[i]), summary(r)));
+  await recordAuditBatch(
+    store,
+    t,
+    ctx,
+    tenantId,
+    rows.map((r) => ({
+      action: 'person.create',
+      targetType: 'person',
+      targetId: r.id,
+      after: personAuditView({
+        id: r.id,
+        status: 'invited',
+        userName: null,
+        externalId: r.external_id,
+        primaryEmail: r.primary_email,
+        displayName: null,
+        active: r.active,
+        source: 'admin',
+      } as never),
+    })),
+  );
+  const withEmail = rows.filter((r) => r.primary_email);
+  if (withEmail.length) {
+    await exec(
+      store,
+      'INSERT INTO person_emails (tenant_id, person_id, value, is_primary) SELECT $1, p, v, true FROM unnest($2::uuid[], $3::text[]) AS x (p, v)',
+      [tenantId, withEmail.map((r) => r.id), withEmail.map((r) => r.primary_email)],
+      t,
+    );
+    if (options.invite) {
+      await queueInvitations(
+        store,
+        t,
+        ctx,
+        tenantId,
+        withEmail.map((r) => ({ personId: r.id, email: r.primary_email!, courseId: options.courseId ?? null })),
+        options.invite,
+      );
+    }
+  }
+  return out;
+}
