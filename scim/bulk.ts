@@ -1,0 +1,151 @@
+import type { Context } from 'hono';
+import { AppError } from '../src/errors.js';
+import { toAppError } from '../src/http/errors.js';
+import { readJsonObject, resourceLocation, type Json, type ScimDeps } from './common.js';
+import { createGroupFrom, deleteGroupById, patchGroup, replaceGroup } from './resources/groups.js';
+import { createUser, deleteUser, patchUser, replaceUser } from './resources/users.js';
+import { URN, type ResourceKind } from './schemas.js';
+
+/**
+ * POST /Bulk (RFC 7644 §3.7). Operations run in order, each in its own transaction (the RFC makes
+ * a bulk request non-atomic); `bulkId:x` references resolve to ids created earlier in the request,
+ * and an operation whose reference is created later waits for it (§3.7.2). failOnErrors stops after
+ * that many errors. maxOperations is enforced here, maxPayloadSize by the route's body limit.
+ */
+interface BulkOp {
+  method: string;
+  bulkId?: string;
+  version?: string;
+  path: string;
+  data?: unknown;
+}
+interface OpResult {
+  method: string;
+  bulkId?: string;
+  version?: string;
+  location?: string;
+  status: string;
+  response?: unknown;
+}
+
+const bad = (m: string, scimType: 'invalidSyntax' | 'invalidValue' | 'invalidPath' = 'invalidSyntax') => new AppError(400, 'bad_request', m, { scimType });
+
+function readOps(body: Json, maxOperations: number): { ops: BulkOp[]; failOnErrors: number } {
+  const key = Object.keys(body).find((k) => k.toLowerCase() === 'operations');
+  const ops = key ? body[key] : undefined;
+  if (!Array.isArray(ops)) throw bad('BulkRequest needs an "Operations" array');
+  if (ops.length > maxOperations) {
+    throw new AppError(413, 'payload_too_large', `Bulk request has ${ops.length} operations; maxOperations is ${maxOperations}`);
+  }
+  const failRaw = body.failOnErrors;
+  if (failRaw !== undefined && (!Number.isInteger(failRaw) || (failRaw as number) < 1)) throw bad('failOnErrors must be a positive integer', 'invalidValue');
+  return {
+    failOnErrors: (failRaw as number | undefined) ?? Infinity,
+    ops: ops.map((o, i) => {
+      if (!o || typeof o !== 'object') throw bad(`Operations[${i}] is not an object`);
+      const op = Object.fromEntries(Object.entries(o as Json).map(([k, v]) => [k.toLowerCase(), v]));
+      if (typeof op.method !== 'string' || typeof op.path !== 'string') throw bad(`Operations[${i}] needs method and path`);
+      return {
+        method: op.method.toUpperCase(),
+        bulkId: typeof op.bulkid === 'string' ? op.bulkid : undefined,
+        version: typeof op.version === 'string' ? op.version : undefined,
+        path: op.path,
+        data: op.data,
+      };
+    }),
+  };
+}
+
+const REF = /bulkId:([\w.~-]+)/g;
+/** Replaces bulkId references in a JSON value; returns the ids still unknown. */
+function resolveRefs(value: unknown, ids: Map<string, string>): { value: unknown; missing: string[] } {
+  const missing: string[] = [];
+  const text = JSON.stringify(value ?? null).replace(REF, (m, id: string) => {
+    const known = ids.get(id);
+    if (!known) missing.push(id);
+    return known ?? m;
+  });
+  return { value: JSON.parse(text), missing };
+}
+
+function errorResult(op: BulkOp, err: AppError): OpResult {
+  return {
+    method: op.method,
+    ...(op.bulkId ? { bulkId: op.bulkId } : {}),
+    status: String(err.status),
+    response: { schemas: [URN.error], status: String(err.status), ...(err.scimType && err.status === 400 ? { scimType: err.scimType } : {}), detail: err.expose ? err.message : 'Internal server error' },
+  };
+}
+
+async function runOne(deps: ScimDeps, c: Context, op: BulkOp, path: string, data: unknown): Promise<OpResult> {
+  const m = /^\/(Users|Groups)(?:\/([^/]+))?$/i.exec(path);
+  if (!m) throw bad(`Unsupported bulk path "${path}"`, 'invalidPath');
+  const kind: ResourceKind = m[1].toLowerCase() === 'users' ? 'User' : 'Group';
+  const id = m[2];
+  const body = (data ?? {}) as Json;
+  if (data !== undefined && (typeof data !== 'object' || Array.isArray(data) || data === null)) throw bad('data must be an object');
+  const done = (status: number, row: { id: string; version: number } | null): OpResult => ({
+    method: op.method,
+    ...(op.bulkId ? { bulkId: op.bulkId } : {}),
+    ...(row ? { location: resourceLocation(deps.config, kind, row.id), version: `W/"${row.version}"` } : {}),
+    status: String(status),
+  });
+  if (op.method === 'POST') {
+    if (id) throw bad('POST path must not name a resource', 'invalidPath');
+    return done(201, kind === 'User' ? await createUser(deps, c, body) : await createGroupFrom(deps, c, body));
+  }
+  if (!id) throw bad(`${op.method} path must name a resource`, 'invalidPath');
+  switch (op.method) {
+    case 'PUT':
+      return done(200, kind === 'User' ? await replaceUser(deps, c, id, body, op.version) : await replaceGroup(deps, c, id, body, op.version));
+    case 'PATCH':
+      return done(200, kind === 'User' ? await patchUser(deps, c, id, body, op.version) : await patchGroup(deps, c, id, body, op.version, false));
+    case 'DELETE':
+      if (kind === 'User') await deleteUser(deps, c, id, op.version);
+      else await deleteGroupById(deps, c, id, op.version);
+      return { ...done(204, null), location: resourceLocation(deps.config, kind, id) };
+    default:
+      throw bad(`Unsupported bulk method "${op.method}"`);
+  }
+}
+
+export async function handleBulk(deps: ScimDeps, c: Context): Promise<Json> {
+  const { ops, failOnErrors } = readOps(await readJsonObject(c), deps.config.scim.bulkMaxOperations);
+  const ids = new Map<string, string>();
+  const results: Array<OpResult | undefined> = new Array(ops.length);
+  let pending = ops.map((_, i) => i);
+  let errors = 0;
+  // Each pass runs what it can; an operation whose bulkId reference is not known yet waits for a
+  // later pass. A pass that makes no progress leaves only unresolvable (or circular) references.
+  while (pending.length && errors < failOnErrors) {
+    const waiting: number[] = [];
+    for (const i of pending) {
+      if (errors >= failOnErrors) break;
+      const op = ops[i];
+      const path = resolveRefs(op.path, ids);
+      const data = resolveRefs(op.data, ids);
+      if (path.missing.length || data.missing.length) {
+        waiting.push(i);
+        continue;
+      }
+      try {
+        const r = await runOne(deps, c, op, path.value as string, data.value);
+        if (op.bulkId && r.location) ids.set(op.bulkId, r.location.slice(r.location.lastIndexOf('/') + 1));
+        results[i] = r;
+      } catch (err) {
+        results[i] = errorResult(op, toAppError(err));
+        errors++;
+      }
+    }
+    if (waiting.length === pending.length) {
+      for (const i of waiting) {
+        if (errors >= failOnErrors) break;
+        results[i] = errorResult(ops[i], bad(`Unresolvable bulkId reference in operation ${ops[i].bulkId ?? i}`, 'invalidValue'));
+        errors++;
+      }
+      break;
+    }
+    pending = waiting;
+  }
+  return { schemas: [URN.bulkResponse], Operations: results.filter((r): r is OpResult => r !== undefined) };
+}

@@ -1,0 +1,214 @@
+import { Hono, type Context } from 'hono';
+import { QueryTypes, type Transaction } from 'sequelize';
+import type { PersonAttrs } from '../../src/db/models.js';
+import { inTransaction } from '../../src/db/store.js';
+import { lockPerson, PERSON_COLUMNS, provisionPerson, deprovisionPerson, SCIM_VISIBLE, updatePerson, UUID, type PersonInput, type ProvisionedEmail } from '../../src/domain/provisioning.js';
+import { BadRequestError, NotFoundError } from '../../src/errors.js';
+import {
+  actorOf,
+  etagOf,
+  ifMatchOf,
+  notModified,
+  project,
+  readJsonObject,
+  readListParams,
+  resourceLocation,
+  scimJson,
+  stripNulls,
+  wants,
+  type Json,
+  type ListParams,
+  type ScimDeps,
+} from '../common.js';
+import { listPage } from '../list.js';
+import { applyPatch, readPatchRequest } from '../patch.js';
+import { checkTypes, normalizeResource, URN } from '../schemas.js';
+
+const invalidValue = (m: string) => new BadRequestError(m, { scimType: 'invalidValue' });
+
+/** Attributes kept in their own columns/tables; everything else lives in people.scim. */
+const COLUMN_ATTRS = new Set(['userName', 'externalId', 'displayName', 'active', 'emails', 'password', 'groups']);
+
+/** A normalised SCIM User document → the domain's PersonInput (validating as it goes). */
+export function toPersonInput(doc: Json): PersonInput {
+  doc = stripNulls(doc);
+  checkTypes('User', doc);
+  const userName = typeof doc.userName === 'string' ? doc.userName.trim() : '';
+  if (!userName) throw invalidValue('userName is required');
+  const externalId = doc.externalId === undefined ? null : doc.externalId;
+  if (externalId !== null && typeof externalId !== 'string') throw invalidValue('externalId must be a string');
+  const active = doc.active === undefined ? true : doc.active;
+  if (typeof active !== 'boolean') throw invalidValue('active must be a boolean');
+  const name = (doc.name ?? {}) as Json;
+  const emails: ProvisionedEmail[] = ((doc.emails as Json[] | undefined) ?? []).map((e, i) => {
+    if (typeof e.value !== 'string' || !e.value.trim()) throw invalidValue(`emails[${i}].value must be a non-empty string`);
+    return { value: e.value.trim(), type: typeof e.type === 'string' ? e.type : null, primary: e.primary === true };
+  });
+  // RFC 7643 §2.4: at most one primary; keep the first a client marks.
+  let seenPrimary = false;
+  for (const e of emails) if (e.primary) (e.primary = !seenPrimary), (seenPrimary = true);
+  const scim: Json = {};
+  for (const [k, v] of Object.entries(doc)) if (!COLUMN_ATTRS.has(k)) scim[k] = v;
+  return {
+    userName,
+    externalId,
+    displayName: typeof doc.displayName === 'string' ? doc.displayName : null,
+    givenName: typeof name.givenName === 'string' ? name.givenName : null,
+    familyName: typeof name.familyName === 'string' ? name.familyName : null,
+    active,
+    emails,
+    scim,
+  };
+}
+
+export interface UserRow extends PersonAttrs {
+  emails: Array<{ value: string; type: string | null; primary: boolean }>;
+  groups?: Array<{ value: string; display: string }>;
+}
+
+/** The stored person as a SCIM document without id/meta: what PATCH operates on. */
+export function docOf(row: UserRow): Json {
+  const name = { ...((row.scim.name as Json | undefined) ?? {}) };
+  if (row.givenName !== null) name.givenName = row.givenName;
+  else delete name.givenName;
+  if (row.familyName !== null) name.familyName = row.familyName;
+  else delete name.familyName;
+  return stripNulls({
+    externalId: row.externalId,
+    userName: row.userName,
+    ...(Object.keys(name).length ? { name } : {}),
+    displayName: row.displayName,
+    ...Object.fromEntries(Object.entries(row.scim).filter(([k]) => k !== 'name')),
+    active: row.active,
+    emails: row.emails.length ? row.emails.map((e) => ({ value: e.value, ...(e.type ? { type: e.type } : {}), primary: e.primary })) : undefined,
+  });
+}
+
+export function renderUser(deps: ScimDeps, row: UserRow): Json {
+  const doc = docOf(row);
+  const location = resourceLocation(deps.config, 'User', row.id);
+  return {
+    schemas: [URN.user, ...(doc[URN.enterprise] ? [URN.enterprise] : [])],
+    id: row.id,
+    ...doc,
+    ...(row.groups ? { groups: row.groups.map((g) => ({ ...g, $ref: resourceLocation(deps.config, 'Group', g.value), type: 'direct' })) } : {}),
+    meta: {
+      resourceType: 'User',
+      created: new Date(row.createdAt).toISOString(),
+      lastModified: new Date(row.updatedAt).toISOString(),
+      location,
+      version: etagOf(row.version),
+    },
+  };
+}
+
+const EMAILS_SQL = `(SELECT coalesce(json_agg(json_build_object('value', e.value, 'type', e.type, 'primary', e.is_primary) ORDER BY e.position), '[]'::json)
+  FROM person_emails e WHERE e.tenant_id = p.tenant_id AND e.person_id = p.id) AS emails`;
+const GROUPS_SQL = `(SELECT coalesce(json_agg(json_build_object('value', g.id, 'display', g.display_name) ORDER BY g.id), '[]'::json)
+  FROM group_members gm JOIN groups g ON g.id = gm.group_id AND g.deleted_at IS NULL
+  WHERE gm.tenant_id = p.tenant_id AND gm.member_type = 'person' AND gm.member_id = p.id) AS groups`;
+
+export const userSelect = (withGroups: boolean) => `${PERSON_COLUMNS}, ${EMAILS_SQL}${withGroups ? `, ${GROUPS_SQL}` : ''}`;
+
+export async function loadUser(deps: ScimDeps, tenantId: string, id: string, t?: Transaction, withGroups = true): Promise<UserRow> {
+  if (!UUID.test(id)) throw new NotFoundError(`User ${id} not found`);
+  const rows = await deps.store.sequelize.query<UserRow>(
+    `SELECT ${userSelect(withGroups)} FROM people p WHERE p.tenant_id = $1 AND p.id = $2 AND ${SCIM_VISIBLE}`,
+    { bind: [tenantId, id], type: QueryTypes.SELECT, transaction: t },
+  );
+  if (!rows[0]) throw new NotFoundError(`User ${id} not found`);
+  return rows[0];
+}
+
+export async function listUsers(deps: ScimDeps, tenantId: string, params: ListParams, extraWhere?: { sql: string; bind: unknown[] }) {
+  const withGroups = wants('groups', params.attributes, params.excludedAttributes);
+  return listPage<UserRow>(deps, {
+    kind: 'User',
+    tenantId,
+    params,
+    from: 'people p',
+    visible: SCIM_VISIBLE,
+    select: userSelect(withGroups),
+    idColumn: 'p.id',
+    extraWhere,
+  });
+}
+
+export async function createUser(deps: ScimDeps, c: Context, body: Json): Promise<UserRow> {
+  const input = toPersonInput(normalizeResource('User', body));
+  const tenantId = c.get('auth').tenant.id;
+  return inTransaction(deps.store, async (t) => {
+    const { person } = await provisionPerson(deps.store, t, actorOf(c), tenantId, input);
+    return loadUser(deps, tenantId, person.id, t);
+  });
+}
+
+/** Full replace (PUT): attributes not sent are cleared; id, meta and groups are the server's. */
+export async function replaceUser(deps: ScimDeps, c: Context, id: string, body: Json, ifMatch?: string): Promise<UserRow> {
+  const input = toPersonInput(normalizeResource('User', body));
+  const tenantId = c.get('auth').tenant.id;
+  return inTransaction(deps.store, async (t) => {
+    const current = await lockPerson(deps.store, t, tenantId, id, ifMatchOf(ifMatch));
+    await updatePerson(deps.store, t, actorOf(c), current, input);
+    return loadUser(deps, tenantId, id, t);
+  });
+}
+
+export async function patchUser(deps: ScimDeps, c: Context, id: string, body: Json, ifMatch?: string): Promise<UserRow> {
+  const ops = readPatchRequest(body);
+  const tenantId = c.get('auth').tenant.id;
+  return inTransaction(deps.store, async (t) => {
+    const current = await lockPerson(deps.store, t, tenantId, id, ifMatchOf(ifMatch));
+    const before = await loadUser(deps, tenantId, id, t, false);
+    const beforeDoc = docOf(before);
+    const input = toPersonInput(applyPatch('User', beforeDoc, ops));
+    // A PATCH that changes nothing writes nothing: no version bump, no audit noise.
+    if (JSON.stringify(toPersonInput(beforeDoc)) !== JSON.stringify(input)) await updatePerson(deps.store, t, actorOf(c), current, input);
+    return loadUser(deps, tenantId, id, t);
+  });
+}
+
+export async function deleteUser(deps: ScimDeps, c: Context, id: string, ifMatch?: string): Promise<void> {
+  const tenantId = c.get('auth').tenant.id;
+  await inTransaction(deps.store, async (t) => {
+    const current = await lockPerson(deps.store, t, tenantId, id, ifMatchOf(ifMatch));
+    await deprovisionPerson(deps.store, t, actorOf(c), current);
+  });
+}
+
+function singleResponse(deps: ScimDeps, c: Context, row: UserRow, status: number): Response {
+  const q = c.req.query();
+  const body = project(renderUser(deps, row), readListParams(q).attributes, readListParams(q).excludedAttributes);
+  const headers: Record<string, string> = { ETag: etagOf(row.version) };
+  if (status === 201) headers.Location = resourceLocation(deps.config, 'User', row.id);
+  return scimJson(body, status, headers);
+}
+
+export function usersRoutes(deps: ScimDeps) {
+  const app = new Hono();
+  const list = async (c: Context, source: Record<string, unknown>) => {
+    const params = readListParams(source);
+    const page = await listUsers(deps, c.get('auth').tenant.id, params);
+    return scimJson(page.response((row) => project(renderUser(deps, row), params.attributes, params.excludedAttributes)));
+  };
+  app.get('/', (c) => list(c, c.req.query()));
+  app.post('/.search', async (c) => list(c, await readJsonObject(c)));
+  app.post('/', async (c) => singleResponse(deps, c, await createUser(deps, c, await readJsonObject(c)), 201));
+  app.get('/:id', async (c) => {
+    const row = await loadUser(deps, c.get('auth').tenant.id, c.req.param('id'), undefined, wants('groups', readListParams(c.req.query()).attributes, readListParams(c.req.query()).excludedAttributes));
+    if (notModified(c, row.version)) return new Response(null, { status: 304, headers: { ETag: etagOf(row.version) } });
+    return singleResponse(deps, c, row, 200);
+  });
+  app.put('/:id', async (c) => singleResponse(deps, c, await replaceUser(deps, c, c.req.param('id'), await readJsonObject(c), c.req.header('if-match')), 200));
+  app.patch('/:id', async (c) => {
+    const row = await patchUser(deps, c, c.req.param('id'), await readJsonObject(c), c.req.header('if-match'));
+    // RFC 7644 §3.5.2: 204 is allowed; clients asking for attributes get the resource.
+    if (c.req.query('attributes') || c.req.query('excludedAttributes')) return singleResponse(deps, c, row, 200);
+    return new Response(null, { status: 204, headers: { ETag: etagOf(row.version) } });
+  });
+  app.delete('/:id', async (c) => {
+    await deleteUser(deps, c, c.req.param('id'), c.req.header('if-match'));
+    return new Response(null, { status: 204 });
+  });
+  return app;
+}
