@@ -1,5 +1,5 @@
 import type { Transaction } from 'sequelize';
-import type { ActorContext, Store } from '../db/store.js';
+import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { queueInvitations, type InviteSettings } from './invitations.js';
 import { insertPerson, personAuditView, SEAT_STATUSES } from './people.js';
@@ -82,7 +82,10 @@ export async function findByRefs(store: Store, tenantId: string, emails: string[
         WHERE p.tenant_id = $1 AND p.primary_email = ANY($2::text[]) AND ${LIVE}
        UNION
        SELECT ${COLS}, e.value_lower FROM person_emails e JOIN people p ON p.id = e.person_id
-        WHERE e.tenant_id = $1 AND e.value_lower = ANY($2::text[]) AND ${LIVE}`,
+        WHERE e.tenant_id = $1 AND e.value_lower = ANY($2::text[]) AND ${LIVE}
+       UNION
+       SELECT ${COLS}, lower(p.user_name) FROM people p
+        WHERE p.tenant_id = $1 AND lower(p.user_name) = ANY($2::text[]) AND ${LIVE}`,
       [tenantId, emails],
       t,
     );
@@ -158,19 +161,28 @@ export async function resolvePersonRef(
     });
   }
   if (!options.create) throw new NotFoundError(`Nobody in this tenant matches ${refString(ref)}`);
-  const person = await insertPerson(store, t, ctx, {
-    tenantId,
-    status: 'invited',
-    source: 'admin',
-    primaryEmail: ref.kind === 'email' ? ref.email : null,
-    externalId: ref.kind === 'key' ? ref.key : null,
-  });
+  // The placeholder carries the name the admin used as its userName (email) or externalId (key):
+  // exactly what the SCIM door matches on, so the IdP's push adopts it instead of duplicating it.
+  let person;
+  try {
+    person = await insertPerson(store, t, ctx, {
+      tenantId,
+      status: 'invited',
+      source: 'admin',
+      primaryEmail: ref.kind === 'email' ? ref.email : null,
+      userName: ref.kind === 'email' ? ref.email : null,
+      externalId: ref.kind === 'key' ? ref.key : null,
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`Someone was created as ${refString(ref)} at the same moment; retry`);
+    throw err;
+  }
   if (ref.kind === 'email') {
     await exec(store, 'INSERT INTO person_emails (tenant_id, person_id, value, is_primary) VALUES ($1, $2, $3, true)', [tenantId, person.id, ref.email], t);
     if (options.invite) await queueInvitations(store, t, ctx, tenantId, [{ personId: person.id, email: ref.email, courseId: options.courseId ?? null }], options.invite);
   }
   return {
-    person: { id: person.id, status: person.status, userName: null, externalId: person.externalId, primaryEmail: person.primaryEmail, displayName: null },
+    person: { id: person.id, status: person.status, userName: person.userName, externalId: person.externalId, primaryEmail: person.primaryEmail, displayName: null },
     created: true,
   };
 }
@@ -196,8 +208,8 @@ export async function createPlaceholders(
   const keys = refs.map((r) => (r.kind === 'key' ? r.key : null));
   const rows = await select<PersonRow & { ord: number; source: string; active: boolean }>(
     store,
-    `INSERT INTO people (tenant_id, status, source, primary_email, external_id)
-     SELECT $1, 'invited', 'admin', e, k FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x (e, k, ord) ORDER BY ord
+    `INSERT INTO people (tenant_id, status, source, primary_email, user_name, external_id)
+     SELECT $1, 'invited', 'admin', e, e, k FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x (e, k, ord) ORDER BY ord
      RETURNING id, status, user_name, external_id, primary_email, display_name, merged_into, source, active`,
     [tenantId, emails, keys],
     t,
@@ -216,7 +228,7 @@ export async function createPlaceholders(
       after: personAuditView({
         id: r.id,
         status: 'invited',
-        userName: null,
+        userName: r.user_name,
         externalId: r.external_id,
         primaryEmail: r.primary_email,
         displayName: null,
