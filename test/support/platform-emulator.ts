@@ -71,7 +71,7 @@ export interface PlatformEmulator {
   close(): Promise<void>;
 }
 
-export async function startPlatformEmulator(options: { clientId?: string; issuerPath?: string } = {}): Promise<PlatformEmulator> {
+export async function startPlatformEmulator(options: { clientId?: string; issuerPath?: string; issuer?: string } = {}): Promise<PlatformEmulator> {
   const app = new Hono();
   const keys: EmulatorKey[] = [newKey()];
   const published = new Set([keys[0].kid]);
@@ -155,7 +155,7 @@ ${Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" 
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const issuer = base + (options.issuerPath ?? '');
+  const issuer = options.issuer ?? base + (options.issuerPath ?? '');
   const clientId = options.clientId ?? 'emulator-client';
   return Object.assign(emu, {
     url: base,
