@@ -6,6 +6,7 @@ import { createTenant, deleteTenant, getTenantBySlug, listTenants, updateTenant 
 import { createToken, listTokens, parseDuration, revokeToken, TOKEN_KINDS } from '../domain/tokens.js';
 import type { TokenKind } from '../db/models.js';
 import { table, UsageError, type Out } from './io.js';
+import { ltiCommands } from './commands-lti.js';
 
 export interface CommandContext {
   config: Config;
@@ -158,4 +159,5 @@ export const commands: Record<string, Command> = {
       ctx.out.print({ applied }, () => (applied.length ? `Applied ${applied.join(', ')}` : 'Database is up to date'));
     },
   },
+  ...ltiCommands,
 };

@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { accessLog, bodyLimit, requestContext, requireToken } from './middleware.js';
 import { buildOpenApi, renderDocsPage } from './openapi.js';
 import { ltiRoutes, renderLtiError } from '../../lti/routes.js';
+import { platformRoutes, platformsOpenApi } from './api-platforms.js';
 import { renderScimError, scimApp } from '../../scim/routes.js';
 
 export interface AppDeps {
@@ -59,7 +60,7 @@ export function createApp(deps: AppDeps) {
   });
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
 
-  const openapi = buildOpenApi(deps.config.publicUrl, [tenantOpenApi, ...privileges.openapi]);
+  const openapi = buildOpenApi(deps.config.publicUrl, [tenantOpenApi, ...privileges.openapi, platformsOpenApi]);
   const docsHtml = renderDocsPage(openapi);
   app.get('/openapi.json', (c) => c.json(openapi));
   app.get('/docs', (c) => c.html(docsHtml));
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps) {
   api.use('*', adminOrSession({ tokens, cache: privileges.cache, verifySession: (bearer) => verifySession(deps.store, deps.config.publicUrl, bearer) }));
   api.route('/', tenantRoutes(deps.store));
   api.route('/', privileges.routes);
+  api.route('/', platformRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
   app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
   app.route('/scim/v2', scimApp({ config: deps.config, store: deps.store, authenticate: requireToken(tokens, 'scim') }));
