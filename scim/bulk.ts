@@ -73,7 +73,7 @@ function errorResult(op: BulkOp, err: AppError): OpResult {
     method: op.method,
     ...(op.bulkId ? { bulkId: op.bulkId } : {}),
     status: String(err.status),
-    response: { schemas: [URN.error], status: String(err.status), ...(err.scimType && err.status === 400 ? { scimType: err.scimType } : {}), detail: err.expose ? err.message : 'Internal server error' },
+    response: { schemas: [URN.error], status: String(err.status), ...(err.scimType && (err.status === 400 || err.status === 409) ? { scimType: err.scimType } : {}), detail: err.expose ? err.message : 'Internal server error' },
   };
 }
 

@@ -67,13 +67,14 @@ export function renderGroup(deps: ScimDeps, row: GroupListRow): Json {
     ...row.scim,
     externalId: row.externalId,
     displayName: row.displayName,
-    members: row.members?.map((m) => ({
+    // An empty member list is unassigned (RFC 7643 §2.5), like a user without emails.
+    members: row.members?.length ? row.members.map((m) => ({
       ...(m.scim ?? {}),
       value: m.value,
       display: m.display,
       type: memberType(m.type),
       $ref: resourceLocation(deps.config, memberType(m.type), m.value),
-    })),
+    })) : undefined,
     meta: {
       resourceType: 'Group',
       created: new Date(row.createdAt).toISOString(),
