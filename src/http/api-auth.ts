@@ -1,9 +1,10 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ActorContext } from '../db/store.js';
 import type { AuthorizationCache } from '../domain/authorize.js';
 import type { Principal } from '../domain/privileges.js';
 import type { TokenResolver } from '../domain/tokens.js';
-import { ForbiddenError, UnauthorizedError } from '../errors.js';
+import { ForbiddenError, PayloadTooLargeError, UnauthorizedError } from '../errors.js';
 import type { SessionPrincipal } from './context.js';
 import './context.js';
 
@@ -71,4 +72,32 @@ export const actorOf = (c: Context): ActorContext => {
 /** Reads a JSON body; a missing or malformed body is a 400 (SyntaxError → invalid_json). */
 export async function jsonBody(c: Context): Promise<unknown> {
   return c.req.json();
+}
+
+/**
+ * jsonBody for the hot path (POST /authorize): under @hono/node-server it reads Node's request
+ * stream directly instead of materialising a WHATWG Request (measured at ~12% of the request's CPU).
+ * Only when nothing has read the body yet and its length is declared (bodyLimit checked it).
+ */
+export async function fastJsonBody(c: Context): Promise<unknown> {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const declared = Number(c.req.header('content-length'));
+  if (!incoming || !Number.isFinite(declared) || incoming.readableDidRead || c.req.raw.bodyUsed) return c.req.json();
+  const chunks: Buffer[] = [];
+  for await (const chunk of incoming) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+/**
+ * Body limit for the hot path (POST /authorize, a few hundred bytes): decided from Content-Length
+ * alone, never touching c.req.raw.body (which makes @hono/node-server build a WHATWG Request per
+ * call). Without a Content-Length it defers to the general limit.
+ */
+export function declaredBodyLimit(maxBytes: number, fallback: MiddlewareHandler): MiddlewareHandler {
+  return async function declaredBodyLimit(c, next) {
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    if (!Number.isFinite(declared)) return fallback(c, next);
+    if (declared > maxBytes) throw new PayloadTooLargeError(maxBytes);
+    return next();
+  };
 }

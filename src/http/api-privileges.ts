@@ -26,7 +26,7 @@ import {
   UUID_RE,
 } from '../domain/privileges.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
-import { actorOf, jsonBody, principalOf, requireAdmin } from './api-auth.js';
+import { actorOf, fastJsonBody, jsonBody, principalOf, requireAdmin } from './api-auth.js';
 import { courseRoutes, coursesOpenApi } from './api-courses.js';
 import { peopleOpenApi, peopleRoutes } from './api-people.js';
 import { problemResponse, type PathItems } from './openapi.js';
@@ -80,7 +80,7 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
   /* --- authorize: the LMS asks; cached --- */
   app.post('/authorize', async (c) => {
     const p = principalOf(c);
-    const body = (await jsonBody(c)) as Record<string, unknown> | null;
+    const body = (await fastJsonBody(c)) as Record<string, unknown> | null;
     if (!body || typeof body !== 'object') throw new ValidationError('Expected {course, person, privilege}');
     const r = await authorize(store, cache, p.tenantId, { course: str(body.course, 'course'), person: str(body.person, 'person'), privilege: str(body.privilege, 'privilege') });
     if (p.kind === 'session' && r.person !== p.personId) {

@@ -6,7 +6,7 @@ import type { Store } from '../db/store.js';
 import { TokenResolver } from '../domain/tokens.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import { tenantOpenApi, tenantRoutes } from './api-tenant.js';
-import { adminOrSession } from './api-auth.js';
+import { adminOrSession, declaredBodyLimit } from './api-auth.js';
 import { privilegesApi } from './api-privileges.js';
 import { verifySession } from '../../lti/session.js';
 import './context.js';
@@ -41,7 +41,16 @@ export function createApp(deps: AppDeps) {
   // SCIM Bulk advertises and enforces its own maxPayloadSize (scim/routes.ts).
   // Bulk pre-enrolment (10,000 rows) has its own, larger limit.
   const enrolmentBodyLimit = bodyLimit(deps.config.privileges.bulkMaxBytes);
-  app.use('*', (c, next) => (c.req.path === '/scim/v2/Bulk' ? next() : /^\/api\/v1\/courses\/[^/]+\/enrolments$/.test(c.req.path) ? enrolmentBodyLimit(c, next) : appBodyLimit(c, next)));
+  const authorizeBodyLimit = declaredBodyLimit(16 * 1024, appBodyLimit);
+  app.use('*', (c, next) =>
+    c.req.path === '/scim/v2/Bulk'
+      ? next()
+      : c.req.path === '/api/v1/authorize'
+        ? authorizeBodyLimit(c, next)
+        : /^\/api\/v1\/courses\/[^/]+\/enrolments$/.test(c.req.path)
+          ? enrolmentBodyLimit(c, next)
+          : appBodyLimit(c, next),
+  );
   app.use(
     '*',
     methodNotAllowed({

@@ -3,6 +3,7 @@ import { inTransaction } from '../../src/db/store.js';
 import { insertPerson } from '../../src/domain/people.js';
 import { onPostgres } from '../support/db.js';
 import { enc, privilegesHarness } from './helpers.js';
+import { sqlOn } from './helpers.js';
 
 /**
  * Bulk pre-enrolment: per-row statuses and HTTP codes as Open edX's program enrollment API
@@ -11,7 +12,7 @@ import { enc, privilegesHarness } from './helpers.js';
  */
 let h: Awaited<ReturnType<typeof privilegesHarness>>;
 let courseId: string;
-const sql = <T = any>(q: string, bind: unknown[] = []) => h.server.store.sequelize.query(q, { bind, type: 'SELECT' as never }) as Promise<T[]>;
+const sql = <T = any>(q: string, bind: unknown[] = []) => sqlOn(h.server.store)<T>(q, bind);
 
 beforeAll(async () => {
   h = await privilegesHarness();

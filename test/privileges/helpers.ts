@@ -1,3 +1,5 @@
+import { QueryTypes } from 'sequelize';
+import type { Store } from '../../src/db/store.js';
 import { seedTenant, startTestServer, type TestServer } from '../support/server.js';
 
 /** A running server with one tenant and a small JSON client for its admin token. */
@@ -36,3 +38,9 @@ export function apiClient(server: Pick<TestServer, 'url'>, bearer: string) {
 }
 
 export const enc = encodeURIComponent;
+
+/** Raw SQL for assertions about rows (ids, xmin) that the API does not show. */
+export const sqlOn =
+  (store: Store) =>
+  <T = any>(q: string, bind: unknown[] = []): Promise<T[]> =>
+    store.sequelize.query<T & object>(q, { bind, type: QueryTypes.SELECT }) as Promise<T[]>;

@@ -6,6 +6,7 @@ import { mergeInTransaction } from '../../src/domain/merge.js';
 import { Outbox } from '../../src/domain/outbox.js';
 import { insertPerson } from '../../src/domain/people.js';
 import { apiClient, enc, privilegesHarness } from './helpers.js';
+import { sqlOn } from './helpers.js';
 
 /**
  * Invitations (outbox mail, expiry, single use, resend), merging a placeholder into the real
@@ -13,7 +14,7 @@ import { apiClient, enc, privilegesHarness } from './helpers.js';
  */
 let h: Awaited<ReturnType<typeof privilegesHarness>>;
 let courseId: string;
-const sql = <T = any>(q: string, bind: unknown[] = []) => h.server.store.sequelize.query(q, { bind, type: 'SELECT' as never }) as Promise<T[]>;
+const sql = <T = any>(q: string, bind: unknown[] = []) => sqlOn(h.server.store)<T>(q, bind);
 const live = (userName: string, email: string, extra: Record<string, string> = {}) =>
   inTransaction(h.server.store, (t) =>
     insertPerson(h.server.store, t, { actor: 'test' }, { tenantId: h.tenant.id, status: 'active', source: 'scim', userName, primaryEmail: email, ...extra }),

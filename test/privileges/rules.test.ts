@@ -4,6 +4,7 @@ import { inTransaction } from '../../src/db/store.js';
 import { insertPerson } from '../../src/domain/people.js';
 import { seedTenant } from '../support/server.js';
 import { apiClient, enc, privilegesHarness, type Api } from './helpers.js';
+import { sqlOn } from './helpers.js';
 
 /**
  * The rules of DESIGN.md "Privileges", over HTTP: deny wins; role defaults, group grants (nested
@@ -14,7 +15,7 @@ import { apiClient, enc, privilegesHarness, type Api } from './helpers.js';
 let h: Awaited<ReturnType<typeof privilegesHarness>>;
 let courseId: string;
 
-const sql = <T = any>(q: string, bind: unknown[] = []) => h.server.store.sequelize.query(q, { bind, type: 'SELECT' as never }) as Promise<T[]>;
+const sql = <T = any>(q: string, bind: unknown[] = []) => sqlOn(h.server.store)<T>(q, bind);
 
 async function person(status: 'active' | 'provisioned' | 'suspended', userName: string, email = `${userName}@school.example`) {
   return inTransaction(h.server.store, (t) =>
