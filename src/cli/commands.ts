@@ -7,6 +7,7 @@ import { createToken, listTokens, parseDuration, revokeToken, TOKEN_KINDS } from
 import type { TokenKind } from '../db/models.js';
 import { table, UsageError, type Out } from './io.js';
 import { ltiCommands } from './commands-lti.js';
+import { privilegeCommands } from './commands-privileges.js';
 
 export interface CommandContext {
   config: Config;
@@ -160,4 +161,5 @@ export const commands: Record<string, Command> = {
     },
   },
   ...ltiCommands,
+  ...privilegeCommands,
 };
