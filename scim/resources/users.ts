@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { PersonAttrs } from '../../src/db/models.js';
 import { inTransaction } from '../../src/db/store.js';
-import { lockPerson, PERSON_COLUMNS, provisionPerson, deprovisionPerson, SCIM_VISIBLE, updatePerson, UUID, type PersonInput, type ProvisionedEmail } from '../../src/domain/provisioning.js';
+import { lockPerson, PERSON_COLUMNS, provisionNewPersonFast, provisionPerson, deprovisionPerson, SCIM_VISIBLE, updatePerson, UUID, type PersonInput, type ProvisionedEmail } from '../../src/domain/provisioning.js';
 import { BadRequestError, NotFoundError } from '../../src/errors.js';
 import {
   actorOf,
@@ -137,8 +137,12 @@ export async function listUsers(deps: ScimDeps, tenantId: string, params: ListPa
 export async function createUser(deps: ScimDeps, c: Context, body: Json): Promise<UserRow> {
   const input = toPersonInput(normalizeResource('User', body));
   const tenantId = c.get('auth').tenant.id;
+  const fast = await provisionNewPersonFast(deps.store, actorOf(c), tenantId, input);
+  if (fast) return { ...fast, emails: input.emails, groups: [] };
   return inTransaction(deps.store, async (t) => {
-    const { person } = await provisionPerson(deps.store, t, actorOf(c), tenantId, input);
+    const { person, adopted } = await provisionPerson(deps.store, t, actorOf(c), tenantId, input);
+    // A new person has exactly what was sent and no groups: no need to read it back.
+    if (!adopted) return { ...person, emails: input.emails, groups: [] };
     return loadUser(deps, tenantId, person.id, t);
   });
 }

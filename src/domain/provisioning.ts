@@ -65,8 +65,8 @@ async function findPlaceholderByExternalId(store: Store, t: Transaction, tenantI
   return rows.length === 1 ? rows[0] : undefined;
 }
 
-export async function replaceEmails(store: Store, t: Transaction, tenantId: string, personId: string, emails: ProvisionedEmail[]): Promise<void> {
-  await store.sequelize.query('DELETE FROM person_emails WHERE person_id = $1', { bind: [personId], transaction: t });
+export async function replaceEmails(store: Store, t: Transaction, tenantId: string, personId: string, emails: ProvisionedEmail[], isNew = false): Promise<void> {
+  if (!isNew) await store.sequelize.query('DELETE FROM person_emails WHERE person_id = $1', { bind: [personId], transaction: t });
   if (emails.length === 0) return;
   await store.sequelize.query(
     `INSERT INTO person_emails (tenant_id, person_id, value, type, is_primary, position)
@@ -121,9 +121,67 @@ export async function provisionPerson(
       active: input.active,
       scim: input.scim,
     });
-    await replaceEmails(store, t, tenantId, person.id, input.emails);
+    await replaceEmails(store, t, tenantId, person.id, input.emails, true);
     return { person, adopted: false };
   } catch (err) {
+    if (isUniqueViolation(err)) throw uniqueness(input);
+    throw err;
+  }
+}
+
+/**
+ * The common case of door 1 in ONE statement (one round trip, atomic without BEGIN/COMMIT): a new
+ * person in a tenant without a seat limit, no live person with the userName and no placeholder
+ * with the externalId. It writes exactly what insertPerson + replaceEmails + recordAudit write
+ * (same columns, same 'person.create' audit view). Returns null when any condition does not hold;
+ * the caller then takes the transactional path, which decides 409, adoption and seat limits.
+ */
+export async function provisionNewPersonFast(store: Store, ctx: ActorContext, tenantId: string, input: PersonInput): Promise<PersonAttrs | null> {
+  try {
+    const rows = await store.sequelize.query<PersonAttrs>(
+      `WITH ins AS (
+         INSERT INTO people AS p (tenant_id, status, source, user_name, external_id, primary_email, given_name, family_name, display_name, active, scim)
+         SELECT t.id, $2, 'scim', $3, $4, $5, $6, $7, $8, $9, $10::jsonb FROM tenants t
+         WHERE t.id = $1 AND t.seat_limit IS NULL
+           AND NOT EXISTS (SELECT 1 FROM people x WHERE x.tenant_id = $1 AND lower(x.user_name) = lower($3) AND x.deleted_at IS NULL AND x.status <> 'merged')
+           AND ($4::text IS NULL OR NOT EXISTS (SELECT 1 FROM people x WHERE x.tenant_id = $1 AND x.external_id = $4 AND x.status = 'invited' AND x.deleted_at IS NULL))
+         RETURNING ${PERSON_COLUMNS}
+       ), em AS (
+         INSERT INTO person_emails (tenant_id, person_id, value, type, is_primary, position)
+         SELECT $1, ins.id, u.value, u.type, u.is_primary, u.position - 1
+         FROM ins, unnest($11::text[], $12::text[], $13::boolean[]) WITH ORDINALITY AS u(value, type, is_primary, position)
+       ), au AS (
+         INSERT INTO audit_events (tenant_id, actor, action, target_type, target_id, after, request_id)
+         SELECT $1, $14, 'person.create', 'person', ins.id::text,
+           jsonb_build_object('id', ins.id, 'status', ins.status, 'userName', ins."userName", 'externalId', ins."externalId",
+             'primaryEmail', ins."primaryEmail", 'displayName', ins."displayName", 'active', ins.active, 'source', ins.source), $15
+         FROM ins
+       )
+       SELECT * FROM ins`,
+      {
+        bind: [
+          tenantId,
+          statusFor(input.active, null, null),
+          input.userName,
+          input.externalId,
+          primaryEmailOf(input.emails),
+          input.givenName,
+          input.familyName,
+          input.displayName,
+          input.active,
+          JSON.stringify(input.scim),
+          input.emails.map((e) => e.value),
+          input.emails.map((e) => e.type),
+          input.emails.map((e) => e.primary),
+          ctx.actor,
+          ctx.requestId ?? null,
+        ],
+        type: QueryTypes.SELECT,
+      },
+    );
+    return rows[0] ?? null;
+  } catch (err) {
+    // Lost a race against a concurrent create of the same userName: the unique index decided.
     if (isUniqueViolation(err)) throw uniqueness(input);
     throw err;
   }
