@@ -8,6 +8,7 @@ import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import { tenantOpenApi, tenantRoutes } from './api-tenant.js';
 import { adminOrSession, declaredBodyLimit } from './api-auth.js';
 import { privilegesApi } from './api-privileges.js';
+import { webRoutes } from '../web/routes.js';
 import { verifySession } from '../../lti/session.js';
 import './context.js';
 import { createOnError } from './errors.js';
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps) {
   api.route('/', privileges.routes);
   api.route('/', platformRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
+  app.route('/app', webRoutes());
   app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
   app.route('/scim/v2', scimApp({ config: deps.config, store: deps.store, authenticate: requireToken(tokens, 'scim') }));
 
