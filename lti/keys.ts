@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { hkdfSync, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { QueryTypes } from 'sequelize';
 import { inTransaction, type Store } from '../src/db/store.js';
@@ -34,7 +34,7 @@ async function newKeyRow(): Promise<{ kid: string; publicJwk: JWK; privateJwk: J
 }
 
 export class ToolKeys {
-  private cache?: { at: number; signing: SigningKey; publicKeys: Map<string, CryptoKey>; jwks: { keys: JWK[] } };
+  private cache?: { at: number; signing: SigningKey; publicKeys: Map<string, CryptoKey>; sessionSecrets: Map<string, Uint8Array>; jwks: { keys: JWK[] } };
   private loading?: Promise<NonNullable<ToolKeys['cache']>>;
   constructor(private readonly store: Store) {}
 
@@ -54,11 +54,16 @@ export class ToolKeys {
         );
         const active = rows.find((r) => r.status === 'active')!;
         const publicKeys = new Map<string, CryptoKey>();
-        for (const r of rows) publicKeys.set(r.kid, (await importJWK(r.public_jwk, 'RS256')) as CryptoKey);
+        const sessionSecrets = new Map<string, Uint8Array>();
+        for (const r of rows) {
+          publicKeys.set(r.kid, (await importJWK(r.public_jwk, 'RS256')) as CryptoKey);
+          sessionSecrets.set(r.kid, deriveSessionSecret(r.private_jwk, r.kid));
+        }
         this.cache = {
           at: Date.now(),
           signing: { kid: active.kid, privateKey: (await importJWK(active.private_jwk, 'RS256')) as CryptoKey },
           publicKeys,
+          sessionSecrets,
           jwks: { keys: rows.map((r) => r.public_jwk) },
         };
         return this.cache;
@@ -69,21 +74,42 @@ export class ToolKeys {
     return this.loading;
   }
 
+  /** An unknown kid may be a rotation in another process: reload, but not more than every 2 s (made-up kids cost nothing). */
+  private async reloadOnMiss(c: NonNullable<ToolKeys['cache']>) {
+    if (Date.now() - c.at < 2_000) return c;
+    this.invalidate();
+    return this.load();
+  }
+
   async signingKey(): Promise<SigningKey> {
     return (await this.load()).signing;
   }
   async jwks(): Promise<{ keys: JWK[] }> {
     return (await this.load()).jwks;
   }
+  /**
+   * The HMAC secret for sessions signed under `kid` (default: the active key). Sessions are only
+   * ever verified by this service, so a symmetric MAC does: ~100× cheaper than an RS256 signature
+   * on every launch. Derived from the key pair, so it rotates and retires with it.
+   */
+  async sessionSecret(kid?: string): Promise<{ kid: string; secret: Uint8Array } | undefined> {
+    let c = await this.load();
+    const want = kid ?? c.signing.kid;
+    if (!c.sessionSecrets.has(want)) c = await this.reloadOnMiss(c);
+    const secret = c.sessionSecrets.get(want);
+    return secret ? { kid: want, secret } : undefined;
+  }
+
   /** A published public key by kid; reloads once when the kid is unknown (rotated in another process). */
   async publicKey(kid: string): Promise<CryptoKey | undefined> {
     let c = await this.load();
-    if (!c.publicKeys.has(kid)) {
-      this.invalidate();
-      c = await this.load();
-    }
+    if (!c.publicKeys.has(kid)) c = await this.reloadOnMiss(c);
     return c.publicKeys.get(kid);
   }
+}
+
+function deriveSessionSecret(privateJwk: JWK, kid: string): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', Buffer.from(privateJwk.d!, 'base64url'), 'rosterbridge-session', kid, 32));
 }
 
 /** Creates the first key when there is none; concurrent starters agree on one (unique index). */

@@ -1,5 +1,6 @@
 import type { Store } from '../src/db/store.js';
 import { findPlatformsForLogin } from '../src/domain/platforms.js';
+import type { RegistryCache } from './registry-cache.js';
 import { LtiError } from './errors.js';
 import { createState, randomToken } from './state.js';
 
@@ -29,7 +30,7 @@ export interface LoginResult {
 const MAX = 4096;
 const str = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= MAX ? v : undefined);
 
-export async function startLogin(store: Store, params: LoginParams, publicUrl: string): Promise<LoginResult> {
+export async function startLogin(store: Store, params: LoginParams, publicUrl: string, registry?: RegistryCache): Promise<LoginResult> {
   const iss = str(params.iss);
   const loginHint = str(params.login_hint);
   const target = str(params.target_link_uri);
@@ -46,7 +47,7 @@ export async function startLogin(store: Store, params: LoginParams, publicUrl: s
   if (targetUrl.origin !== new URL(publicUrl).origin) throw new LtiError('target_link_uri', 'target_link_uri does not point at this tool');
 
   const clientId = str(params.client_id);
-  const platforms = await findPlatformsForLogin(store, iss, clientId);
+  const platforms = registry ? await registry.forLogin(iss, clientId) : await findPlatformsForLogin(store, iss, clientId);
   if (platforms.length === 0) throw new LtiError('platform', 'This platform is not registered with this tool', 400);
   const clientIds = new Set(platforms.map((p) => p.clientId));
   if (clientIds.size > 1) throw new LtiError('platform', 'The login request must name its client_id: this issuer has several registrations');

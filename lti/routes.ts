@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../src/config.js';
+import type { Transaction } from 'sequelize';
 import { inTransaction, type ActorContext, type Store } from '../src/db/store.js';
 import { upsertLaunchCourse, upsertLaunchMembership } from '../src/domain/launch-course.js';
 import { resolveLaunchIdentity } from '../src/domain/launch-identity.js';
-import type { AppError } from '../src/errors.js';
+import { AppError } from '../src/errors.js';
 import { renderProblem, type ErrorRenderer } from '../src/http/errors.js';
 import type { SessionPrincipal } from '../src/http/context.js';
 import { CLAIM } from './claims.js';
@@ -18,7 +19,8 @@ import { completeRegistration } from './registration.js';
 import { isCourseStaff, membershipRoles } from './roles.js';
 import { createTicket, issueSession, redeemTicket, SESSION_COOKIE, SESSION_TTL_SECONDS, sessionAuth, toolKeysFor } from './session.js';
 import { STATE_TTL_MS, stateCookieName, sweepExpired } from './state.js';
-import { validateLaunch, type ValidatedLaunch } from './validate-launch.js';
+import { RegistryCache } from './registry-cache.js';
+import { consumeLaunch, validateLaunch, type ValidatedLaunch } from './validate-launch.js';
 
 export interface LtiDeps {
   config: Config;
@@ -81,46 +83,47 @@ async function formOrQuery(c: Context): Promise<Record<string, string>> {
   return out;
 }
 
-/** Runs door 3 and the course upsert for a validated resource link launch, in one transaction. */
-async function completeLaunch(store: Store, actor: ActorContext, launch: ValidatedLaunch): Promise<SessionPrincipal> {
+/** Door 3 and the course upsert for a validated resource link launch, inside the caller's transaction. */
+async function completeLaunch(store: Store, t: Transaction, actor: ActorContext, launch: ValidatedLaunch): Promise<SessionPrincipal> {
   const roles = membershipRoles(launch.roles);
   const tenantId = launch.platform.tenantId;
-  return inTransaction(store, async (t) => {
-    const identity = await resolveLaunchIdentity(store, t, actor, {
-      tenantId,
-      platform: launch.platform,
-      sub: launch.sub,
-      claims: launch.claims,
-    });
-    let courseId: string | null = null;
-    if (launch.context) {
-      const lis = (launch.claims[LIS] ?? {}) as Record<string, unknown>;
-      const sisKeys = [lis.course_offering_sourcedid, lis.course_section_sourcedid].filter((k): k is string => typeof k === 'string' && k !== '');
-      const course = await upsertLaunchCourse(store, t, actor, {
-        tenantId,
-        platformId: launch.platform.id,
-        contextId: launch.context.id,
-        title: launch.context.title ?? null,
-        label: launch.context.label ?? null,
-        sisKeys,
-      });
-      courseId = course.courseId;
-      if (identity.person) await upsertLaunchMembership(store, t, actor, { tenantId, courseId, personId: identity.person.id, roles });
-    }
-    return { tenantId, personId: identity.person?.id ?? null, courseId, roles };
+  const identity = await resolveLaunchIdentity(store, t, actor, {
+    tenantId,
+    platform: launch.platform,
+    sub: launch.sub,
+    claims: launch.claims,
   });
+  let courseId: string | null = null;
+  if (launch.context) {
+    const lis = (launch.claims[LIS] ?? {}) as Record<string, unknown>;
+    const sisKeys = [lis.course_offering_sourcedid, lis.course_section_sourcedid].filter((k): k is string => typeof k === 'string' && k !== '');
+    const course = await upsertLaunchCourse(store, t, actor, {
+      tenantId,
+      platformId: launch.platform.id,
+      contextId: launch.context.id,
+      title: launch.context.title ?? null,
+      label: launch.context.label ?? null,
+      sisKeys,
+    });
+    courseId = course.courseId;
+    if (identity.person) await upsertLaunchMembership(store, t, actor, { tenantId, courseId, personId: identity.person.id, roles });
+  }
+  return { tenantId, personId: identity.person?.id ?? null, courseId, roles };
 }
+
+const redirectFor = (p: SessionPrincipal) => (isCourseStaff(p.roles) && p.courseId ? `/app/courses/${p.courseId}` : '/app/welcome');
 
 export function ltiRoutes(deps: LtiDeps) {
   const { config, store } = deps;
   const jwks = deps.jwks ?? new JwksCache();
   const keys = toolKeysFor(store);
+  const registry = new RegistryCache(store);
   const app = new Hono();
   let lastSweep = 0;
 
   const login = async (c: Context) => {
     const params = (await formOrQuery(c)) as LoginParams;
-    const result = await startLogin(store, params, config.publicUrl);
+    const result = await startLogin(store, params, config.publicUrl, registry);
     if (Date.now() - lastSweep > 60_000) {
       lastSweep = Date.now();
       sweepExpired(store).catch((err) => c.get('logger')?.warn({ err }, 'lti sweep failed'));
@@ -142,13 +145,13 @@ export function ltiRoutes(deps: LtiDeps) {
     const cookieName = form.state ? stateCookieName(form.state) : undefined;
     const launch = await validateLaunch(
       { idToken: form.id_token, state: form.state, browserSecret: cookieName ? getCookie(c, cookieName) : undefined },
-      { store, jwks },
+      { store, jwks, registry },
     );
-    if (cookieName) deleteCookie(c, cookieName, { path: '/lti', secure: config.publicUrl.startsWith('https://') });
     const actor = actorFor(c, `lti:${launch.platform.issuer}#${launch.sub ?? 'anonymous'}`);
     const cspNonce = randomBytes(16).toString('base64');
 
     if (launch.messageType === 'LtiDeepLinkingRequest') {
+      await consumeLaunch(store, launch);
       if (!isCourseStaff(launch.roles)) throw new LtiError('deep_linking', 'Only course staff can add this tool to a course', 403);
       const { jwt, items } = await signDeepLinkingResponse({
         key: await keys.signingKey(),
@@ -162,16 +165,32 @@ export function ltiRoutes(deps: LtiDeps) {
       return html(c, renderPage(page), cspNonce);
     }
 
-    const principal = await completeLaunch(store, actor, launch);
-    const redirectTo = isCourseStaff(principal.roles) && principal.courseId ? `/app/courses/${principal.courseId}` : '/app/welcome';
+    // One commit: state and nonce burnt, identity, course and membership.
+    // Door 3 runs in a savepoint so that a refusal (no such person yet) still burns the state:
+    // the same launch cannot be replayed once the school has provisioned the person.
+    const outcome = await inTransaction(store, async (t) => {
+      await consumeLaunch(store, launch, t);
+      try {
+        return await store.sequelize.transaction({ transaction: t }, async (sp) => {
+          const p = await completeLaunch(store, sp, actor, launch);
+          const to = redirectFor(p);
+          return { principal: p, redirectTo: to };
+        });
+      } catch (err) {
+        if (err instanceof AppError && err.status < 500) return { refused: err };
+        throw err;
+      }
+    });
+    if ('refused' in outcome) throw outcome.refused;
+    const { principal, redirectTo } = outcome;
+    // Cookie flow: the cookie may still not survive a third-party iframe, so the page can also
+    // redeem the ticket. Storage flow: the ticket needs the state read back from platform storage.
+    const ticket = await createTicket(store, config.publicUrl, principal, redirectTo, launch.browserVerified ? null : launch.stateValue);
     if (launch.browserVerified) {
       const session = await issueSession(store, config.publicUrl, principal);
       setCookie(c, SESSION_COOKIE, session.token, cookieOptions(config, '/', SESSION_TTL_SECONDS));
-      // The cookie may not survive a third-party iframe: the page can also redeem this ticket.
-      const ticket = await createTicket(store, principal, redirectTo, null);
       return c.redirect(`${redirectTo}#lti_ticket=${ticket}`, 303);
     }
-    const ticket = await createTicket(store, principal, redirectTo, launch.stateValue);
     const returnUrl = (launch.claims[CLAIM.launchPresentation] as { return_url?: unknown } | undefined)?.return_url;
     let fallbackOrigin: string | null = null;
     try {
@@ -202,7 +221,7 @@ export function ltiRoutes(deps: LtiDeps) {
     }
     const body = (await c.req.json().catch(() => null)) as { ticket?: unknown; state?: unknown } | null;
     if (!body || typeof body.ticket !== 'string') throw new LtiError('ticket', 'The request has no ticket');
-    const { principal, redirectTo } = await redeemTicket(store, body.ticket, typeof body.state === 'string' ? body.state : undefined);
+    const { principal, redirectTo } = await redeemTicket(store, config.publicUrl, body.ticket, typeof body.state === 'string' ? body.state : undefined);
     const session = await issueSession(store, config.publicUrl, principal);
     return c.json({ token: session.token, tokenType: 'Bearer', expiresAt: session.expiresAt.toISOString(), redirectTo }, 200, { 'Cache-Control': 'no-store' });
   };

@@ -8,10 +8,11 @@ import type { SessionPrincipal } from '../src/http/context.js';
 import '../src/http/context.js';
 import { LtiError } from './errors.js';
 import { ToolKeys } from './keys.js';
-import { randomToken, sha256 } from './state.js';
+import { randomToken, safeEqual, sha256 } from './state.js';
 
 /**
- * Launch sessions: a short-lived JWT signed with the tool's active key (RS256), carrying
+ * Launch sessions: a short-lived JWT (HS256 under a secret derived from the tool's active key pair,
+ * see ToolKeys.sessionSecret; the header kid names the key), carrying
  * {tenantId, personId, courseId, roles}. Sent as an HttpOnly cookie and, for iframes whose
  * third-party cookies are blocked, handed to the page as a bearer token through a one-time ticket.
  */
@@ -29,17 +30,17 @@ export function toolKeysFor(store: Store): ToolKeys {
 }
 
 export async function issueSession(store: Store, issuer: string, p: SessionPrincipal, ttlSeconds = SESSION_TTL_SECONDS): Promise<{ token: string; expiresAt: Date }> {
-  const { kid, privateKey } = await toolKeysFor(store).signingKey();
+  const { kid, secret } = (await toolKeysFor(store).sessionSecret())!;
   const now = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({ tid: p.tenantId, cid: p.courseId, roles: p.roles })
-    .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+    .setProtectedHeader({ alg: 'HS256', kid, typ: 'JWT' })
     .setIssuer(issuer)
     .setAudience(SESSION_AUDIENCE)
     .setSubject(p.personId ?? 'anonymous')
     .setIssuedAt(now)
     .setExpirationTime(now + ttlSeconds)
     .setJti(randomToken(12))
-    .sign(privateKey);
+    .sign(secret);
   return { token, expiresAt: new Date((now + ttlSeconds) * 1000) };
 }
 
@@ -50,10 +51,10 @@ export async function verifySession(store: Store, issuer: string, token: string)
   } catch {
     throw new UnauthorizedError('Malformed session token');
   }
-  const key = kid ? await toolKeysFor(store).publicKey(kid) : undefined;
+  const key = kid ? await toolKeysFor(store).sessionSecret(kid) : undefined;
   if (!key) throw new UnauthorizedError('Session token signed by an unknown key');
   try {
-    const { payload } = await jwtVerify(token, key, { algorithms: ['RS256'], issuer, audience: SESSION_AUDIENCE, clockTolerance: 30 });
+    const { payload } = await jwtVerify(token, key.secret, { algorithms: ['HS256'], issuer, audience: SESSION_AUDIENCE, clockTolerance: 30 });
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     if (typeof payload.tid !== 'string' || typeof payload.sub !== 'string') throw new Error('missing claims');
     return {
@@ -95,29 +96,48 @@ export function sessionAuth(options: SessionAuthOptions): MiddlewareHandler {
   };
 }
 
-/** A one-time ticket the launched page redeems for a bearer session (LTI-NOTES §6.1). */
-export async function createTicket(
-  store: Store,
-  p: SessionPrincipal,
-  redirectTo: string,
-  stateCheck: string | null,
-): Promise<string> {
-  const ticket = randomToken();
-  await store.sequelize.query(
-    `INSERT INTO lti_tickets (ticket_hash, tenant_id, session, redirect_to, state_check, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-    { bind: [sha256(ticket), p.tenantId, JSON.stringify(p), redirectTo, stateCheck ? sha256(stateCheck) : null, new Date(Date.now() + TICKET_TTL_MS)] },
-  );
-  return ticket;
+/**
+ * A one-time ticket the launched page redeems for a bearer session (LTI-NOTES §6.1). The ticket is
+ * itself signed (60 s), so the launch writes nothing for it; single use is enforced when it is
+ * redeemed, by recording its id. A platform-storage ticket also binds the state the page must
+ * prove it read back from platform storage.
+ */
+export const TICKET_AUDIENCE = 'rosterbridge:ticket';
+
+export async function createTicket(store: Store, issuer: string, p: SessionPrincipal, redirectTo: string, stateCheck: string | null): Promise<string> {
+  const { kid, secret } = (await toolKeysFor(store).sessionSecret())!;
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ p, rt: redirectTo, ...(stateCheck ? { sc: sha256(stateCheck) } : {}) })
+    .setProtectedHeader({ alg: 'HS256', kid })
+    .setIssuer(issuer)
+    .setAudience(TICKET_AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + TICKET_TTL_MS / 1000)
+    .setJti(randomToken(16))
+    .sign(secret);
 }
 
+const badTicket = () => new LtiError('ticket', 'This launch ticket is unknown, expired or already used; launch the tool again', 401);
+
 /** Redeems a ticket once; a ticket issued for the platform-storage flow also needs its state. */
-export async function redeemTicket(store: Store, ticket: string, state: string | undefined): Promise<{ principal: SessionPrincipal; redirectTo: string }> {
-  const [row] = await store.sequelize.query<{ session: SessionPrincipal; redirect_to: string; state_check: string | null }>(
-    `UPDATE lti_tickets SET used_at = now() WHERE ticket_hash = $1 AND used_at IS NULL AND expires_at > now()
-       AND (state_check IS NULL OR state_check = $2)
-     RETURNING session, redirect_to, state_check`,
-    { bind: [sha256(ticket), state ? sha256(state) : ''], type: QueryTypes.SELECT },
+export async function redeemTicket(store: Store, issuer: string, ticket: string, state: string | undefined): Promise<{ principal: SessionPrincipal; redirectTo: string }> {
+  let claims: { p?: SessionPrincipal; rt?: string; sc?: string; jti?: string; exp?: number };
+  try {
+    const kid = decodeProtectedHeader(ticket).kid;
+    const key = kid ? await toolKeysFor(store).sessionSecret(kid) : undefined;
+    if (!key) throw badTicket();
+    claims = (await jwtVerify(ticket, key.secret, { algorithms: ['HS256'], issuer, audience: TICKET_AUDIENCE })).payload as typeof claims;
+  } catch {
+    throw badTicket();
+  }
+  const { p, rt, sc, jti, exp } = claims;
+  if (!p || typeof p.tenantId !== 'string' || typeof rt !== 'string' || typeof jti !== 'string') throw badTicket();
+  if (sc !== undefined && (!state || !safeEqual(sha256(state), sc))) throw badTicket();
+  const used = await store.sequelize.query(
+    `INSERT INTO lti_tickets (ticket_hash, tenant_id, session, redirect_to, state_check, expires_at, used_at)
+     VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING RETURNING ticket_hash`,
+    { bind: [sha256(jti), p.tenantId, JSON.stringify(p), rt, sc ?? null, new Date((exp ?? 0) * 1000)], type: QueryTypes.SELECT },
   );
-  if (!row) throw new LtiError('ticket', 'This launch ticket is unknown, expired or already used; launch the tool again', 401);
-  return { principal: row.session, redirectTo: row.redirect_to };
+  if (used.length !== 1) throw badTicket();
+  return { principal: p, redirectTo: rt };
 }

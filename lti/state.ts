@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { QueryTypes } from 'sequelize';
+import { QueryTypes, type Transaction } from 'sequelize';
 import type { Store } from '../src/db/store.js';
 
 /** OIDC login states (lti_states): created at login, consumed once at launch. */
@@ -62,22 +62,29 @@ export async function loadState(store: Store, state: string): Promise<StateRow |
   return row;
 }
 
-/** Marks the state used; false when another request got there first (a replay). */
-export async function consumeState(store: Store, state: string): Promise<boolean> {
-  const rows = await store.sequelize.query(
-    `UPDATE lti_states SET used_at = now() WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING state_hash`,
-    { bind: [sha256(state)], type: QueryTypes.SELECT },
+/**
+ * Marks the state used and records its nonce in one statement: `state` is false when another
+ * request used it first (a replay), `nonce` false when this issuer's nonce was already accepted.
+ */
+export async function consumeStateAndNonce(
+  store: Store,
+  state: string,
+  issuer: string,
+  nonce: string,
+  nonceExpiresAt: Date,
+  t?: Transaction,
+): Promise<{ state: boolean; nonce: boolean }> {
+  const [row] = await store.sequelize.query<{ s: number; n: number }>(
+    `WITH s AS (
+       UPDATE lti_states SET used_at = now() WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING 1
+     ), n AS (
+       INSERT INTO lti_nonces (issuer, nonce, expires_at) SELECT $2, $3, $4 WHERE EXISTS (SELECT 1 FROM s)
+       ON CONFLICT DO NOTHING RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM s)::int AS s, (SELECT count(*) FROM n)::int AS n`,
+    { bind: [sha256(state), issuer, nonce, nonceExpiresAt], type: QueryTypes.SELECT, transaction: t },
   );
-  return rows.length === 1;
-}
-
-/** Records an accepted nonce; false when this issuer's nonce was already accepted once. */
-export async function consumeNonce(store: Store, issuer: string, nonce: string, expiresAt: Date): Promise<boolean> {
-  const rows = await store.sequelize.query(
-    `INSERT INTO lti_nonces (issuer, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING nonce`,
-    { bind: [issuer, nonce, expiresAt], type: QueryTypes.SELECT },
-  );
-  return rows.length === 1;
+  return { state: row.s === 1, nonce: row.s === 1 && row.n === 1 };
 }
 
 /** Deletes expired states and nonces (called opportunistically from login). */

@@ -1,11 +1,13 @@
 import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { QueryTypes } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import type { Store } from '../src/db/store.js';
 import { resolveDeployment, type PlatformView } from '../src/domain/platforms.js';
 import { CLAIM, MESSAGE_TYPES, type DeepLinkingSettings, type LaunchContextClaim, type MessageType } from './claims.js';
 import { LtiError } from './errors.js';
 import type { JwksCache } from './jwks-cache.js';
-import { consumeNonce, consumeState, loadState, safeEqual, sha256, type StateRow } from './state.js';
+import type { RegistryCache } from './registry-cache.js';
+import { consumeStateAndNonce, loadState, safeEqual, sha256, type StateRow } from './state.js';
 
 /**
  * Launch validation (LTI 1.3 §5.1.3 and the 1EdTech Security Framework §5.1.3) as a list of small
@@ -23,6 +25,8 @@ export interface LaunchInput {
 export interface LaunchDeps {
   store: Store;
   jwks: JwksCache;
+  /** Cached registry lookups (routes pass one); without it every launch reads the registry. */
+  registry?: RegistryCache;
   /** Allowed clock difference with the platform, seconds. */
   skewSeconds?: number;
   /** Oldest acceptable iat, seconds. */
@@ -127,7 +131,9 @@ const resolveTenantDeployment: Step = async (ctx) => {
   if (ctx.state.deployment_hint && ctx.state.deployment_hint !== deploymentId) {
     throw new LtiError('deployment', 'The launch names another deployment than its login');
   }
-  const platform = await resolveDeployment(ctx.deps.store, ctx.state.issuer, ctx.state.client_id, deploymentId);
+  const platform = ctx.deps.registry
+    ? await ctx.deps.registry.deployment(ctx.state.issuer, ctx.state.client_id, deploymentId)
+    : await resolveDeployment(ctx.deps.store, ctx.state.issuer, ctx.state.client_id, deploymentId);
   if (!platform) throw new LtiError('deployment', 'This deployment is not registered with any school here', 403);
   ctx.platform = platform;
   ctx.deploymentId = deploymentId;
@@ -248,15 +254,6 @@ const checkDeepLinkingSettings: Step = (ctx) => {
   ctx.deepLinking = s as unknown as DeepLinkingSettings;
 };
 
-/** Last: only a launch that passed everything burns its state and nonce. */
-const consumeStateAndNonce: Step = async (ctx) => {
-  if (!(await consumeState(ctx.deps.store, ctx.stateValue))) throw new LtiError('state', 'This launch was already used (state replayed)');
-  const expiresAt = new Date(((ctx.claims.exp as number) + ctx.deps.skewSeconds) * 1000 + 3600_000);
-  if (!(await consumeNonce(ctx.deps.store, ctx.state.issuer, ctx.state.nonce, expiresAt))) {
-    throw new LtiError('nonce', 'This nonce was already used');
-  }
-};
-
 export const launchSteps: ReadonlyArray<readonly [string, Step]> = [
   ['requireFormFields', requireFormFields],
   ['loadLoginState', loadLoginState],
@@ -279,8 +276,19 @@ export const launchSteps: ReadonlyArray<readonly [string, Step]> = [
   ['checkRoles', checkRoles],
   ['checkSubject', checkSubject],
   ['checkDeepLinkingSettings', checkDeepLinkingSettings],
-  ['consumeStateAndNonce', consumeStateAndNonce],
 ];
+
+/**
+ * The last check, run by the caller once every step above passed (so a forged token cannot burn a
+ * genuine login): marks the state used and records the nonce, atomically. A launch that loses this
+ * race to another request with the same state is a replay.
+ */
+export async function consumeLaunch(store: Store, launch: ValidatedLaunch, t?: Transaction): Promise<void> {
+  const expiresAt = new Date(((launch.claims.exp as number) + 60) * 1000 + 3600_000);
+  const r = await consumeStateAndNonce(store, launch.stateValue, launch.state.issuer, launch.state.nonce, expiresAt, t);
+  if (!r.state) throw new LtiError('state', 'This launch was already used (state replayed)');
+  if (!r.nonce) throw new LtiError('nonce', 'This nonce was already used');
+}
 
 export async function validateLaunch(input: LaunchInput, deps: LaunchDeps): Promise<ValidatedLaunch> {
   const ctx = {

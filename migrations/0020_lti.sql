@@ -79,7 +79,8 @@ CREATE TABLE lti_nonces (
   PRIMARY KEY (issuer, nonce)
 );
 
--- One-time tickets a launched page redeems for a bearer session (cookie-less iframes, LTI-NOTES §6.1).
+-- Redeemed launch tickets. A ticket (a signed 60 s token the launched page exchanges for a bearer
+-- session, LTI-NOTES §6.1) is recorded here when redeemed, which makes it single use.
 CREATE TABLE lti_tickets (
   ticket_hash  text PRIMARY KEY,
   tenant_id    uuid NOT NULL REFERENCES tenants (id),

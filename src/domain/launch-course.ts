@@ -82,17 +82,21 @@ export async function upsertLaunchMembership(
   ctx: ActorContext,
   input: { tenantId: string; courseId: string; personId: string; roles: string[] },
 ): Promise<{ changed: boolean }> {
-  const [before] = await store.sequelize.query<{ roles: string[]; status: string }>(
-    `SELECT roles, status FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3 FOR UPDATE`,
-    { bind: [input.tenantId, input.courseId, input.personId], type: QueryTypes.SELECT, transaction: t },
+  // One statement: the row as it was, and an upsert that writes only when roles or status change.
+  const [r] = await store.sequelize.query<{ before: { roles: string[]; status: string } | null; changed: number }>(
+    `WITH old AS (
+       SELECT roles, status FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3
+     ), up AS (
+       INSERT INTO course_memberships (tenant_id, course_id, person_id, roles, status, source) VALUES ($1, $2, $3, $4, 'active', 'lti')
+       ON CONFLICT (tenant_id, course_id, person_id) DO UPDATE SET roles = EXCLUDED.roles, status = 'active', updated_at = now()
+         WHERE course_memberships.roles IS DISTINCT FROM EXCLUDED.roles OR course_memberships.status <> 'active'
+       RETURNING 1
+     )
+     SELECT (SELECT to_jsonb(old) FROM old) AS before, (SELECT count(*) FROM up)::int AS changed`,
+    { bind: [input.tenantId, input.courseId, input.personId, input.roles], type: QueryTypes.SELECT, transaction: t },
   );
-  const same = before && before.status === 'active' && before.roles.length === input.roles.length && before.roles.every((r, i) => r === input.roles[i]);
-  if (same) return { changed: false };
-  await store.sequelize.query(
-    `INSERT INTO course_memberships (tenant_id, course_id, person_id, roles, status, source) VALUES ($1, $2, $3, $4, 'active', 'lti')
-     ON CONFLICT (tenant_id, course_id, person_id) DO UPDATE SET roles = EXCLUDED.roles, status = 'active', updated_at = now()`,
-    { bind: [input.tenantId, input.courseId, input.personId, input.roles], transaction: t },
-  );
+  if (r.changed === 0) return { changed: false };
+  const before = r.before;
   await recordAudit(store, t, ctx, {
     tenantId: input.tenantId,
     action: before ? 'course_membership.update' : 'course_membership.create',

@@ -176,19 +176,19 @@ export async function resolveLaunchIdentity(store: Store, t: Transaction, ctx: A
   if (input.sub === null) return { person: null, matchedBy: 'anonymous', firstLaunch: false };
   const { tenantId, platform, claims } = input;
 
-  const [linked] = await store.sequelize.query<{ person_id: string }>(
-    `SELECT person_id FROM identity_links WHERE tenant_id = $1 AND platform_id = $2 AND sub = $3`,
+  // Returning people (almost every launch): one statement finds the link, stamps it and reads the person.
+  const [linked] = await store.sequelize.query<PersonAttrs>(
+    `WITH l AS (
+       UPDATE identity_links SET last_launch_at = now() WHERE tenant_id = $1 AND platform_id = $2 AND sub = $3 RETURNING person_id
+     )
+     SELECT ${PERSON_COLUMNS} FROM people WHERE tenant_id = $1 AND id = (SELECT person_id FROM l)`,
     { bind: [tenantId, platform.id, input.sub], type: QueryTypes.SELECT, transaction: t },
   );
   if (linked) {
-    let person = await personById(store, t, tenantId, linked.person_id);
-    if (person?.status === 'merged' && person.mergedInto) person = await personById(store, t, tenantId, person.mergedInto);
+    let person: PersonAttrs | undefined = linked;
+    if (person.status === 'merged' && person.mergedInto) person = await personById(store, t, tenantId, person.mergedInto);
     if (!person) throw new LaunchIdentityError('no_match', 'Your account is no longer known to your school here.');
     assertCanLaunch(person);
-    await store.sequelize.query(`UPDATE identity_links SET last_launch_at = now() WHERE tenant_id = $1 AND platform_id = $2 AND sub = $3`, {
-      bind: [tenantId, platform.id, input.sub],
-      transaction: t,
-    });
     const done = await markLaunched(store, t, ctx, person);
     return { person: done.person, matchedBy: 'link', firstLaunch: done.first };
   }

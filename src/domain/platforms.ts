@@ -91,6 +91,13 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   return r.data;
 }
 
+/**
+ * Bumped by every registry write in this process, so in-process caches of lookups (lti/) drop
+ * their entries at once; other processes (the CLI) are seen when the caches' short TTL expires.
+ */
+let generation = 0;
+export const registryGeneration = () => generation;
+
 const SELECT_PLATFORM = `SELECT p.*, (SELECT array_agg(d.deployment_id) FROM lti_deployments d
   WHERE d.platform_id = p.id AND d.deleted_at IS NULL) AS deployment_ids FROM lti_platforms p`;
 
@@ -154,6 +161,7 @@ export async function addPlatform(store: Store, ctx: ActorContext, tenantId: str
     if (!has) await insertDeployment(store, t, ctx, row, d.deploymentId);
     return row.id;
   });
+  generation++;
   return getPlatform(store, tenantId, id);
 }
 
@@ -175,6 +183,7 @@ export async function addDeployment(store: Store, ctx: ActorContext, tenantId: s
     await insertDeployment(store, t, ctx, p, d.deploymentId);
     return p.id;
   });
+  generation++;
   return getPlatform(store, tenantId, id);
 }
 

@@ -38,7 +38,7 @@ describe('a valid launch', () => {
     const r = await launch(spec(resourceLaunch(env, { sub: uniqueSub() })));
     expect(r.login.status).toBe(302);
     expect(r.launch!.status).toBe(303);
-    expect(r.launch!.headers.get('location')).toMatch(/^\/app\/welcome#lti_ticket=[\w-]+$/);
+    expect(r.launch!.headers.get('location')).toMatch(/^\/app\/welcome#lti_ticket=[\w.-]+$/);
     const cookie = r.launch!.headers.getSetCookie().find((c) => c.startsWith('rb_session='));
     expect(cookie).toMatch(/HttpOnly/i);
   });

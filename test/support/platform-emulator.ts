@@ -229,6 +229,8 @@ export interface LaunchOptions {
   loginMethod?: 'GET' | 'POST';
   /** Sends this client_id in the login (default the emulator's). */
   clientId?: string | null;
+  /** The tool's login initiation path (default /lti/login). */
+  loginPath?: string;
 }
 
 export interface LaunchResult {
@@ -253,10 +255,11 @@ export async function runLaunch(emu: PlatformEmulator, spec: LaunchSpec, o: Laun
   if (o.clientId !== null) params.set('client_id', o.clientId ?? emu.clientId);
   if (o.deploymentId) params.set('lti_deployment_id', o.deploymentId);
   if (o.storageTarget) params.set('lti_storage_target', o.storageTarget);
+  const loginUrl = `${o.toolUrl}${o.loginPath ?? '/lti/login'}`;
   const login =
     o.loginMethod === 'POST'
-      ? await browser.fetch(`${o.toolUrl}/lti/login`, { method: 'POST', body: params, headers: { 'content-type': 'application/x-www-form-urlencoded' } })
-      : await browser.fetch(`${o.toolUrl}/lti/login?${params}`);
+      ? await browser.fetch(loginUrl, { method: 'POST', body: params, headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+      : await browser.fetch(`${loginUrl}?${params}`);
   let authUrl: string | null = null;
   if (login.status === 302) authUrl = login.headers.get('location');
   else if (login.status === 200 && o.storageTarget) {

@@ -1,0 +1,182 @@
+/**
+ * LTI benchmark on PostgreSQL (DATABASE_URL; `npm run bench -- lti`). Each run creates its own
+ * database and drops it.
+ *
+ *  1. Login + launch round trips per second: browser → /lti/login → platform auth endpoint →
+ *     form post to /lti/launch, until the tool's redirect into the app. Against our tool and, in
+ *     the same run with the same emulated platform and client, the ltijs Provider (its Express
+ *     routes and validation, with an in-memory stand-in for its MongoDB layer). Both in this
+ *     process, one closed loop per concurrent client. Target: ≥ 2× ltijs.
+ *  2. First launch of someone with 10,000 pending privilege grants vs someone with 1: the launch
+ *     POST alone, median of interleaved samples, each a fresh SCIM-provisioned person. Target ≤ 1.2.
+ */
+import { createServer } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { QueryTypes } from 'sequelize';
+import { loadConfig } from '../src/config.js';
+import { createStore, inTransaction, type Store } from '../src/db/store.js';
+import { insertPerson } from '../src/domain/people.js';
+import { addPlatform } from '../src/domain/platforms.js';
+import { createTenant } from '../src/domain/tenants.js';
+import { startServer } from '../src/server.js';
+import { createDatabaseOnServer } from '../test/support/db.js';
+import { Browser, LTI_CLAIM, runLaunch, startPlatformEmulator, type PlatformEmulator } from '../test/support/platform-emulator.js';
+import { startLtijsProvider } from '../test/lti/ltijs-baseline.js';
+
+const SECONDS = Number(process.env.LTI_BENCH_SECONDS ?? 6);
+const CONCURRENCY = Number(process.env.LTI_BENCH_CONCURRENCY ?? 4);
+const SAMPLES = Number(process.env.LTI_BENCH_SAMPLES ?? 25);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function payload(target: string, deploymentId: string, sub: string, sourcedId?: string, contextId = 'bench-ctx') {
+  return {
+    sub,
+    [`${LTI_CLAIM}message_type`]: 'LtiResourceLinkRequest',
+    [`${LTI_CLAIM}version`]: '1.3.0',
+    [`${LTI_CLAIM}deployment_id`]: deploymentId,
+    [`${LTI_CLAIM}target_link_uri`]: target,
+    [`${LTI_CLAIM}resource_link`]: { id: 'rl-bench' },
+    [`${LTI_CLAIM}roles`]: ['http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor'],
+    [`${LTI_CLAIM}context`]: { id: contextId, title: 'Bench course' },
+    ...(sourcedId ? { [`${LTI_CLAIM}lis`]: { person_sourcedid: sourcedId, course_offering_sourcedid: 'SIS-BENCH' } } : {}),
+  };
+}
+
+/** Closed-loop clients for `seconds`; returns completed round trips per second (and failures). */
+async function roundTrips(emu: PlatformEmulator, toolUrl: string, loginPath: string, target: string, deploymentId: string, sub: string, seconds = SECONDS) {
+  let ok = 0;
+  let failed = 0;
+  let firstFailure: string | undefined;
+  const until = Date.now() + seconds * 1000;
+  const client = async () => {
+    while (Date.now() < until) {
+      const r = await runLaunch(emu, { payload: payload(target, deploymentId, sub) }, { toolUrl, loginPath, targetLinkUri: target, browser: new Browser(), deploymentId });
+      const s = r.launch?.status ?? 0;
+      if (s === 302 || s === 303) ok++;
+      else {
+        failed++;
+        firstFailure ??= `${r.login.status}/${r.auth?.status}/${s}: ${(await (r.launch ?? r.auth ?? r.login).text()).slice(0, 300)}`;
+      }
+      await r.launch?.arrayBuffer().catch(() => undefined);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  const secs = (performance.now() - started) / 1000;
+  return { perSecond: ok / secs, ok, failed, firstFailure };
+}
+
+async function seedGrants(store: Store, tenantId: string, personId: string, n: number, launchCourseId: string, courseIds: string[]) {
+  if (n === 1) {
+    await store.sequelize.query(
+      `INSERT INTO privilege_grants (tenant_id, course_id, person_id, privilege, effect, granted_by) VALUES ($1, $2, $3, 'grades.edit', 'allow', 'bench')`,
+      { bind: [tenantId, launchCourseId, personId] },
+    );
+    return;
+  }
+  await store.sequelize.query(
+    `INSERT INTO privilege_grants (tenant_id, course_id, person_id, privilege, effect, granted_by)
+     SELECT $1, c, $2, 'grades.edit', 'allow', 'bench' FROM unnest($3::uuid[]) AS c`,
+    { bind: [tenantId, personId, courseIds.slice(0, n)] },
+  );
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (x: number, d = 1) => x.toFixed(d);
+
+async function main() {
+  const dbServer = await createDatabaseOnServer();
+  const port = await freePort();
+  const toolUrl = `http://127.0.0.1:${port}`;
+  const config = loadConfig({ DATABASE_URL: dbServer.url, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: toolUrl, LOG_LEVEL: 'silent' });
+  const server = await startServer(config, pino({ level: 'silent' }), { persist: false });
+  const store = createStore(server.db.sequelize);
+  const emu = await startPlatformEmulator();
+  const ltijs = await startLtijsProvider({ issuer: emu.issuer, clientId: emu.clientId, jwksUrl: emu.jwksUrl, authUrl: emu.authUrl, tokenUrl: emu.tokenUrl });
+  try {
+    const ctx = { actor: 'bench' };
+    const tenant = await createTenant(store, ctx, { slug: 'lti-bench', name: 'LTI bench' });
+    await addPlatform(store, ctx, tenant.id, { issuer: emu.issuer, clientId: emu.clientId, deploymentId: 'bench-deploy', authLoginUrl: emu.authUrl, authTokenUrl: emu.tokenUrl, jwksUrl: emu.jwksUrl, jitCreate: true });
+
+    // ---- 1. round trips
+    console.log(`LTI login+launch round trips, ${CONCURRENCY} concurrent clients, ${SECONDS} s each (same process, same emulator)`);
+    const oursRun = (seconds?: number) => roundTrips(emu, toolUrl, '/lti/login', `${toolUrl}/lti/launch`, 'bench-deploy', 'bench-user', seconds);
+    const baseRun = (seconds?: number) => roundTrips(emu, ltijs.url, '/login', `${ltijs.url}/launch`, 'bench-deploy', 'bench-user', seconds);
+    await oursRun(1); // warm-up: JIT, JWKS caches, connection pools
+    await baseRun(1);
+    const ours = await oursRun();
+    const base = await baseRun();
+    const ours2 = await oursRun();
+    const base2 = await baseRun();
+    for (const [name, r] of [['rosterbridge', ours], ['ltijs', base], ['rosterbridge', ours2], ['ltijs', base2]] as const) {
+      if (r.firstFailure) console.log(`  (${name}: ${r.failed} failed, first: ${r.firstFailure})`);
+    }
+    const oursRate = (ours.perSecond + ours2.perSecond) / 2;
+    const baseRate = (base.perSecond + base2.perSecond) / 2;
+    console.log(`  rosterbridge (jose + Hono + PostgreSQL): ${fmt(oursRate)} round trips/s  (runs ${fmt(ours.perSecond)}, ${fmt(ours2.perSecond)}; failed ${ours.failed + ours2.failed})`);
+    console.log(`  ltijs 5 (Express, in-memory DB plugin):  ${fmt(baseRate)} round trips/s  (runs ${fmt(base.perSecond)}, ${fmt(base2.perSecond)}; failed ${base.failed + base2.failed})`);
+    console.log(`  ratio: ${fmt(oursRate / baseRate, 2)}× (target ≥ 2×) ${oursRate / baseRate >= 2 ? 'PASS' : 'FAIL'}`);
+
+    // ---- 2. first launch with 1 vs 10,000 pending grants
+    const hasGrants = (await store.sequelize.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'privilege_grants'`, { type: QueryTypes.SELECT })).length > 0;
+    if (!hasGrants) {
+      console.log('first launch 1 vs 10,000 grants: PENDING (no privilege_grants table yet)');
+      return;
+    }
+    await store.sequelize.query(`INSERT INTO privilege_catalogue (tenant_id, key) VALUES ($1, 'grades.edit') ON CONFLICT DO NOTHING`, { bind: [tenant.id] });
+    const [launchCourse] = await store.sequelize.query<{ id: string }>(`INSERT INTO courses (tenant_id, title, external_key) VALUES ($1, 'Bench', 'SIS-BENCH') RETURNING id`, { bind: [tenant.id], type: QueryTypes.SELECT });
+    const courses = await store.sequelize.query<{ id: string }>(
+      `INSERT INTO courses (tenant_id, title) SELECT $1, 'c' || g FROM generate_series(1, 10000) g RETURNING id`,
+      { bind: [tenant.id], type: QueryTypes.SELECT },
+    );
+    const courseIds = courses.map((c) => c.id);
+    const timeFirstLaunch = async (grants: number) => {
+      const key = `P-${randomUUID()}`;
+      const person = await inTransaction(store, (t) => insertPerson(store, t, ctx, { tenantId: tenant.id, status: 'provisioned', source: 'scim', externalId: key }));
+      await seedGrants(store, tenant.id, person.id, grants, launchCourse.id, courseIds);
+      await store.sequelize.query('ANALYZE privilege_grants');
+      const browser = new Browser();
+      const hint = randomUUID();
+      emu.prepare(hint, { payload: payload(`${toolUrl}/lti/launch`, 'bench-deploy', `sub-${key}`, key) });
+      const login = await browser.fetch(`${toolUrl}/lti/login?${new URLSearchParams({ iss: emu.issuer, login_hint: hint, target_link_uri: `${toolUrl}/lti/launch`, client_id: emu.clientId })}`);
+      const page = await (await browser.fetch(login.headers.get('location')!)).text();
+      const t0 = performance.now();
+      const res = await browser.submitForm(page);
+      const ms = performance.now() - t0;
+      if (res.status !== 303) throw new Error(`first launch failed: ${res.status} ${await res.text()}`);
+      return ms;
+    };
+    for (let i = 0; i < 3; i++) {
+      await timeFirstLaunch(1);
+      await timeFirstLaunch(10_000);
+    }
+    const one: number[] = [];
+    const many: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      one.push(await timeFirstLaunch(1));
+      many.push(await timeFirstLaunch(10_000));
+    }
+    const ratio = median(many) / median(one);
+    console.log(`first launch (launch POST only, median of ${SAMPLES} interleaved samples, each a new provisioned person):`);
+    console.log(`  with 1 pending grant:       ${fmt(median(one), 2)} ms`);
+    console.log(`  with 10,000 pending grants: ${fmt(median(many), 2)} ms`);
+    console.log(`  ratio: ${fmt(ratio, 3)} (target ≤ 1.2) ${ratio <= 1.2 ? 'PASS' : 'FAIL'}`);
+  } finally {
+    await ltijs.close();
+    await emu.close();
+    await server.close();
+    await dbServer.drop();
+  }
+}
+
+await main();
