@@ -33,6 +33,8 @@ export async function readJsonObject(c: Context): Promise<Json> {
     throw new BadRequestError(`Request body is not valid JSON: ${(err as Error).message}`, { scimType: 'invalidSyntax' });
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('Request body must be a JSON object', { scimType: 'invalidSyntax' });
+  // PostgreSQL text and jsonb cannot hold NUL: refuse it here rather than fail in the database.
+  if (/\\u0000/i.test(text)) throw new BadRequestError('Strings must not contain NUL (\\u0000)', { scimType: 'invalidValue' });
   return body as Json;
 }
 

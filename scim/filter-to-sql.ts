@@ -209,6 +209,7 @@ export function resolveAttr(kind: ResourceKind, attrPath: string): Resolved {
   const { urn, parts } = splitAttrPath(attrPath);
   const key = parts.join('.').toLowerCase();
   const unknown = () => invalidFilter(`Unknown or unfilterable attribute "${attrPath}"`);
+  if (parts.length === 0 || parts.some((x) => x === '')) throw unknown();
   if (kind === 'Group') {
     if (urn && urn !== URN.group) throw unknown();
     if (GROUP_COLUMNS[key]) return { scalar: GROUP_COLUMNS[key] };

@@ -242,16 +242,20 @@ function normalizeAttrs(defs: AttrDef[], obj: Record<string, unknown>): Record<s
 
 export function normalizeValue(def: AttrDef, value: unknown): unknown {
   if (value === null || value === undefined) return value;
+  // A bare value stands for {value} only where the attribute has a value sub-attribute.
+  const hasValue = Boolean(findAttr(def.subAttributes, 'value'));
   if (def.multiValued && def.type === 'complex') {
     const list = Array.isArray(value) ? value : [value];
-    return list.map((v) => (v && typeof v === 'object' && !Array.isArray(v) ? normalizeAttrs(def.subAttributes ?? [], v as Record<string, unknown>) : { value: v }));
+    return list.map((v) =>
+      v && typeof v === 'object' && !Array.isArray(v) ? normalizeAttrs(def.subAttributes ?? [], v as Record<string, unknown>) : hasValue ? { value: v } : v,
+    );
   }
   if (def.type === 'complex') {
     // Single-valued complex attributes arrive in three shapes (Entra's manager: "id", {value},
     // [{$ref, value}]); all mean the same object.
     const one = Array.isArray(value) ? value[0] : value;
     if (one === null || one === undefined) return null;
-    if (typeof one !== 'object') return { value: one };
+    if (typeof one !== 'object') return hasValue ? { value: one } : value;
     return normalizeAttrs(def.subAttributes ?? [], one as Record<string, unknown>);
   }
   if (def.type === 'boolean') return coerceBoolean(value);
