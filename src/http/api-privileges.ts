@@ -295,12 +295,16 @@ export function privilegesApi(deps: { config: Config; store: Store; logger?: Log
   const { config, store, logger } = deps;
   const cache = new AuthorizationCache(store, { ttlMs: config.privileges.authzCacheTtlMs, databaseUrl: config.databaseUrl, logger });
   void cache.start().catch((err) => logger?.warn({ err }, 'authorization cache did not start; decisions are computed uncached'));
+  const outbox = new Outbox(store, { smtpUrl: config.smtpUrl, from: config.privileges.mailFrom, logger });
+  // Requests kick the outbox after they queue mail; this sweep also sends what the CLI queued and retries failures.
+  const sweep = setInterval(() => outbox.kick(), 30_000);
+  sweep.unref();
   const close = store.sequelize.close.bind(store.sequelize);
   store.sequelize.close = async () => {
+    clearInterval(sweep);
     await cache.stop();
     return close();
   };
-  const outbox = new Outbox(store, { smtpUrl: config.smtpUrl, from: config.privileges.mailFrom, logger });
   const invite: InviteSettings = { publicUrl: config.publicUrl, ttlMs: config.privileges.invitationTtlMs };
   const app = new Hono();
   app.route('/', courseRoutes(store));
