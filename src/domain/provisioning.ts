@@ -130,61 +130,122 @@ export async function provisionPerson(
 }
 
 /**
- * The common case of door 1 in ONE statement (one round trip, atomic without BEGIN/COMMIT): a new
- * person in a tenant without a seat limit, no live person with the userName and no placeholder
- * with the externalId. It writes exactly what insertPerson + replaceEmails + recordAudit write
- * (same columns, same 'person.create' audit view). Returns null when any condition does not hold;
- * the caller then takes the transactional path, which decides 409, adoption and seat limits.
+ * The common case of door 1 without a transaction of its own: a new person in a tenant without a
+ * seat limit, with no live person of that userName and no placeholder with that externalId.
+ * Concurrent creates are coalesced ("natural batching": whatever arrived while the previous
+ * statement ran goes into the next one), and each batch is ONE statement, so one round trip and one
+ * commit serve several creates. Each row gets exactly what insertPerson + replaceEmails +
+ * recordAudit write (same columns, same 'person.create' audit view and actor).
+ *
+ * It never decides an error: a row it cannot insert (userName taken, placeholder to adopt, seat
+ * limit, lost race) resolves to null and the caller takes the transactional path, which answers
+ * 409, adopts, or enforces the seat limit.
  */
-export async function provisionNewPersonFast(store: Store, ctx: ActorContext, tenantId: string, input: PersonInput): Promise<PersonAttrs | null> {
-  try {
-    const rows = await store.sequelize.query<PersonAttrs>(
-      `WITH ins AS (
-         INSERT INTO people AS p (tenant_id, status, source, user_name, external_id, primary_email, given_name, family_name, display_name, active, scim)
-         SELECT t.id, $2, 'scim', $3, $4, $5, $6, $7, $8, $9, $10::jsonb FROM tenants t
-         WHERE t.id = $1 AND t.seat_limit IS NULL
-           AND NOT EXISTS (SELECT 1 FROM people x WHERE x.tenant_id = $1 AND lower(x.user_name) = lower($3) AND x.deleted_at IS NULL AND x.status <> 'merged')
-           AND ($4::text IS NULL OR NOT EXISTS (SELECT 1 FROM people x WHERE x.tenant_id = $1 AND x.external_id = $4 AND x.status = 'invited' AND x.deleted_at IS NULL))
-         RETURNING ${PERSON_COLUMNS}
-       ), em AS (
-         INSERT INTO person_emails (tenant_id, person_id, value, type, is_primary, position)
-         SELECT $1, ins.id, u.value, u.type, u.is_primary, u.position - 1
-         FROM ins, unnest($11::text[], $12::text[], $13::boolean[]) WITH ORDINALITY AS u(value, type, is_primary, position)
-       ), au AS (
-         INSERT INTO audit_events (tenant_id, actor, action, target_type, target_id, after, request_id)
-         SELECT $1, $14, 'person.create', 'person', ins.id::text,
-           jsonb_build_object('id', ins.id, 'status', ins.status, 'userName', ins."userName", 'externalId', ins."externalId",
-             'primaryEmail', ins."primaryEmail", 'displayName', ins."displayName", 'active', ins.active, 'source', ins.source), $15
-         FROM ins
-       )
-       SELECT * FROM ins`,
-      {
-        bind: [
-          tenantId,
-          statusFor(input.active, null, null),
-          input.userName,
-          input.externalId,
-          primaryEmailOf(input.emails),
-          input.givenName,
-          input.familyName,
-          input.displayName,
-          input.active,
-          JSON.stringify(input.scim),
-          input.emails.map((e) => e.value),
-          input.emails.map((e) => e.type),
-          input.emails.map((e) => e.primary),
-          ctx.actor,
-          ctx.requestId ?? null,
-        ],
-        type: QueryTypes.SELECT,
-      },
-    );
-    return rows[0] ?? null;
-  } catch (err) {
-    // Lost a race against a concurrent create of the same userName: the unique index decided.
-    if (isUniqueViolation(err)) throw uniqueness(input);
-    throw err;
+interface PendingCreate {
+  key: string;
+  tenantId: string;
+  input: PersonInput;
+  ctx: ActorContext;
+  resolve(person: PersonAttrs | null): void;
+}
+const MAX_BATCH = 200;
+/** Statements in flight at once; more arrivals wait and form the next batch. */
+const MAX_IN_FLIGHT = 2;
+
+class CreateBatcher {
+  private queue: PendingCreate[] = [];
+  private inFlight = 0;
+  constructor(private readonly store: Store) {}
+
+  create(ctx: ActorContext, tenantId: string, input: PersonInput): Promise<PersonAttrs | null> {
+    return new Promise((resolve) => {
+      this.queue.push({ key: `${tenantId}:${input.userName.toLowerCase()}`, tenantId, input, ctx, resolve });
+      if (this.inFlight < MAX_IN_FLIGHT) void this.flush();
+    });
   }
+
+  private async flush(): Promise<void> {
+    if (this.queue.length === 0) return;
+    const batch: PendingCreate[] = [];
+    const seen = new Set<string>();
+    const rest: PendingCreate[] = [];
+    for (const p of this.queue) {
+      // Two creates of one userName never share a batch: the second waits for the first's outcome.
+      if (batch.length < MAX_BATCH && !seen.has(p.key)) (batch.push(p), seen.add(p.key));
+      else rest.push(p);
+    }
+    this.queue = rest;
+    this.inFlight++;
+    try {
+      const rows = await insertBatch(this.store, batch);
+      const byKey = new Map(rows.map((r) => [`${r.tenantId}:${(r.userName ?? '').toLowerCase()}`, r]));
+      for (const p of batch) p.resolve(byKey.get(p.key) ?? null);
+    } catch {
+      for (const p of batch) p.resolve(null); // the transactional path will give the real answer
+    } finally {
+      this.inFlight--;
+      if (this.queue.length) void this.flush();
+    }
+  }
+}
+
+const batchers = new WeakMap<Store, CreateBatcher>();
+export function provisionNewPersonFast(store: Store, ctx: ActorContext, tenantId: string, input: PersonInput): Promise<PersonAttrs | null> {
+  let b = batchers.get(store);
+  if (!b) batchers.set(store, (b = new CreateBatcher(store)));
+  return b.create(ctx, tenantId, input);
+}
+
+async function insertBatch(store: Store, batch: PendingCreate[]): Promise<PersonAttrs[]> {
+  const emails = batch.flatMap((p) => p.input.emails.map((e, i) => ({ key: p.key, ...e, position: i })));
+  return store.sequelize.query<PersonAttrs>(
+    `WITH u AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[])
+         AS u(tenant_id, status, user_name, external_id, primary_email, given_name, family_name, display_name, active, scim, actor, request_id)
+     ), ins AS (
+       INSERT INTO people AS p (tenant_id, status, source, user_name, external_id, primary_email, given_name, family_name, display_name, active, scim)
+       SELECT u.tenant_id, u.status, 'scim', u.user_name, u.external_id, u.primary_email, u.given_name, u.family_name, u.display_name, u.active, u.scim::jsonb
+       FROM u JOIN tenants t ON t.id = u.tenant_id AND t.seat_limit IS NULL
+       WHERE NOT EXISTS (SELECT 1 FROM people x WHERE x.tenant_id = u.tenant_id AND lower(x.user_name) = lower(u.user_name) AND x.deleted_at IS NULL AND x.status <> 'merged')
+         AND (u.external_id IS NULL OR NOT EXISTS (SELECT 1 FROM people x WHERE x.tenant_id = u.tenant_id AND x.external_id = u.external_id AND x.status = 'invited' AND x.deleted_at IS NULL))
+       ON CONFLICT DO NOTHING
+       RETURNING ${PERSON_COLUMNS}
+     ), em AS (
+       INSERT INTO person_emails (tenant_id, person_id, value, type, is_primary, position)
+       SELECT ins."tenantId", ins.id, e.value, e.type, e.is_primary, e.position
+       FROM unnest($13::text[], $14::text[], $15::text[], $16::boolean[], $17::int[]) AS e(key, value, type, is_primary, position)
+       JOIN ins ON ins."tenantId"::text || ':' || lower(ins."userName") = e.key
+     ), au AS (
+       INSERT INTO audit_events (tenant_id, actor, action, target_type, target_id, after, request_id)
+       SELECT ins."tenantId", u.actor, 'person.create', 'person', ins.id::text,
+         jsonb_build_object('id', ins.id, 'status', ins.status, 'userName', ins."userName", 'externalId', ins."externalId",
+           'primaryEmail', ins."primaryEmail", 'displayName', ins."displayName", 'active', ins.active, 'source', ins.source), u.request_id
+       FROM ins JOIN u ON u.tenant_id = ins."tenantId" AND lower(u.user_name) = lower(ins."userName")
+     )
+     SELECT * FROM ins`,
+    {
+      bind: [
+        batch.map((p) => p.tenantId),
+        batch.map((p) => statusFor(p.input.active, null, null)),
+        batch.map((p) => p.input.userName),
+        batch.map((p) => p.input.externalId),
+        batch.map((p) => primaryEmailOf(p.input.emails)),
+        batch.map((p) => p.input.givenName),
+        batch.map((p) => p.input.familyName),
+        batch.map((p) => p.input.displayName),
+        batch.map((p) => p.input.active),
+        batch.map((p) => JSON.stringify(p.input.scim)),
+        batch.map((p) => p.ctx.actor),
+        batch.map((p) => p.ctx.requestId ?? null),
+        emails.map((e) => e.key),
+        emails.map((e) => e.value),
+        emails.map((e) => e.type),
+        emails.map((e) => e.primary),
+        emails.map((e) => e.position),
+      ],
+      type: QueryTypes.SELECT,
+    },
+  );
 }
 
 async function writePerson(store: Store, t: Transaction, tenantId: string, current: PersonAttrs, input: PersonInput, source?: 'scim'): Promise<PersonAttrs> {
