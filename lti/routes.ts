@@ -4,7 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../src/config.js';
 import type { Transaction } from 'sequelize';
 import { inTransaction, type ActorContext, type Store } from '../src/db/store.js';
-import { upsertLaunchCourse, upsertLaunchMembership } from '../src/domain/launch-course.js';
+import { upsertKnownCourseMembership, upsertLaunchCourse, upsertLaunchMembership } from '../src/domain/launch-course.js';
 import { resolveLaunchIdentity } from '../src/domain/launch-identity.js';
 import { AppError } from '../src/errors.js';
 import { renderProblem, type ErrorRenderer } from '../src/http/errors.js';
@@ -94,6 +94,11 @@ async function completeLaunch(store: Store, t: Transaction, actor: ActorContext,
     claims: launch.claims,
   });
   let courseId: string | null = null;
+  if (launch.context && identity.person) {
+    // Returning to a known course (most launches): course and membership in one statement.
+    const fast = await upsertKnownCourseMembership(store, t, actor, { tenantId, platformId: launch.platform.id, contextId: launch.context.id, personId: identity.person.id, roles });
+    if (fast) return { tenantId, personId: identity.person.id, courseId: fast.courseId, roles };
+  }
   if (launch.context) {
     const lis = (launch.claims[LIS] ?? {}) as Record<string, unknown>;
     const sisKeys = [lis.course_offering_sourcedid, lis.course_section_sourcedid].filter((k): k is string => typeof k === 'string' && k !== '');
@@ -165,24 +170,21 @@ export function ltiRoutes(deps: LtiDeps) {
       return html(c, renderPage(page), cspNonce);
     }
 
-    // One commit: state and nonce burnt, identity, course and membership.
-    // Door 3 runs in a savepoint so that a refusal (no such person yet) still burns the state:
-    // the same launch cannot be replayed once the school has provisioned the person.
-    const outcome = await inTransaction(store, async (t) => {
-      await consumeLaunch(store, launch, t);
-      try {
-        return await store.sequelize.transaction({ transaction: t }, async (sp) => {
-          const p = await completeLaunch(store, sp, actor, launch);
-          const to = redirectFor(p);
-          return { principal: p, redirectTo: to };
-        });
-      } catch (err) {
-        if (err instanceof AppError && err.status < 500) return { refused: err };
-        throw err;
-      }
-    });
-    if ('refused' in outcome) throw outcome.refused;
-    const { principal, redirectTo } = outcome;
+    // One commit: state and nonce burnt, identity, course and membership. If door 3 refuses (no
+    // such person yet), that transaction rolls back and the state is burnt on its own, so the same
+    // launch cannot be replayed once the school has provisioned the person.
+    let principal: SessionPrincipal;
+    try {
+      principal = await inTransaction(store, async (t) => {
+        await consumeLaunch(store, launch, t);
+        return completeLaunch(store, t, actor, launch);
+      });
+    } catch (err) {
+      const check = err instanceof AppError ? (err.details as { check?: string } | undefined)?.check : undefined;
+      if (err instanceof AppError && err.status < 500 && check !== 'state' && check !== 'nonce') await consumeLaunch(store, launch).catch(() => undefined);
+      throw err;
+    }
+    const redirectTo = redirectFor(principal);
     // Cookie flow: the cookie may still not survive a third-party iframe, so the page can also
     // redeem the ticket. Storage flow: the ticket needs the state read back from platform storage.
     const ticket = await createTicket(store, config.publicUrl, principal, redirectTo, launch.browserVerified ? null : launch.stateValue);

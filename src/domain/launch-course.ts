@@ -107,3 +107,42 @@ export async function upsertLaunchMembership(
   });
   return { changed: true };
 }
+
+/**
+ * The common case in one statement: the launch's course already exists (found by platform +
+ * context id); upsert the membership as upsertLaunchMembership does. Returns null when the course
+ * is not known yet (the caller then adopts or creates it).
+ */
+export async function upsertKnownCourseMembership(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  input: { tenantId: string; platformId: string; contextId: string; personId: string; roles: string[] },
+): Promise<{ courseId: string; changed: boolean } | null> {
+  const [r] = await store.sequelize.query<{ course_id: string | null; before: { roles: string[]; status: string } | null; changed: number }>(
+    `WITH c AS (
+       SELECT id FROM courses WHERE tenant_id = $1 AND lti_platform_id = $2 AND lti_context_id = $3 AND deleted_at IS NULL
+     ), old AS (
+       SELECT m.roles, m.status FROM course_memberships m JOIN c ON m.course_id = c.id WHERE m.tenant_id = $1 AND m.person_id = $4
+     ), up AS (
+       INSERT INTO course_memberships (tenant_id, course_id, person_id, roles, status, source) SELECT $1, c.id, $4, $5, 'active', 'lti' FROM c
+       ON CONFLICT (tenant_id, course_id, person_id) DO UPDATE SET roles = EXCLUDED.roles, status = 'active', updated_at = now()
+         WHERE course_memberships.roles IS DISTINCT FROM EXCLUDED.roles OR course_memberships.status <> 'active'
+       RETURNING 1
+     )
+     SELECT (SELECT id FROM c) AS course_id, (SELECT to_jsonb(old) FROM old) AS before, (SELECT count(*) FROM up)::int AS changed`,
+    { bind: [input.tenantId, input.platformId, input.contextId, input.personId, input.roles], type: QueryTypes.SELECT, transaction: t },
+  );
+  if (!r.course_id) return null;
+  if (r.changed > 0) {
+    await recordAudit(store, t, ctx, {
+      tenantId: input.tenantId,
+      action: r.before ? 'course_membership.update' : 'course_membership.create',
+      targetType: 'course_membership',
+      targetId: `${r.course_id}:${input.personId}`,
+      before: r.before ?? null,
+      after: { roles: input.roles, status: 'active', source: r.before ? undefined : 'lti' },
+    });
+  }
+  return { courseId: r.course_id, changed: r.changed > 0 };
+}

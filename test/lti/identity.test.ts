@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction, type Store } from '../../src/db/store.js';
-import { upsertLaunchCourse, upsertLaunchMembership } from '../../src/domain/launch-course.js';
+import { upsertKnownCourseMembership, upsertLaunchCourse, upsertLaunchMembership } from '../../src/domain/launch-course.js';
 import { LaunchIdentityError, resolveLaunchIdentity, type LaunchPlatformPolicy } from '../../src/domain/launch-identity.js';
 import { addPlatform } from '../../src/domain/platforms.js';
 import { createTenant } from '../../src/domain/tenants.js';
@@ -188,5 +188,18 @@ describe('the launch course', () => {
     expect(m).toEqual({ roles: ['Instructor'], source: 'lti' });
     const audit = await rows(store, `SELECT 1 FROM audit_events WHERE target_type = 'course_membership' AND target_id = $1`, [`${course.courseId}:${p.id}`]);
     expect(audit).toHaveLength(2);
+  });
+
+  it('upserts course and membership in one statement for a known course, and defers an unknown one', async () => {
+    const course = await upsert('ctx-known');
+    const p = await provisionPerson(store, tenantId, { externalId: `EXT-${next()}` });
+    const fast = (contextId: string, roles: string[]) =>
+      inTransaction(store, (t) => upsertKnownCourseMembership(store, t, ctx, { tenantId, platformId: platform.id, contextId, personId: p.id, roles }));
+    expect(await fast('ctx-unknown-yet', ['Learner'])).toBeNull();
+    expect(await fast('ctx-known', ['Learner'])).toEqual({ courseId: course.courseId, changed: true });
+    expect(await fast('ctx-known', ['Learner'])).toEqual({ courseId: course.courseId, changed: false });
+    expect(await fast('ctx-known', ['Mentor'])).toEqual({ courseId: course.courseId, changed: true });
+    const [m] = await rows<{ roles: string[] }>(store, `SELECT roles FROM course_memberships WHERE person_id = $1`, [p.id]);
+    expect(m.roles).toEqual(['Mentor']);
   });
 });

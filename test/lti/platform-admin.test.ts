@@ -65,7 +65,8 @@ describe(`LTI platform admin API (${backendName})`, () => {
   });
 });
 
-describe(`LTI platform CLI (${backendName})`, () => {
+// Each CLI call is a fresh tsx process: seconds each on a busy 2-core machine.
+describe(`LTI platform CLI (${backendName})`, { timeout: 120_000 }, () => {
   let env: Record<string, string>;
   let cleanup: () => Promise<void>;
   beforeAll(async () => {

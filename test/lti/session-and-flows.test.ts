@@ -72,6 +72,10 @@ describe('a SCIM-provisioned teacher launches for the first time', () => {
     const page = await r.launch!.text();
     expect(page).toContain('data-check="identity"');
     expect(page).toMatch(/ask your school/i);
+    // the refused launch still used up its state: provisioning the person now does not make it replayable
+    await provisionPerson(env.store, env.tenant.id, { externalId: 'NOBODY' });
+    const replay = await r.browser.submitForm(r.authPage!);
+    expect(await failedCheck(replay)).toBe('state');
   });
 });
 
