@@ -66,6 +66,31 @@ describe('SCIM Users: create and read', () => {
     expect(n).toBe(1);
   });
 
+  it('creates many different people concurrently, each with its emails and its own audit event', async () => {
+    const c = await scimClient(server);
+    const names = Array.from({ length: 24 }, (_, i) => `pupil${i}@school.org`);
+    const results = await Promise.all(names.map((n) => c.req('POST', '/Users', newUser(n), { 'X-Request-Id': `req-${n.split('@')[0]}` })));
+    expect(results.every((r) => r.status === 201)).toBe(true);
+    const rows = await sql<{ user_name: string; emails: number; audits: number; request_id: string }>(
+      `SELECT p.user_name, (SELECT count(*)::int FROM person_emails e WHERE e.person_id = p.id) AS emails,
+              (SELECT count(*)::int FROM audit_events a WHERE a.target_id = p.id::text AND a.action = 'person.create') AS audits,
+              (SELECT a.request_id FROM audit_events a WHERE a.target_id = p.id::text) AS request_id
+       FROM people p WHERE p.tenant_id = $1 ORDER BY p.user_name`,
+      [c.tenantId],
+    );
+    expect(rows.length).toBe(24);
+    for (const r of rows) expect(r).toEqual({ user_name: r.user_name, emails: 1, audits: 1, request_id: `req-${r.user_name.split('@')[0]}` });
+  });
+
+  it("enforces the tenant's seat limit on SCIM creates", async () => {
+    const c = await scimClient(server);
+    await sql('UPDATE tenants SET seat_limit = 1 WHERE id = $1 RETURNING id', [c.tenantId]);
+    await create(c, 'seat1@school.org');
+    const r = await c.req('POST', '/Users', newUser('seat2@school.org'));
+    expect(r.status).toBe(403);
+    expect(r.body).toMatchObject({ schemas: [URN.error], status: '403' });
+  });
+
   it("adopts an admin's invited placeholder with the same userName or externalId, keeping its id", async () => {
     const c = await scimClient(server);
     const [byName] = await sql<{ id: string }>(`INSERT INTO people (tenant_id, status, source, user_name) VALUES ($1, 'invited', 'admin', 'Erin@school.org') RETURNING id`, [c.tenantId]);
