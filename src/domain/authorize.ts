@@ -59,6 +59,7 @@ export class AuthorizationCache {
 
   /** Hooks the signals up; with a databaseUrl also opens the LISTEN connection. */
   async start(): Promise<void> {
+    if (!this.store.sequelize) return;
     this.unsubscribe = onAuthzChange((tenantId) => this.invalidate(tenantId));
     this.store.sequelize.addHook('afterQuery', 'rb-authz-cache', (options, query) => {
       const sql = (query as unknown as { sql?: string })?.sql;
@@ -104,7 +105,7 @@ export class AuthorizationCache {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
-    this.store.sequelize.removeHook('afterQuery', 'rb-authz-cache');
+    this.store.sequelize?.removeHook('afterQuery', 'rb-authz-cache');
     const c = this.listener;
     this.listener = null;
     this.listening = false;

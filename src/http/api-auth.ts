@@ -22,6 +22,8 @@ declare module 'hono' {
 /** Verifies a session bearer (a JWT issued at launch); throws UnauthorizedError when it is not valid. */
 export type SessionVerifier = (bearer: string, c: Context) => Promise<SessionPrincipal>;
 
+const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+
 /** Paths a session may call; everything else needs an admin token. */
 const SESSION_PATHS = [/^\/api\/v1\/courses\/[^/]+(\/|$)/, /^\/api\/v1\/people(\/[^/]+)?$/, /^\/api\/v1\/authorize$/, /^\/api\/v1\/me$/, /^\/api\/v1\/invitations\/accept$/, /^\/api\/v1\/privileges$/];
 
@@ -36,7 +38,9 @@ export function adminOrSession(options: AdminOrSessionOptions): MiddlewareHandle
   return async function adminOrSession(c, next) {
     const header = c.req.header('authorization');
     const bearer = header ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
-    if (!header || !bearer || bearer.startsWith('rb_') || !options.verifySession) {
+    // Sessions are JWTs (three base64url parts); anything else is judged as an API token, whose
+    // resolver says precisely what is wrong with it.
+    if (!header || !bearer || !JWT_SHAPE.test(bearer) || !options.verifySession) {
       const resolve = () => options.tokens.resolve(header, 'admin');
       const auth = options.cache && header ? await options.cache.token(header, resolve) : await resolve();
       c.set('auth', auth);

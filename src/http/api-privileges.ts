@@ -299,12 +299,15 @@ export function privilegesApi(deps: { config: Config; store: Store; logger?: Log
   // Requests kick the outbox after they queue mail; this sweep also sends what the CLI queued and retries failures.
   const sweep = setInterval(() => outbox.kick(), 30_000);
   sweep.unref();
-  const close = store.sequelize.close.bind(store.sequelize);
-  store.sequelize.close = async () => {
-    clearInterval(sweep);
-    await cache.stop();
-    return close();
-  };
+  // The LISTEN connection and the sweep end with the database (apps built on a stub store have neither).
+  if (typeof store.sequelize?.close === 'function') {
+    const close = store.sequelize.close.bind(store.sequelize);
+    store.sequelize.close = async () => {
+      clearInterval(sweep);
+      await cache.stop();
+      return close();
+    };
+  }
   const invite: InviteSettings = { publicUrl: config.publicUrl, ttlMs: config.privileges.invitationTtlMs };
   const app = new Hono();
   app.route('/', courseRoutes(store));
