@@ -12,7 +12,6 @@ import {
   exec,
   grantAuditView,
   knownRoles,
-  managers,
   recordAuditBatch,
   roleDefaults,
   roleName,
@@ -144,7 +143,6 @@ export async function bulkEnrol(store: Store, principal: Principal, ctx: ActorCo
   // 2. Write, chunk by chunk, in one transaction.
   await inTransaction(store, async (t) => {
     const held = await assertCanManage(store, principal, course.id, t);
-    const managersBefore = held ? (await managers(store, tenantId, course.id, t)).length : 0;
     let work = prepared;
     if (held) {
       if (!held.has('members.manage')) throw new ForbiddenError('Bulk enrolment needs members.manage in this course');
@@ -170,7 +168,7 @@ export async function bulkEnrol(store: Store, principal: Principal, ctx: ActorCo
       done += chunk.length;
       options.onProgress?.(done, rows.length);
     }
-    await assertManagerRemains(store, principal, course.id, managersBefore, t);
+    await assertManagerRemains(store, principal, course.id, t);
     changedOnCommit(t, tenantId);
   });
 

@@ -12,6 +12,7 @@ import {
   changedOnCommit,
   effectiveOne,
   managers,
+  MANAGE,
   normalizeRoles,
   parseInput,
   roleDefaults,
@@ -97,7 +98,8 @@ export async function setMembership(
     const roles = await normalizeRoles(store, tenantId, data.roles, t);
     const held = await heldForMembership(store, principal, course.id, t);
     assertHolds(held, await impliedBy(store, tenantId, roles, t));
-    const managersBefore = held ? (await managers(store, tenantId, course.id, t)).length : 0;
+    // An actor without privileges.manage: count the holders now, to tell "removed the last" from "there was none".
+    const managersBefore = held && !held.has(MANAGE) ? (await managers(store, tenantId, course.id, t)).length : undefined;
     const { person, created } = await resolvePersonRef(store, t, ctx, tenantId, input.personRef, { create: true, invite, courseId: course.id });
     const before = await getMembership(store, tenantId, course.id, person.id, t);
     const [after] = await select<Row>(
@@ -119,7 +121,7 @@ export async function setMembership(
       });
       changedOnCommit(t, tenantId);
     }
-    await assertManagerRemains(store, principal, course.id, managersBefore, t);
+    await assertManagerRemains(store, principal, course.id, t, managersBefore);
     return { membership: { personId: person.id, roles: after.roles, status: after.status, source: after.source, person }, personCreated: created };
   });
 }
@@ -129,7 +131,8 @@ export async function removeMembership(store: Store, principal: Principal, ctx: 
   await inTransaction(store, async (t) => {
     const course = await getCourse(store, tenantId, courseRef, t);
     const held = await heldForMembership(store, principal, course.id, t);
-    const managersBefore = held ? (await managers(store, tenantId, course.id, t)).length : 0;
+    // An actor without privileges.manage: count the holders now, to tell "removed the last" from "there was none".
+    const managersBefore = held && !held.has(MANAGE) ? (await managers(store, tenantId, course.id, t)).length : undefined;
     const { person } = await resolvePersonRef(store, t, ctx, tenantId, personRef, { create: false });
     const before = await getMembership(store, tenantId, course.id, person.id, t);
     if (!before) throw new NotFoundError('This person has no membership in the course');
@@ -143,6 +146,6 @@ export async function removeMembership(store: Store, principal: Principal, ctx: 
       after: null,
     });
     changedOnCommit(t, tenantId);
-    await assertManagerRemains(store, principal, course.id, managersBefore, t);
+    await assertManagerRemains(store, principal, course.id, t, managersBefore);
   });
 }

@@ -311,11 +311,19 @@ export function assertHolds(held: Set<string> | null, privileges: Iterable<strin
   if (missing.length) throw new ForbiddenError(`You cannot grant or deny privileges you do not hold: ${missing.join(', ')}`, { details: { missing } });
 }
 
-/** Run after a course admin's change, inside its transaction: someone must still hold privileges.manage. */
-export async function assertManagerRemains(store: Store, principal: Principal, courseId: string, before: number, t: Transaction): Promise<void> {
+/**
+ * Run after a course admin's change, inside its transaction: someone must still hold
+ * privileges.manage. `before` is the number of holders before the change when the actor was not
+ * one of them; when the actor held it (every privileges change), there was at least one. Cheap in
+ * the common case: the actor still holds it.
+ */
+export async function assertManagerRemains(store: Store, principal: Principal, courseId: string, t: Transaction, before?: number): Promise<void> {
   if (principal.kind === 'admin' || before === 0) return;
-  const after = await managers(store, principal.tenantId, courseId, t);
-  if (after.length === 0) throw new AppError(409, 'conflict', `This change would remove the last holder of ${MANAGE} in the course`);
+  const actor = await effectiveOne(store, principal.tenantId, courseId, principal.personId, t);
+  if (actor.effective.includes(MANAGE)) return;
+  if ((await managers(store, principal.tenantId, courseId, t)).length === 0) {
+    throw new AppError(409, 'conflict', `This change would remove the last holder of ${MANAGE} in the course`);
+  }
 }
 
 /* ------------------------------------------------------------------ person grants */
@@ -549,11 +557,10 @@ export async function setPersonPrivileges(
     const course = await getCourse(store, tenantId, input.courseRef, t);
     await assertKnownPrivileges(store, tenantId, [...lists.allow, ...lists.deny], t);
     const held = await assertCanManage(store, principal, course.id, t);
-    const managersBefore = held ? (await managers(store, tenantId, course.id, t)).length : 0;
     const { person, created } = await resolvePersonRef(store, t, ctx, tenantId, input.personRef, { create: true, invite, courseId: course.id });
     const { changed } = await replaceGrants(store, t, ctx, { tenantId, courseId: course.id, personId: person.id }, lists);
     assertHolds(held, changed);
-    await assertManagerRemains(store, principal, course.id, managersBefore, t);
+    await assertManagerRemains(store, principal, course.id, t);
     const eff = await effectiveOne(store, tenantId, course.id, person.id, t);
     return { person, created, allow: eff.allow, deny: eff.deny, effective: eff.effective };
   });
@@ -565,11 +572,10 @@ export async function clearPersonPrivileges(store: Store, principal: Principal, 
   return inTransaction(store, async (t) => {
     const course = await getCourse(store, tenantId, courseRef, t);
     const held = await assertCanManage(store, principal, course.id, t);
-    const managersBefore = held ? (await managers(store, tenantId, course.id, t)).length : 0;
     const { person } = await resolvePersonRef(store, t, ctx, tenantId, personRef, { create: false });
     const { changed } = await replaceGrants(store, t, ctx, { tenantId, courseId: course.id, personId: person.id }, { allow: [], deny: [] });
     assertHolds(held, changed);
-    await assertManagerRemains(store, principal, course.id, managersBefore, t);
+    await assertManagerRemains(store, principal, course.id, t);
     return { removed: changed.length };
   });
 }
@@ -582,10 +588,9 @@ export async function setGroupPrivileges(store: Store, principal: Principal, ctx
     const course = await getCourse(store, tenantId, input.courseRef, t);
     await assertKnownPrivileges(store, tenantId, [...lists.allow, ...lists.deny], t);
     const held = await assertCanManage(store, principal, course.id, t);
-    const managersBefore = held ? (await managers(store, tenantId, course.id, t)).length : 0;
     const { changed } = await replaceGroupGrants(store, t, ctx, { tenantId, courseId: course.id, groupId: input.groupId }, lists);
     assertHolds(held, changed);
-    await assertManagerRemains(store, principal, course.id, managersBefore, t);
+    await assertManagerRemains(store, principal, course.id, t);
     return { groupId: input.groupId, allow: [...lists.allow].sort(), deny: [...lists.deny].sort() };
   });
 }

@@ -10,12 +10,15 @@ import { problemResponse, type PathItems } from './openapi.js';
 /** People search for the admin page (?q= over names, email, userName, externalId — in SQL) and one person with status. */
 export function peopleRoutes(store: Store) {
   const app = new Hono();
+  // A course admin may look people up (to grant them something); other sessions may not browse the directory.
+  async function assertMayLookUp(p: ReturnType<typeof principalOf>) {
+    if (p.kind !== 'session') return;
+    const held = p.courseId ? (await effectiveOne(store, p.tenantId, p.courseId, p.personId)).effective : [];
+    if (!held.includes('privileges.manage') && !held.includes('members.manage')) throw new ForbiddenError('Looking people up needs privileges.manage or members.manage in your course');
+  }
   app.get('/people', async (c) => {
     const p = principalOf(c);
-    if (p.kind === 'session') {
-      const held = p.courseId ? (await effectiveOne(store, p.tenantId, p.courseId, p.personId)).effective : [];
-      if (!held.includes('privileges.manage') && !held.includes('members.manage')) throw new ForbiddenError('Searching people needs privileges.manage or members.manage in your course');
-    }
+    await assertMayLookUp(p);
     const q = (c.req.query('q') ?? '').trim().toLowerCase();
     const after = c.req.query('after');
     if (after && !UUID_RE.test(after)) throw new ValidationError('after: a cursor from `next`');
@@ -40,6 +43,7 @@ export function peopleRoutes(store: Store) {
   });
   app.get('/people/:ref', async (c) => {
     const p = principalOf(c);
+    if (!(p.kind === 'session' && p.personId === c.req.param('ref'))) await assertMayLookUp(p);
     const ref = parsePersonRef(c.req.param('ref'));
     let id: string;
     if (ref.kind === 'id') id = (await getPersonById(store, p.tenantId, ref.id)).id;

@@ -121,6 +121,10 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
   app.get('/courses/:id/group-privileges', async (c) => {
     const p = principalOf(c);
     const course = await getCourse(store, p.tenantId, c.req.param('id'));
+    if (p.kind === 'session') {
+      const held = (await effectiveOne(store, p.tenantId, course.id, p.personId)).effective;
+      if (!held.includes(MANAGE) && !held.includes('members.view')) throw new ForbiddenError(`You need ${MANAGE} or members.view in this course`);
+    }
     return c.json({ courseId: course.id, items: await groupGrants(store, p.tenantId, course.id) });
   });
   app.put('/courses/:id/group-privileges/:groupId', async (c) => {

@@ -139,6 +139,13 @@ describe('course admins acting through their launch session', () => {
     const r = await s.put(`/courses/${courseId}/privileges/${enc('email:someone@school.example')}`, { allow: ['course.view'] });
     expect(r.status).toBe(403);
     expect(r.body.detail).toContain('privileges.manage');
+    // nor browse the directory or the course's grants; they may see themselves
+    expect((await s.get('/people?q=a')).status).toBe(403);
+    expect((await s.get(`/people/${enc('email:teacher1@school.example')}`)).status).toBe(403);
+    expect((await s.get(`/people/${learner.id}`)).status).toBe(200);
+    expect((await s.get(`/courses/${courseId}/privileges`)).status).toBe(403);
+    expect((await s.get(`/courses/${courseId}/group-privileges`)).status).toBe(403);
+    expect((await s.post('/authorize', { course: courseId, person: learner.id, privilege: 'course.view' })).body.allowed).toBe(true);
   });
 
   it('can grant what they hold, cannot grant what they do not, and cannot call tenant-admin routes', async () => {
@@ -199,5 +206,15 @@ describe('catalogue and role defaults', () => {
     const other = await seedTenant(h.server.store);
     const otherKeys = (await apiClient(h.server, other.adminToken).get('/privileges')).body.items.map((i: any) => i.key);
     expect(otherKeys).not.toContain('reports.view');
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('describes the privileges API', async () => {
+    const doc = await (await fetch(`${h.server.url}/openapi.json`)).json();
+    for (const path of ['/api/v1/courses', '/api/v1/people', '/api/v1/courses/{id}/privileges/{personRef}', '/api/v1/authorize', '/api/v1/courses/{id}/enrolments', '/api/v1/audit', '/api/v1/people/{id}/merge']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+    expect(doc.paths['/api/v1/courses/{id}/enrolments'].post.responses).toHaveProperty('207');
   });
 });
