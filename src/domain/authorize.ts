@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { QueryTypes } from 'sequelize';
 import type { Logger } from 'pino';
 import type { Store } from '../db/store.js';
 import { ConflictError, NotFoundError } from '../errors.js';
@@ -44,12 +45,13 @@ export interface AuthzCacheOptions {
 
 export class AuthorizationCache {
   private tenants = new Map<string, TenantEntries>();
-  private tokens = new Map<string, { at: number; gen: number; value: ResolvedToken }>();
+  private tokens = new Map<string, { at: number; gen: number; value: ResolvedToken; expiresAt: number }>();
   private globalGen = 0;
   private listener: pg.Client | null = null;
   private listening = false;
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
+  private readonly hookName = `rb-authz-cache-${Math.random().toString(36).slice(2)}`;
   readonly stats = { hits: 0, misses: 0, invalidations: 0 };
 
   constructor(
@@ -61,7 +63,7 @@ export class AuthorizationCache {
   async start(): Promise<void> {
     if (!this.store.sequelize) return;
     this.unsubscribe = onAuthzChange((tenantId) => this.invalidate(tenantId));
-    this.store.sequelize.addHook('afterQuery', 'rb-authz-cache', (options, query) => {
+    this.store.sequelize.addHook('afterQuery', this.hookName, (options, query) => {
       const sql = (query as unknown as { sql?: string })?.sql;
       if (!sql || !WRITE_RE.test(sql)) return;
       if (sql.includes('api_tokens') && !/revoked_at|expires_at/.test(sql)) return; // last_used_at bookkeeping
@@ -105,7 +107,7 @@ export class AuthorizationCache {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
-    this.store.sequelize?.removeHook('afterQuery', 'rb-authz-cache');
+    this.store.sequelize?.removeHook('afterQuery', this.hookName);
     const c = this.listener;
     this.listener = null;
     this.listening = false;
@@ -166,12 +168,17 @@ export class AuthorizationCache {
   async token(header: string, load: () => Promise<ResolvedToken>): Promise<ResolvedToken> {
     const now = Date.now();
     const hit = this.enabled ? this.tokens.get(header) : undefined;
-    if (hit && now - hit.at < this.options.ttlMs && hit.gen === this.globalGen) return hit.value;
+    if (hit && now - hit.at < this.options.ttlMs && hit.gen === this.globalGen && now < hit.expiresAt) return hit.value;
     const gen = this.globalGen;
     const value = await load();
     if (this.enabled && gen === this.globalGen) {
+      // Expiry is a moment, not a write: remember it so an expired token is never served from memory.
+      const [row] = await this.store.sequelize.query<{ expires_at: Date | null }>('SELECT expires_at FROM api_tokens WHERE id = $1', {
+        bind: [value.tokenId],
+        type: QueryTypes.SELECT,
+      });
       if (this.tokens.size > 10_000) this.tokens.clear();
-      this.tokens.set(header, { at: now, gen, value });
+      if (row) this.tokens.set(header, { at: now, gen, value, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : Infinity });
     }
     return value;
   }

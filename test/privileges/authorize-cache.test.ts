@@ -71,6 +71,15 @@ describe('the authorization cache', () => {
     expect((await api.post('/authorize', { course: courseId, person: personId, privilege: 'grades.view' })).status).toBe(401);
   });
 
+  it('never serves an expired admin token from memory', async () => {
+    const { token } = await createToken(h.server.store, { actor: 'test' }, { tenantId: h.tenant.id, kind: 'admin', expiresAt: new Date(Date.now() + 1500) });
+    const api = apiClient(h.server, token);
+    expect((await api.get('/privileges')).status).toBe(200);
+    expect((await api.get('/privileges')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1600));
+    expect((await api.get('/privileges')).status).toBe(401);
+  });
+
   it.skipIf(!onPostgres)('forgets on writes by another process (NOTIFY from triggers)', async () => {
     const other = new pg.Client({ connectionString: h.server.config.databaseUrl });
     await other.connect();
