@@ -22,6 +22,7 @@ import { startScimmyBaseline } from './scimmy-baseline.js';
 const CONCURRENCY = 8;
 const CREATES = Number(process.env.BENCH_CREATES ?? 2000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 300);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number, d = 2) => n.toFixed(d);
@@ -103,15 +104,28 @@ async function main() {
     const tenant = await createTenant(store, ctx, { slug: 'bench-creates', name: 'Bench creates' });
     const { token } = await createToken(store, ctx, { tenantId: tenant.id, kind: 'scim' });
     const base = `${server.url}/scim/v2`;
-    console.log(`PostgreSQL: ${(await rawPool.query('SHOW server_version')).rows[0].server_version}; ${CONCURRENCY} concurrent clients, ${CREATES} creates each run`);
+    console.log(`PostgreSQL: ${(await rawPool.query('SHOW server_version')).rows[0].server_version}; ${CONCURRENCY} concurrent clients, ${CREATES} creates per run, best of ${ROUNDS} interleaved runs`);
 
     // 1. creates/s
-    const ours = await createsPerSecond(base, token, 'u');
-    const baseline = await createsPerSecond(scimmy.url, 'bench', 'u');
+    // Interleaved rounds, best of each: the machine is shared, and a burst of someone else's load
+    // during one run should not decide the ratio.
     const rawTenant = await createTenant(store, ctx, { slug: 'bench-raw', name: 'Bench raw' });
-    const raw = await runConcurrent(CREATES, async (i) => {
-      await rawPool.query(`INSERT INTO people (tenant_id, status, source, user_name, primary_email) VALUES ($1, 'provisioned', 'scim', $2, $2)`, [rawTenant.id, `r${i}@bench.example`]);
-    });
+    let ours = 0;
+    let baseline = 0;
+    let raw = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      ours = Math.max(ours, await createsPerSecond(base, token, `u${round}-`));
+      baseline = Math.max(baseline, await createsPerSecond(scimmy.url, 'bench', `u${round}-`));
+      raw = Math.max(
+        raw,
+        await runConcurrent(CREATES, async (i) => {
+          await rawPool.query(`INSERT INTO people (tenant_id, status, source, user_name, primary_email) VALUES ($1, 'provisioned', 'scim', $2, $2)`, [
+            rawTenant.id,
+            `r${round}-${i}@bench.example`,
+          ]);
+        }),
+      );
+    }
     console.log(`\ncreates/s  Rosterbridge ${fmt(ours, 0)} | SCIMMY in-memory ${fmt(baseline, 0)} | raw pg INSERT ${fmt(raw, 0)}`);
     console.log(`  ratio to SCIMMY ${fmt(ours / baseline)}x (${verdict('>= 1.5x', ours / baseline >= 1.5)}); share of raw INSERT rate ${fmt(ours / raw)}x`);
 

@@ -277,6 +277,24 @@ describe('SCIM Users: replace, patch, versions, deprovisioning', () => {
     expect(again.id).not.toBe(u.id);
   });
 
+  it("DELETE revokes the person's grants (audited) but keeps them on active=false", async () => {
+    const c = await scimClient(server);
+    const u = await create(c, 'granted@school.org');
+    const [course] = await sql<{ id: string }>(`INSERT INTO courses (tenant_id, title) VALUES ($1, 'Biology') RETURNING id`, [c.tenantId]);
+    await sql(`INSERT INTO privilege_catalogue (tenant_id, key) VALUES ($1, 'grades.edit') ON CONFLICT DO NOTHING RETURNING key`, [c.tenantId]);
+    await sql(
+      `INSERT INTO privilege_grants (tenant_id, course_id, person_id, privilege, effect, granted_by) VALUES ($1, $2, $3, 'grades.edit', 'allow', 'test') RETURNING id`,
+      [c.tenantId, course.id, u.id],
+    );
+    const grants = async () => (await sql<{ n: number }>('SELECT count(*)::int AS n FROM privilege_grants WHERE person_id = $1', [u.id]))[0].n;
+    await c.req('PATCH', `/Users/${u.id}`, { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'active', value: false }] });
+    expect(await grants()).toBe(1);
+    await c.req('DELETE', `/Users/${u.id}`);
+    expect(await grants()).toBe(0);
+    const audit = await sql<{ action: string }>(`SELECT action FROM audit_events WHERE tenant_id = $1 AND action = 'privileges.revoke_all'`, [c.tenantId]);
+    expect(audit.length).toBe(1);
+  });
+
   it('audits every write with the token as actor', async () => {
     const c = await scimClient(server);
     const u = await create(c, 'audited@school.org');
