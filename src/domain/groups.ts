@@ -78,38 +78,34 @@ export async function memberIdsOf(store: Store, t: Transaction | undefined, tena
 }
 
 export async function createGroup(store: Store, t: Transaction, ctx: ActorContext, tenantId: string, input: GroupInput): Promise<GroupRow> {
-  {
-    const [rows] = (await store.sequelize.query(
-      `INSERT INTO groups AS g (tenant_id, display_name, external_id, scim) VALUES ($1, $2, $3, $4::jsonb) RETURNING ${GROUP_COLUMNS}`,
-      { bind: [tenantId, input.displayName, input.externalId, JSON.stringify(input.scim)], transaction: t },
-    )) as [GroupRow[], unknown];
-    const group = rows[0];
-    const added = await setMembers(store, t, tenantId, group.id, [], input.members);
-    await recordAudit(store, t, ctx, { tenantId, action: 'group.create', targetType: 'group', targetId: group.id, after: { ...auditView(group), members: added.added } });
-    return group;
-  }
+  const [rows] = (await store.sequelize.query(
+    `INSERT INTO groups AS g (tenant_id, display_name, external_id, scim) VALUES ($1, $2, $3, $4::jsonb) RETURNING ${GROUP_COLUMNS}`,
+    { bind: [tenantId, input.displayName, input.externalId, JSON.stringify(input.scim)], transaction: t },
+  )) as [GroupRow[], unknown];
+  const group = rows[0];
+  const added = await setMembers(store, t, tenantId, group.id, [], input.members);
+  await recordAudit(store, t, ctx, { tenantId, action: 'group.create', targetType: 'group', targetId: group.id, after: { ...auditView(group), members: added.added } });
+  return group;
 }
 
-/** Replaces the group's attributes and member set; bumps the version when anything changed. */
+/** Replaces the group's attributes and member set and bumps its version (callers skip no-op changes). */
 export async function updateGroup(store: Store, t: Transaction, ctx: ActorContext, current: GroupRow, currentMemberIds: string[], input: GroupInput): Promise<GroupRow> {
-  {
-    const change = await setMembers(store, t, current.tenantId, current.id, currentMemberIds, input.members);
-    const [rows] = (await store.sequelize.query(
-      `UPDATE groups g SET display_name = $3, external_id = $4, scim = $5::jsonb, version = g.version + 1, updated_at = clock_timestamp()
-       WHERE g.tenant_id = $1 AND g.id = $2 RETURNING ${GROUP_COLUMNS}`,
-      { bind: [current.tenantId, current.id, input.displayName, input.externalId, JSON.stringify(input.scim)], transaction: t },
-    )) as [GroupRow[], unknown];
-    const group = rows[0];
-    await recordAudit(store, t, ctx, {
-      tenantId: current.tenantId,
-      action: 'group.update',
-      targetType: 'group',
-      targetId: group.id,
-      before: auditView(current),
-      after: { ...auditView(group), membersAdded: change.added, membersRemoved: change.removed },
-    });
-    return group;
-  }
+  const change = await setMembers(store, t, current.tenantId, current.id, currentMemberIds, input.members);
+  const [rows] = (await store.sequelize.query(
+    `UPDATE groups g SET display_name = $3, external_id = $4, scim = $5::jsonb, version = g.version + 1, updated_at = clock_timestamp()
+     WHERE g.tenant_id = $1 AND g.id = $2 RETURNING ${GROUP_COLUMNS}`,
+    { bind: [current.tenantId, current.id, input.displayName, input.externalId, JSON.stringify(input.scim)], transaction: t },
+  )) as [GroupRow[], unknown];
+  const group = rows[0];
+  await recordAudit(store, t, ctx, {
+    tenantId: current.tenantId,
+    action: 'group.update',
+    targetType: 'group',
+    targetId: group.id,
+    before: auditView(current),
+    after: { ...auditView(group), membersAdded: change.added, membersRemoved: change.removed },
+  });
+  return group;
 }
 
 async function setMembers(store: Store, t: Transaction, tenantId: string, groupId: string, current: string[], wanted: MemberInput[]) {
