@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
@@ -142,6 +143,8 @@ async function main(): Promise<void> {
     const bodies = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ course, person: ids[(i * 7919) % PEOPLE], privilege: privileges[i % privileges.length] }));
 
     const CONNECTIONS = 16;
+    // Other work on this 2-core machine skews latency: say how busy it was.
+    console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' / ')} (1/5/15 min) at start`);
     console.log(`authorize over HTTP: ${PEOPLE} people, 1 course, 7 privileges; load generator in a separate process, ${CONNECTIONS} keep-alive connections (closed loop), 5 s after 1.5 s warm-up`);
     const { monitorEventLoopDelay, performance: perf } = await import('node:perf_hooks');
     const measure = async (url: string, extra: object = {}) => {
