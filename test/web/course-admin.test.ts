@@ -3,7 +3,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LTI_CLAIM, runLaunch } from '../support/platform-emulator.js';
 import { provisionPerson, resourceLaunch, ROLE, spec, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
-import { apiClient, enc, type Api } from '../privileges/helpers.js';
+import { apiClient, enc, sqlOn, type Api } from '../privileges/helpers.js';
 
 /**
  * A real browser (Debian's chromium driven by playwright-core; never a downloaded browser): a
@@ -87,6 +87,30 @@ describe.skipIf(!available)('course admin page in a real browser', () => {
     await page.click('#cantfind-form button[type=submit]');
     await expect.poll(() => page.textContent('#status')).toContain('Malformed email');
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('lets a learner who launched accept an invitation sent to another address of theirs', async () => {
+    // The course admin granted by a private address; the school knows the learner by another one.
+    const placeholder = (await api.put(`/courses/${courseId}/privileges/${enc('email:lee.home@example.org')}`, { allow: ['grades.view'] })).body.person;
+    const [mail] = await sqlOn(env.store)<{ body: string }>(`SELECT body FROM outbox WHERE recipient = 'lee.home@example.org'`);
+    const invitation = /invitation=([\w-]+)/.exec(mail.body)![1];
+    const lee = await provisionPerson(env.store, env.tenant.id, { externalId: 'S-8', userName: 'lee@school.example', displayName: 'Lee Learner' });
+    const launch = await runLaunch(
+      env.emu,
+      spec(resourceLaunch(env, { sub: 'lms-lee', roles: [ROLE.learner], sourcedId: 'S-8', contextId: 'ctx-bio', extra: { [`${LTI_CLAIM}lis`]: { person_sourcedid: 'S-8', course_offering_sourcedid: 'SIS-BIO-101' } } })),
+      { toolUrl: env.toolUrl },
+    );
+    const location = launch.launch!.headers.get('location')!;
+    expect(location).toMatch(/^\/app\/welcome#lti_ticket=/);
+    const page = await browser.newPage();
+    await page.goto(`${env.toolUrl}/app/welcome?invitation=${invitation}${location.slice(location.indexOf('#'))}`);
+    await expect.poll(() => page.textContent('#welcome')).toBe('Welcome, Lee Learner');
+    expect(await page.locator('#privileges li').allTextContents()).toEqual(['course.view']);
+    await page.click('#accept');
+    await expect.poll(() => page.textContent('#status')).toBe('Invitation accepted.');
+    await expect.poll(() => page.locator('#privileges li').allTextContents()).toEqual(['course.view', 'grades.view']);
+    expect((await api.get(`/people/${placeholder.id}`)).body.id).toBe(lee.id); // merged into Lee
     await page.close();
   });
 
