@@ -102,3 +102,42 @@ export function decodeCursor(cursor: string): string[] {
   }
   throw new ValidationError('Invalid cursor');
 }
+
+export const courseUpdate = z
+  .object({
+    title: z.string().trim().min(1, 'title must not be empty').max(300).optional(),
+    externalKey: z.string().trim().min(1).max(200).nullable().optional(),
+  })
+  .strict();
+
+/** PATCH: title and/or SIS key; audited with before/after. */
+export async function updateCourse(store: Store, ctx: ActorContext, tenantId: string, ref: string, input: unknown): Promise<CourseView> {
+  const data = parseInput(courseUpdate, input);
+  try {
+    return await inTransaction(store, async (t) => {
+      const before = await getCourse(store, tenantId, ref, t);
+      const [row] = await select<CourseRow>(
+        store,
+        `UPDATE courses SET title = COALESCE($3, title), external_key = CASE WHEN $4::boolean THEN $5 ELSE external_key END, updated_at = now()
+          WHERE tenant_id = $1 AND id = $2 RETURNING id, title, external_key, lti_context_id, created_at`,
+        [tenantId, before.id, data.title ?? null, data.externalKey !== undefined, data.externalKey ?? null],
+        t,
+      );
+      const after = view(row);
+      await recordAudit(store, t, ctx, { tenantId, action: 'course.update', targetType: 'course', targetId: after.id, before, after });
+      return after;
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`A course with external key "${data.externalKey}" already exists`);
+    throw err;
+  }
+}
+
+/** DELETE: soft delete. Grants and memberships stay in the database (and in the audit trail) but the course is gone from the API. */
+export async function deleteCourse(store: Store, ctx: ActorContext, tenantId: string, ref: string): Promise<void> {
+  await inTransaction(store, async (t) => {
+    const before = await getCourse(store, tenantId, ref, t);
+    await select(store, 'UPDATE courses SET deleted_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, before.id], t);
+    await recordAudit(store, t, ctx, { tenantId, action: 'course.delete', targetType: 'course', targetId: before.id, before, after: null });
+  });
+}

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { Store } from '../db/store.js';
-import { createCourse, getCourse, listCourses } from '../domain/courses.js';
+import { createCourse, deleteCourse, getCourse, listCourses, updateCourse } from '../domain/courses.js';
 import { effectiveOne } from '../domain/privileges.js';
 import { ForbiddenError } from '../errors.js';
 import { actorOf, jsonBody, principalOf, requireAdmin } from './api-auth.js';
@@ -17,6 +17,11 @@ export function courseRoutes(store: Store) {
     const p = principalOf(c);
     const limit = c.req.query('limit');
     return c.json(await listCourses(store, p.tenantId, { q: c.req.query('q') || undefined, after: c.req.query('after') || undefined, limit: limit ? Number(limit) || 50 : undefined }));
+  });
+  app.patch('/courses/:id', requireAdmin, async (c) => c.json(await updateCourse(store, actorOf(c), principalOf(c).tenantId, c.req.param('id'), await jsonBody(c))));
+  app.delete('/courses/:id', requireAdmin, async (c) => {
+    await deleteCourse(store, actorOf(c), principalOf(c).tenantId, c.req.param('id'));
+    return c.body(null, 204);
   });
   app.get('/courses/:id', async (c) => {
     const p = principalOf(c);
@@ -61,5 +66,12 @@ export const coursesOpenApi: PathItems = {
   },
   '/api/v1/courses/{id}': {
     get: { summary: 'One course', parameters: [idParam], responses: { 200: { description: 'The course', content: { 'application/json': { schema: course } } }, 404: problemResponse('No such course in this tenant') } },
+    patch: {
+      summary: 'Change title or SIS key (tenant admin)',
+      parameters: [idParam],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { title: { type: 'string' }, externalKey: { type: ['string', 'null'] } } } } } },
+      responses: { 200: { description: 'Updated', content: { 'application/json': { schema: course } } }, 404: problemResponse('No such course'), 409: problemResponse('External key taken') },
+    },
+    delete: { summary: 'Delete (soft) a course (tenant admin)', parameters: [idParam], responses: { 204: { description: 'Deleted' }, 404: problemResponse('No such course') } },
   },
 };

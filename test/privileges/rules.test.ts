@@ -218,3 +218,23 @@ describe('the OpenAPI document', () => {
     expect(doc.paths['/api/v1/courses/{id}/enrolments'].post.responses).toHaveProperty('207');
   });
 });
+
+describe('courses', () => {
+  it('are created, listed by title with paging, found by SIS key, changed and deleted — all audited', async () => {
+    const a = (await h.api.post('/courses', { title: 'Zoology A', externalKey: 'ZOO-A' })).body;
+    await h.api.post('/courses', { title: 'Zoology B' });
+    expect((await h.api.post('/courses', { title: 'Dup', externalKey: 'ZOO-A' })).status).toBe(409);
+    expect((await h.api.post('/courses', { title: '' })).status).toBe(400);
+    const page1 = (await h.api.get('/courses?q=zoology&limit=1')).body;
+    expect(page1.items.map((c: any) => c.title)).toEqual(['Zoology A']);
+    const page2 = (await h.api.get(`/courses?q=zoology&limit=1&after=${page1.next}`)).body;
+    expect(page2.items.map((c: any) => c.title)).toEqual(['Zoology B']);
+    expect(page2.next).toBeNull();
+    expect((await h.api.get('/courses/key:ZOO-A')).body.id).toBe(a.id);
+    expect((await h.api.call('PATCH', `/courses/${a.id}`, { title: 'Zoology 1' })).body).toMatchObject({ title: 'Zoology 1', externalKey: 'ZOO-A' });
+    expect((await h.api.del(`/courses/${a.id}`)).status).toBe(204);
+    expect((await h.api.get(`/courses/${a.id}`)).status).toBe(404);
+    const actions = (await h.api.get(`/audit?course=${a.id}`)).body.items.map((e: any) => e.action);
+    expect(actions).toEqual(['course.delete', 'course.update', 'course.create']);
+  });
+});
