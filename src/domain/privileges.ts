@@ -361,6 +361,8 @@ export async function replaceGrants(
   lists: GrantLists,
 ): Promise<{ before: GrantRow[]; changed: string[] }> {
   const { tenantId, courseId, personId } = target;
+  // Two writers of the same (course, person) queue here instead of racing to insert the same row.
+  await exec(store, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`grants:${tenantId}:${courseId}:${personId}`], t);
   const before = await select<GrantRow>(
     store,
     'SELECT id, privilege, effect FROM privilege_grants WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3 ORDER BY privilege FOR UPDATE',
@@ -457,6 +459,7 @@ export async function replaceGroupGrants(
   const { tenantId, courseId, groupId } = target;
   const group = await select(store, 'SELECT 1 FROM groups WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, groupId], t);
   if (!group.length) throw new NotFoundError(`No group ${groupId} in this tenant`);
+  await exec(store, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`group-grants:${tenantId}:${courseId}:${groupId}`], t);
   const before = await select<GrantRow>(
     store,
     'SELECT id, privilege, effect FROM group_privilege_grants WHERE tenant_id = $1 AND course_id = $2 AND group_id = $3 ORDER BY privilege FOR UPDATE',

@@ -100,3 +100,15 @@ describe('concurrent grants to the same new email', () => {
     expect((await sql(`SELECT count(*)::int AS n FROM invitations WHERE person_id = $1`, [people[0].id]))[0].n).toBe(1);
   }, onPostgres ? 30_000 : 60_000);
 });
+
+describe('concurrent writes to one person', () => {
+  it('queue rather than collide: every request answers 200 and the last lists win', async () => {
+    const course3 = (await h.api.post('/courses', { title: 'Race 2' })).body.id;
+    const p = await live('racer2', 'racer2@school.example');
+    const results = await Promise.all(
+      ['grades.view', 'grades.edit', 'members.view', 'content.edit', 'course.view', 'members.manage'].map((priv) => h.api.put(`/courses/${course3}/privileges/${p.id}`, { allow: [priv] })),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(await sql(`SELECT 1 FROM privilege_grants WHERE course_id = $1`, [course3])).toHaveLength(1);
+  });
+});
