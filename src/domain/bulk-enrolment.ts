@@ -5,12 +5,14 @@ import { getCourse, type CourseView } from './courses.js';
 import type { InviteSettings } from './invitations.js';
 import { createPlaceholders, findByRefs, isValidEmail, lockRefs, refKey, refString, type PersonRef, type PersonSummary } from './person-reference.js';
 import {
+  advisoryLocks,
   assertCanManage,
   assertManagerRemains,
   catalogue,
   changedOnCommit,
   exec,
   grantAuditView,
+  grantLockKey,
   knownRoles,
   recordAuditBatch,
   roleDefaults,
@@ -298,6 +300,7 @@ async function applyRows(
   // Grants: rows that name allow/deny get exactly those lists; unchanged grant rows are left alone.
   const withGrants = live.filter((r) => r.p.grants);
   if (withGrants.length) {
+    await advisoryLocks(store, t, withGrants.map((r) => grantLockKey(tenantId, course.id, r.person.id)));
     const current = await select<{ id: string; person_id: string; privilege: string; effect: Effect }>(
       store,
       'SELECT id, person_id, privilege, effect FROM privilege_grants WHERE tenant_id = $1 AND course_id = $2 AND person_id = ANY($3::uuid[]) FOR UPDATE',

@@ -328,6 +328,19 @@ export async function assertManagerRemains(store: Store, principal: Principal, c
 
 /* ------------------------------------------------------------------ person grants */
 
+export const grantLockKey = (tenantId: string, courseId: string, personId: string) => `grants:${tenantId}:${courseId}:${personId}`;
+
+/** Transaction-scoped advisory locks, taken in sorted order so that writers never deadlock. */
+export async function advisoryLocks(store: Store, t: Transaction, keys: string[]): Promise<void> {
+  if (!keys.length) return;
+  await select(
+    store,
+    'SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) AS n FROM (SELECT k FROM unnest($1::text[]) AS u (k) ORDER BY k) s',
+    [[...new Set(keys)].sort()],
+    t,
+  );
+}
+
 export interface GrantRow {
   id: string;
   privilege: string;
@@ -362,7 +375,7 @@ export async function replaceGrants(
 ): Promise<{ before: GrantRow[]; changed: string[] }> {
   const { tenantId, courseId, personId } = target;
   // Two writers of the same (course, person) queue here instead of racing to insert the same row.
-  await exec(store, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`grants:${tenantId}:${courseId}:${personId}`], t);
+  await advisoryLocks(store, t, [grantLockKey(tenantId, courseId, personId)]);
   const before = await select<GrantRow>(
     store,
     'SELECT id, privilege, effect FROM privilege_grants WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3 ORDER BY privilege FOR UPDATE',
