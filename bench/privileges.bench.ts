@@ -30,7 +30,8 @@ const SELF = fileURLToPath(import.meta.url);
 async function loadGenerator(): Promise<void> {
   let input = '';
   for await (const chunk of process.stdin) input += chunk;
-  const { url, token, bodies, seconds, connections, path = '/api/v1/authorize', method = 'POST' } = JSON.parse(input) as {
+  const { url, token, bodies, seconds, connections, path = '/api/v1/authorize', method = 'POST', warmup = 1500 } = JSON.parse(input) as {
+    warmup?: number;
     path?: string;
     method?: string;
     url: string;
@@ -87,7 +88,7 @@ async function loadGenerator(): Promise<void> {
     });
   const run = (until: number, record: boolean) => connection(until, record);
   // warm-up (fills the cache and JIT), then measure
-  const warm = performance.now() + 1500;
+  const warm = performance.now() + warmup;
   await Promise.all(Array.from({ length: connections }, () => run(warm, false)));
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -155,7 +156,9 @@ async function main(): Promise<void> {
       eld.disable();
       return { ...r, elu: perf.eventLoopUtilization(elu0).utilization, eldP99: eld.percentile(99) / 1e6 };
     };
-    const cached = await measure(server.url);
+    // Three rounds: other work on a shared 2-core machine can spoil one; all are printed, the median decides.
+    const rounds = [await measure(server.url), await measure(server.url, { warmup: 0 }), await measure(server.url, { warmup: 0 })];
+    const cached = [...rounds].sort((x, y) => x.p99 - y.p99)[1];
     await server.close();
 
     server = await startServer(loadConfig({ ...baseEnv, AUTHZ_CACHE_TTL_MS: '0' }), logger);
@@ -163,10 +166,10 @@ async function main(): Promise<void> {
     const uncached = await measure(server.url);
     const row = (name: string, r: typeof cached) =>
       `  ${name.padEnd(30)} ${fmt(r.rps).padStart(7)} req/s   p50 ${fmt(r.p50, 2)} ms   p99 ${fmt(r.p99, 2)} ms   max ${fmt(r.max, 1)} ms   errors ${r.errors}   server event loop: ${fmt(r.elu * 100)}% busy, delay p99 ${fmt(r.eldP99, 1)} ms`;
-    console.log(row('cached (this service)', cached));
+    rounds.forEach((r, i) => console.log(row(`cached (this service) #${i + 1}`, r)));
     console.log(row('baseline: uncached (TTL 0)', uncached));
     console.log(`  ratio: ${fmt(cached.rps / uncached.rps, 1)}× the uncached throughput, p99 ${fmt(uncached.p99 / cached.p99, 1)}× lower`);
-    console.log(`  target ≥ 5,000 req/s and p99 ≤ 5 ms: ${cached.rps >= 5000 && cached.p99 <= 5 && cached.errors === 0 ? 'MET' : 'NOT MET'}`);
+    console.log(`  target ≥ 5,000 req/s and p99 ≤ 5 ms (median round by p99: ${fmt(cached.rps)} req/s, p99 ${fmt(cached.p99, 2)} ms): ${cached.rps >= 5000 && cached.p99 <= 5 && cached.errors === 0 ? 'MET' : 'NOT MET'}`);
 
     // Bulk pre-enrolment: 10,000 new people, over HTTP.
     const N = 10_000;
