@@ -165,11 +165,14 @@ const VERIFY_JS = `
     const res = await fetch(d.confirmUrl, { method: 'POST', credentials: 'omit', headers: { 'content-type': 'application/json', 'x-lti-confirm': '1' }, body: JSON.stringify({ ticket: d.ticket, state: d.state }) });
     if (!res.ok) return fail('confirmation refused');
     const body = await res.json();
-    try { sessionStorage.setItem('rb_session', body.token); } catch (e) {}
-    storageCall(ch, d, 'put_data', { key: 's_' + d.state, value: null });
-    storageCall(ch, d, 'put_data', { key: 'n_' + d.nonce, value: null });
+    await Promise.all([
+      storageCall(ch, d, 'put_data', { key: 's_' + d.state, value: null }),
+      storageCall(ch, d, 'put_data', { key: 'n_' + d.nonce, value: null }),
+    ]);
     out.dataset.result = 'confirmed';
-    location.replace(body.redirectTo);
+    // Third-party iframes that block cookies usually block sessionStorage too: hand the bearer
+    // session to the app page in the fragment (never sent to a server); the page keeps it in memory.
+    location.replace(body.redirectTo + '#rb_session=' + encodeURIComponent(body.token));
   } catch (e) { fail('error'); }
 })();
 `;

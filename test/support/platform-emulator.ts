@@ -96,7 +96,7 @@ export async function startPlatformEmulator(options: { clientId?: string; issuer
     for (const [k, v] of [['scope', 'openid'], ['response_type', 'id_token'], ['response_mode', 'form_post'], ['prompt', 'none']] as const) {
       if (q.get(k) !== v) return c.text(`bad ${k}`, 400);
     }
-    if (q.get('client_id') !== clientId) return c.text('unknown client_id', 400);
+    if (q.get('client_id') !== self.clientId) return c.text('unknown client_id', 400);
     const hint = q.get('login_hint') ?? '';
     const spec = pending.get(hint);
     if (!spec) return c.text('no launch prepared for this login_hint', 400);
@@ -108,7 +108,7 @@ export async function startPlatformEmulator(options: { clientId?: string; issuer
       if (!keep.has(k)) payload[k] = v;
     };
     set('iss', issuer);
-    if (!('aud' in spec.payload) || !keep.has('aud')) set('aud', clientId);
+    if (!('aud' in spec.payload) || !keep.has('aud')) set('aud', self.clientId);
     set('iat', now);
     set('exp', now + 300);
     set('nonce', q.get('nonce'));
@@ -121,6 +121,39 @@ export async function startPlatformEmulator(options: { clientId?: string; issuer
 <form method="post" action="${esc(q.get('redirect_uri') ?? '')}">
 ${Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join('\n')}
 </form></body></html>`);
+  });
+
+  // The LMS course page: the tool in an iframe next to the platform-storage frame (Canvas's
+  // post_message_forwarding). ?mode=wrong makes storage answer with a value nobody stored.
+  app.get('/course', (c) => {
+    const tool = c.req.query('tool') ?? '';
+    const mode = c.req.query('mode') === 'wrong' ? 'wrong' : 'ok';
+    const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+    return c.html(`<!doctype html><html><body>
+<iframe name="post_message_forwarding" src="/storage-frame?mode=${mode}" style="display:none"></iframe>
+<iframe name="tool" id="tool" src="${esc(tool)}" width="800" height="600"></iframe>
+<script>
+window.addEventListener('message', (e) => {
+  const m = e.data;
+  if (!m || typeof m !== 'object' || m.subject !== 'lti.capabilities') return;
+  e.source.postMessage({ subject: 'lti.capabilities.response', message_id: m.message_id, supported_messages: [
+    { subject: 'lti.capabilities' }, { subject: 'lti.put_data', frame: 'post_message_forwarding' }, { subject: 'lti.get_data', frame: 'post_message_forwarding' } ] }, e.origin);
+});
+</script></body></html>`);
+  });
+  app.get('/storage-frame', (c) => {
+    const wrong = c.req.query('mode') === 'wrong';
+    return c.html(`<!doctype html><html><body><script>
+const store = new Map();
+window.addEventListener('message', (e) => {
+  const m = e.data;
+  if (!m || typeof m !== 'object' || typeof m.subject !== 'string') return;
+  const key = e.origin + '|' + m.key; // partitioned by the sender's origin, as Canvas does
+  const reply = (extra) => e.source.postMessage(Object.assign({ subject: m.subject + '.response', message_id: m.message_id }, extra), e.origin);
+  if (m.subject === 'lti.put_data') { if (m.value === null) store.delete(key); else store.set(key, m.value); reply({ key: m.key, value: m.value }); }
+  else if (m.subject === 'lti.get_data') reply({ key: m.key, value: ${wrong ? "'forged'" : 'store.has(key) ? store.get(key) : null'} });
+});
+</script></body></html>`);
   });
 
   app.get('/.well-known/openid-configuration', (c) =>
@@ -157,7 +190,7 @@ ${Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" 
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const issuer = options.issuer ?? base + (options.issuerPath ?? '');
   const clientId = options.clientId ?? 'emulator-client';
-  return Object.assign(emu, {
+  const self: PlatformEmulator = Object.assign(emu, {
     url: base,
     issuer,
     clientId,
@@ -180,6 +213,7 @@ ${Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" 
         server.close(() => resolve());
       }),
   });
+  return self;
 }
 
 /** A cookie-keeping HTTP client standing in for the user's browser. */
