@@ -89,6 +89,10 @@ describe('the authorization cache', () => {
       await expect.poll(allowed, { timeout: 2000, interval: 20 }).toBe(false);
       await other.query(`UPDATE privilege_grants SET effect = 'allow' WHERE person_id = $1 AND privilege = 'grades.view'`, [personId]);
       await expect.poll(allowed, { timeout: 2000, interval: 20 }).toBe(true);
+      await other.query(`UPDATE people SET status = 'deprovisioned', active = false WHERE id = $1`, [personId]);
+      await expect.poll(allowed, { timeout: 2000, interval: 20 }).toBe(false);
+      await other.query(`UPDATE people SET status = 'active', active = true WHERE id = $1`, [personId]);
+      await expect.poll(allowed, { timeout: 2000, interval: 20 }).toBe(true);
       const { token, view } = await createToken(h.server.store, { actor: 'test' }, { tenantId: h.tenant.id, kind: 'admin' });
       const api = apiClient(h.server, token);
       expect((await api.get('/privileges')).status).toBe(200);
