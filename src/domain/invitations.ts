@@ -143,7 +143,8 @@ export async function acceptInvitation(
   store: Store,
   ctx: ActorContext,
   token: string,
-  signedIn: { tenantId: string; personId: string } | null,
+  /** The caller's tenant, and the signed-in person if the caller is a session. */
+  caller: { tenantId: string; personId: string | null },
   merge: (t: Transaction, tenantId: string, from: string, into: string) => Promise<void>,
 ) {
   return inTransaction(store, async (t) => {
@@ -153,21 +154,22 @@ export async function acceptInvitation(
       [hash(token)],
       t,
     );
-    if (!inv || (signedIn && inv.tenant_id !== signedIn.tenantId)) throw new NotFoundError('Unknown invitation');
+    if (!inv || inv.tenant_id !== caller.tenantId) throw new NotFoundError('Unknown invitation');
+    const signedIn = caller.personId;
     if (inv.status === 'accepted') throw new ConflictError('This invitation has already been used');
     if (inv.status !== 'pending') throw new ConflictError(`This invitation is ${inv.status}`);
     if (new Date(inv.expires_at).getTime() <= Date.now()) {
       await exec(store, "UPDATE invitations SET status = 'expired' WHERE id = $1", [inv.id], t);
       return { expired: true as const };
     }
-    await exec(store, "UPDATE invitations SET status = 'accepted', accepted_at = now(), accepted_by = $2 WHERE id = $1", [inv.id, signedIn?.personId ?? null], t);
+    await exec(store, "UPDATE invitations SET status = 'accepted', accepted_at = now(), accepted_by = $2 WHERE id = $1", [inv.id, signedIn], t);
     let personId = inv.person_id;
-    if (signedIn && signedIn.personId !== inv.person_id) {
-      await merge(t, inv.tenant_id, inv.person_id, signedIn.personId);
-      personId = signedIn.personId;
+    if (signedIn && signedIn !== inv.person_id) {
+      await merge(t, inv.tenant_id, inv.person_id, signedIn);
+      personId = signedIn;
     }
     await recordAuditBatch(store, t, ctx, inv.tenant_id, [
-      { action: 'invitation.accept', targetType: 'person', targetId: inv.person_id, before: { status: 'pending' }, after: { status: 'accepted', by: signedIn?.personId ?? null } },
+      { action: 'invitation.accept', targetType: 'person', targetId: inv.person_id, before: { status: 'pending' }, after: { status: 'accepted', by: signedIn } },
     ]);
     changedOnCommit(t, inv.tenant_id);
     return { expired: false as const, personId, courseId: inv.course_id };

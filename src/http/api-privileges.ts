@@ -153,8 +153,8 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
     const p = principalOf(c);
     const body = (await jsonBody(c)) as Record<string, unknown> | null;
     const token = str(body?.token, 'token');
-    const signedIn = p.kind === 'session' ? { tenantId: p.tenantId, personId: p.personId } : null;
-    const r = await acceptInvitation(store, actorOf(c), token, signedIn, (t, tenantId, from, into) =>
+    const caller = { tenantId: p.tenantId, personId: p.kind === 'session' ? p.personId : null };
+    const r = await acceptInvitation(store, actorOf(c), token, caller, (t, tenantId, from, into) =>
       mergeInTransaction(store, t, actorOf(c), tenantId, from, into).then(() => undefined),
     );
     return c.json(r);

@@ -5,6 +5,7 @@ import { acceptInvitation, queueInvitations } from '../../src/domain/invitations
 import { mergeInTransaction } from '../../src/domain/merge.js';
 import { Outbox } from '../../src/domain/outbox.js';
 import { insertPerson } from '../../src/domain/people.js';
+import { seedTenant } from '../support/server.js';
 import { apiClient, enc, privilegesHarness } from './helpers.js';
 import { sqlOn } from './helpers.js';
 
@@ -72,7 +73,7 @@ describe('invitations', () => {
     await inTransaction(store, (t) => queueInvitations(store, t, ctx, h.tenant.id, [{ personId: late.id, email: 'late@school.example', courseId }], { publicUrl: 'http://x', ttlMs: 1 }));
     const [lateMail] = await sql<{ body: string }>(`SELECT body FROM outbox WHERE recipient = 'late@school.example' ORDER BY id DESC LIMIT 1`);
     await new Promise((r) => setTimeout(r, 20));
-    await expect(acceptInvitation(store, ctx, /invitation=([\w-]+)/.exec(lateMail.body)![1], null, merge)).rejects.toThrow(/expired/);
+    await expect(acceptInvitation(store, ctx, /invitation=([\w-]+)/.exec(lateMail.body)![1], { tenantId: h.tenant.id, personId: null }, merge)).rejects.toThrow(/expired/);
     expect((await h.api.get(`/invitations?person=${late.id}`)).body.items.map((i: any) => i.status).sort()).toEqual(['expired', 'revoked']);
   });
 
@@ -83,7 +84,10 @@ describe('invitations', () => {
     const [mail] = await sql<{ body: string }>(`SELECT body FROM outbox WHERE recipient = 'ken@school.example' ORDER BY id DESC LIMIT 1`);
     const real = await live('ken.real', 'ken.t@school.example');
     const { token } = await issueSession(h.server.store, h.server.config.publicUrl, { tenantId: h.tenant.id, personId: real.id, courseId, roles: [] });
-    const r = await apiClient(h.server, token).post('/invitations/accept', { token: /invitation=([\w-]+)/.exec(mail.body)![1] });
+    const invitationToken = /invitation=([\w-]+)/.exec(mail.body)![1];
+    const stranger = await seedTenant(h.server.store);
+    expect((await apiClient(h.server, stranger.adminToken).post('/invitations/accept', { token: invitationToken })).status).toBe(404);
+    const r = await apiClient(h.server, token).post('/invitations/accept', { token: invitationToken });
     expect(r.status).toBe(200);
     expect((await h.api.post('/authorize', { course: courseId, person: real.id, privilege: 'grades.view' })).body.allowed).toBe(true);
   });
