@@ -6,7 +6,7 @@ import type { Transaction } from 'sequelize';
 import { inTransaction, type ActorContext, type Store } from '../src/db/store.js';
 import { upsertKnownCourseMembership, upsertLaunchCourse, upsertLaunchMembership } from '../src/domain/launch-course.js';
 import { resolveLaunchIdentity } from '../src/domain/launch-identity.js';
-import { AppError } from '../src/errors.js';
+import type { AppError } from '../src/errors.js';
 import { renderProblem, type ErrorRenderer } from '../src/http/errors.js';
 import type { SessionPrincipal } from '../src/http/context.js';
 import { CLAIM } from './claims.js';
@@ -20,7 +20,8 @@ import { isCourseStaff, membershipRoles } from './roles.js';
 import { createTicket, issueSession, redeemTicket, SESSION_COOKIE, SESSION_TTL_SECONDS, sessionAuth, toolKeysFor } from './session.js';
 import { STATE_TTL_MS, stateCookieName, sweepExpired } from './state.js';
 import { RegistryCache } from './registry-cache.js';
-import { consumeLaunch, validateLaunch, type ValidatedLaunch } from './validate-launch.js';
+import { consumeLaunch, nonceExpiry, validateLaunch, type ValidatedLaunch } from './validate-launch.js';
+import { fastLaunch } from './fast-launch.js';
 
 export interface LtiDeps {
   config: Config;
@@ -170,20 +171,28 @@ export function ltiRoutes(deps: LtiDeps) {
       return html(c, renderPage(page), cspNonce);
     }
 
-    // One commit: state and nonce burnt, identity, course and membership. If door 3 refuses (no
-    // such person yet), that transaction rolls back and the state is burnt on its own, so the same
-    // launch cannot be replayed once the school has provisioned the person.
-    let principal: SessionPrincipal;
-    try {
-      principal = await inTransaction(store, async (t) => {
-        await consumeLaunch(store, launch, t);
-        return completeLaunch(store, t, actor, launch);
-      });
-    } catch (err) {
-      const check = err instanceof AppError ? (err.details as { check?: string } | undefined)?.check : undefined;
-      if (err instanceof AppError && err.status < 500 && check !== 'state' && check !== 'nonce') await consumeLaunch(store, launch).catch(() => undefined);
-      throw err;
+    // State and nonce are burnt first, in the same statement that completes the common launch
+    // (see fast-launch.ts). Everything else goes through door 3 and the course upsert in one
+    // transaction; a refusal there leaves the state burnt, so the launch cannot be replayed once
+    // the school has provisioned the person.
+    const roles = membershipRoles(launch.roles);
+    const fast = await fastLaunch(store, actor, {
+      state: launch.stateValue,
+      issuer: launch.state.issuer,
+      nonce: launch.state.nonce,
+      nonceExpiresAt: nonceExpiry(launch),
+      tenantId: launch.platform.tenantId,
+      platformId: launch.platform.id,
+      sub: launch.sub,
+      contextId: launch.context?.id ?? null,
+      roles,
+    });
+    if (!fast.consumed) {
+      throw fast.replayedNonce ? new LtiError('nonce', 'This nonce was already used') : new LtiError('state', 'This launch was already used (state replayed)');
     }
+    const principal: SessionPrincipal = fast.handled
+      ? { tenantId: launch.platform.tenantId, personId: fast.personId, courseId: fast.courseId, roles }
+      : await inTransaction(store, (t) => completeLaunch(store, t, actor, launch));
     const redirectTo = redirectFor(principal);
     // Cookie flow: the cookie may still not survive a third-party iframe, so the page can also
     // redeem the ticket. Storage flow: the ticket needs the state read back from platform storage.

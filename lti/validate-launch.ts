@@ -278,14 +278,16 @@ export const launchSteps: ReadonlyArray<readonly [string, Step]> = [
   ['checkDeepLinkingSettings', checkDeepLinkingSettings],
 ];
 
+/** Nonces are remembered an hour beyond the token's expiry (and skew). */
+export const nonceExpiry = (launch: ValidatedLaunch) => new Date(((launch.claims.exp as number) + 60) * 1000 + 3600_000);
+
 /**
  * The last check, run by the caller once every step above passed (so a forged token cannot burn a
  * genuine login): marks the state used and records the nonce, atomically. A launch that loses this
  * race to another request with the same state is a replay.
  */
 export async function consumeLaunch(store: Store, launch: ValidatedLaunch, t?: Transaction): Promise<void> {
-  const expiresAt = new Date(((launch.claims.exp as number) + 60) * 1000 + 3600_000);
-  const r = await consumeStateAndNonce(store, launch.stateValue, launch.state.issuer, launch.state.nonce, expiresAt, t);
+  const r = await consumeStateAndNonce(store, launch.stateValue, launch.state.issuer, launch.state.nonce, nonceExpiry(launch), t);
   if (!r.state) throw new LtiError('state', 'This launch was already used (state replayed)');
   if (!r.nonce) throw new LtiError('nonce', 'This nonce was already used');
 }
