@@ -13,7 +13,20 @@ function say(msg, error) {
   s.textContent = msg;
   s.className = error ? 'error' : '';
 }
+// Cookie-blocked third-party iframes often block sessionStorage too: keep the bearer in memory and
+// use storage only where the browser allows it.
+function storage() { try { return window.sessionStorage; } catch (e) { return null; } }
+function remember(key, value) { try { const s = storage(); if (s) value === null ? s.removeItem(key) : s.setItem(key, value); } catch (e) { /* blocked */ } }
+function recall(key) { try { const s = storage(); return s ? s.getItem(key) : null; } catch (e) { return null; } }
 async function signIn() {
+  // The platform storage flow hands over the session itself (#rb_session=…); the cookie flow a
+  // one-time ticket (#lti_ticket=…) that is redeemed here once and then removed from the address.
+  const direct = /rb_session=([^&]+)/.exec(location.hash);
+  if (direct) {
+    const token = decodeURIComponent(direct[1]);
+    remember('rb_bearer', token);
+    return token;
+  }
   const m = /lti_ticket=([^&]+)/.exec(location.hash);
   if (m) {
     history.replaceState(null, '', location.pathname + location.search);
@@ -23,9 +36,11 @@ async function signIn() {
       body: JSON.stringify({ ticket: decodeURIComponent(m[1]) }),
     });
     if (!r.ok) throw new Error('Your sign-in link has expired or was used already; open the tool from your course again.');
-    sessionStorage.setItem('rb_bearer', (await r.json()).token);
+    const token = (await r.json()).token;
+    remember('rb_bearer', token);
+    return token;
   }
-  return sessionStorage.getItem('rb_bearer');
+  return recall('rb_bearer');
 }
 async function api(method, path, body) {
   const headers = { authorization: 'Bearer ' + BEARER };
@@ -131,7 +146,7 @@ export const COURSE_ADMIN_JS = `
 export const WELCOME_JS = `
 (async () => {
   try { BEARER = await signIn(); } catch (e) { say(e.message, true); }
-  if (DATA.invitation) sessionStorage.setItem('rb_invitation', DATA.invitation);
+  if (DATA.invitation) remember('rb_invitation', DATA.invitation);
   if (!BEARER) { document.getElementById('signin-help').hidden = false; return; }
   async function show() {
     const me = await api('GET', '/me');
@@ -142,12 +157,12 @@ export const WELCOME_JS = `
     document.getElementById('mine').hidden = false;
   }
   await show();
-  const token = sessionStorage.getItem('rb_invitation');
+  const token = DATA.invitation || recall('rb_invitation');
   if (token) {
     document.getElementById('invite').hidden = false;
     document.getElementById('accept').addEventListener('click', async () => {
       const r = await api('POST', '/invitations/accept', { token });
-      sessionStorage.removeItem('rb_invitation');
+      remember('rb_invitation', null);
       document.getElementById('invite').hidden = true;
       if (r.ok) { say('Invitation accepted.'); await show(); } else say(problem(r), true);
     });

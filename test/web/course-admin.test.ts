@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueSession } from '../../lti/session.js';
 import { LTI_CLAIM, runLaunch } from '../support/platform-emulator.js';
 import { provisionPerson, resourceLaunch, ROLE, spec, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
 import { apiClient, enc, sqlOn, type Api } from '../privileges/helpers.js';
@@ -111,6 +112,16 @@ describe.skipIf(!available)('course admin page in a real browser', () => {
     await expect.poll(() => page.textContent('#status')).toBe('Invitation accepted.');
     await expect.poll(() => page.locator('#privileges li').allTextContents()).toEqual(['course.view', 'grades.view']);
     expect((await api.get(`/people/${placeholder.id}`)).body.id).toBe(lee.id); // merged into Lee
+    await page.close();
+  });
+
+  it('also signs in with a session handed over in the fragment (platform storage flow)', async () => {
+    const [tess] = await sqlOn(env.store)<{ id: string }>(`SELECT id FROM people WHERE external_id = 'T-9'`);
+    const { token } = await issueSession(env.store, env.toolUrl, { tenantId: env.tenant.id, personId: tess.id, courseId, roles: [ROLE.instructor] });
+    const page = await browser.newPage();
+    await page.goto(`${env.toolUrl}/app/courses/${courseId}#rb_session=${encodeURIComponent(token)}`);
+    await expect.poll(() => page.textContent('#course-title')).toBe('Biology 101');
+    await expect.poll(() => page.locator('#people tbody tr', { hasText: 'Sam Student' }).count()).toBe(1);
     await page.close();
   });
 
