@@ -13,7 +13,8 @@ async function childEnv() {
   return { env, cleanup, dataDir: config.dataDir };
 }
 
-describe(`rosterbridge CLI (${backendName})`, () => {
+// Each step spawns a process; generous timeouts keep a loaded 2-core machine from failing them.
+describe(`rosterbridge CLI (${backendName})`, { timeout: 120_000 }, () => {
   let env: Record<string, string>;
   let cleanup: () => Promise<void>;
   beforeAll(async () => ({ env, cleanup } = await childEnv()));
@@ -91,7 +92,7 @@ describe(`rosterbridge CLI (${backendName})`, () => {
   });
 });
 
-describe(`the server and the CLI together (${backendName})`, () => {
+describe(`the server and the CLI together (${backendName})`, { timeout: 120_000 }, () => {
   it('while the server runs, the CLI creates a tenant and an admin token that the API accepts', async () => {
     const { env, cleanup, dataDir } = await childEnv();
     const server = await spawnServer(env);
