@@ -38,6 +38,18 @@ export async function readJsonObject(c: Context): Promise<Json> {
   return body as Json;
 }
 
+/**
+ * Longest value accepted for attributes that are indexed (userName, externalId, email values,
+ * group displayName): a B-tree entry must fit in a third of a page, so longer ones would fail in
+ * the database instead of being refused here.
+ */
+export const MAX_INDEXED_LENGTH = 1024;
+export function assertIndexable(name: string, value: string | null): void {
+  if (value !== null && value.length > MAX_INDEXED_LENGTH) {
+    throw new BadRequestError(`${name} is longer than ${MAX_INDEXED_LENGTH} characters`, { scimType: 'invalidValue' });
+  }
+}
+
 export const etagOf = (version: number) => `W/"${version}"`;
 
 /**

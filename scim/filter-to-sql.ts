@@ -275,6 +275,9 @@ export function compareSql(s: Scalar, op: string, value: unknown, b: Binder, att
   }
   let expr = s.expr;
   let v = String(value);
+  // Case folding happens in SQL on both sides, with the same lower() the indexes use: JavaScript's
+  // toLowerCase differs from PostgreSQL's for some letters (İ, final Σ) and would miss matches.
+  let param = (x: string) => b.add(x);
   if (s.type === 'uuid') {
     // Indexed equality on a real uuid; anything else compares the text form (never a cast error).
     if (op === 'eq') return UUID_RE.test(v) ? `(${expr} = ${b.add(v.toLowerCase())}::uuid)` : 'false';
@@ -282,27 +285,27 @@ export function compareSql(s: Scalar, op: string, value: unknown, b: Binder, att
     v = v.toLowerCase();
   } else if (!s.caseExact) {
     if (!s.lowered) expr = `lower(${expr})`;
-    v = v.toLowerCase();
+    param = (x: string) => `lower(${b.add(x)})`;
   }
   switch (op) {
     case 'eq':
-      return `(${expr} = ${b.add(v)})`;
+      return `(${expr} = ${param(v)})`;
     case 'ne':
-      return `(${expr} IS DISTINCT FROM ${b.add(v)})`;
+      return `(${expr} IS DISTINCT FROM ${param(v)})`;
     case 'co':
-      return `(${expr} LIKE ${b.add(`%${likeEscape(v)}%`)})`;
+      return `(${expr} LIKE ${param(`%${likeEscape(v)}%`)})`;
     case 'sw':
-      return `(${expr} LIKE ${b.add(`${likeEscape(v)}%`)})`;
+      return `(${expr} LIKE ${param(`${likeEscape(v)}%`)})`;
     case 'ew':
-      return `(${expr} LIKE ${b.add(`%${likeEscape(v)}`)})`;
+      return `(${expr} LIKE ${param(`%${likeEscape(v)}`)})`;
     case 'gt':
-      return `(${expr} > ${b.add(v)})`;
+      return `(${expr} > ${param(v)})`;
     case 'ge':
-      return `(${expr} >= ${b.add(v)})`;
+      return `(${expr} >= ${param(v)})`;
     case 'lt':
-      return `(${expr} < ${b.add(v)})`;
+      return `(${expr} < ${param(v)})`;
     case 'le':
-      return `(${expr} <= ${b.add(v)})`;
+      return `(${expr} <= ${param(v)})`;
     default:
       throw invalidFilter(`Unknown operator "${op}"`);
   }

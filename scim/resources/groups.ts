@@ -5,6 +5,7 @@ import { createGroup, deleteGroup, GROUP_COLUMNS, lockGroup, memberIdsOf, update
 import { BadRequestError, NotFoundError } from '../../src/errors.js';
 import {
   actorOf,
+  assertIndexable,
   etagOf,
   ifMatchOf,
   notModified,
@@ -39,6 +40,8 @@ export function toGroupInput(doc: Json): GroupInput {
   if (!displayName) throw invalidValue('displayName is required');
   const externalId = doc.externalId === undefined ? null : doc.externalId;
   if (externalId !== null && typeof externalId !== 'string') throw invalidValue('externalId must be a string');
+  assertIndexable('displayName', displayName);
+  assertIndexable('externalId', externalId);
   const members = ((doc.members as Json[] | undefined) ?? []).map((m, i) => {
     if (typeof m.value !== 'string' || !m.value) throw invalidValue(`members[${i}].value must be a string`);
     const extra = Object.fromEntries(Object.entries(m).filter(([k]) => !MEMBER_OWN.has(k)));

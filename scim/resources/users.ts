@@ -6,6 +6,7 @@ import { lockPerson, PERSON_COLUMNS, provisionNewPersonFast, provisionPerson, de
 import { BadRequestError, NotFoundError } from '../../src/errors.js';
 import {
   actorOf,
+  assertIndexable,
   etagOf,
   ifMatchOf,
   notModified,
@@ -44,6 +45,9 @@ export function toPersonInput(doc: Json): PersonInput {
     if (typeof e.value !== 'string' || !e.value.trim()) throw invalidValue(`emails[${i}].value must be a non-empty string`);
     return { value: e.value.trim(), type: typeof e.type === 'string' ? e.type : null, primary: e.primary === true };
   });
+  assertIndexable('userName', userName);
+  assertIndexable('externalId', externalId);
+  emails.forEach((e, i) => assertIndexable(`emails[${i}].value`, e.value));
   // RFC 7643 §2.4: at most one primary; keep the first a client marks.
   let seenPrimary = false;
   for (const e of emails) if (e.primary) (e.primary = !seenPrimary), (seenPrimary = true);

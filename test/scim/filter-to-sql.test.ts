@@ -18,24 +18,24 @@ describe('filter → SQL', () => {
   it('binds every value as a parameter, never as SQL text', () => {
     const evil = `x' OR 1=1; DROP TABLE people; --`;
     const r = sql(`userName eq ${JSON.stringify(evil)}`);
-    expect(r.sql).toBe('(lower(p.user_name) = $2)');
-    expect(r.params).toEqual([evil.toLowerCase()]);
+    expect(r.sql).toBe('(lower(p.user_name) = lower($2))');
+    expect(r.params).toEqual([evil]);
   });
 
-  it('compares userName case-insensitively and externalId exactly (caseExact per schema)', () => {
-    expect(sql('userName eq "BJensen"')).toEqual({ sql: '(lower(p.user_name) = $2)', params: ['bjensen'] });
+  it('compares userName case-insensitively (lower() on both sides, in SQL) and externalId exactly', () => {
+    expect(sql('userName eq "BJensen"')).toEqual({ sql: '(lower(p.user_name) = lower($2))', params: ['BJensen'] });
     expect(sql('externalId eq "AbC"')).toEqual({ sql: '(p.external_id = $2)', params: ['AbC'] });
   });
 
   it('accepts unquoted values as Entra documents them (externalId eq jyoung)', () => {
     expect(sql('externalId eq jyoung')).toEqual({ sql: '(p.external_id = $2)', params: ['jyoung'] });
-    expect(sql('userName sw O').params).toEqual(['o%']);
+    expect(sql('userName sw O').params).toEqual(['O%']);
     expect(sql('active eq True').params).toEqual([true]);
   });
 
   it('requires both conditions of emails[type eq "work" and value co "@x"] on the SAME email row', () => {
     const r = sql('emails[type eq "work" and value co "@school.org"]');
-    expect(r.sql).toMatch(/^EXISTS \(SELECT 1 FROM person_emails e WHERE .* AND \(\(lower\(e\.type\) = \$2\) AND \(e\.value_lower LIKE \$3\)\)\)$/);
+    expect(r.sql).toMatch(/^EXISTS \(SELECT 1 FROM person_emails e WHERE .* AND \(\(lower\(e\.type\) = lower\(\$2\)\) AND \(e\.value_lower LIKE lower\(\$3\)\)\)\)$/);
     expect(r.params).toEqual(['work', '%@school.org%']);
   });
 
@@ -47,15 +47,15 @@ describe('filter → SQL', () => {
 
   it('translates every operator, and/or/not and grouping', () => {
     for (const [op, param] of [
-      ['eq', 'x'],
-      ['ne', 'x'],
-      ['co', '%x%'],
-      ['sw', 'x%'],
-      ['ew', '%x'],
-      ['gt', 'x'],
-      ['ge', 'x'],
-      ['lt', 'x'],
-      ['le', 'x'],
+      ['eq', 'X'],
+      ['ne', 'X'],
+      ['co', '%X%'],
+      ['sw', 'X%'],
+      ['ew', '%X'],
+      ['gt', 'X'],
+      ['ge', 'X'],
+      ['lt', 'X'],
+      ['le', 'X'],
     ]) {
       expect(sql(`displayName ${op} "X"`).params).toEqual([param]);
     }
@@ -74,14 +74,14 @@ describe('filter → SQL', () => {
     expect(sql('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "Math"').sql).toContain(
       `p.scim #>> '{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User","department"}'`,
     );
-    expect(sql('name.FamilyName eq "Jensen"').sql).toBe('(lower(p.family_name) = $2)');
+    expect(sql('name.FamilyName eq "Jensen"').sql).toBe('(lower(p.family_name) = lower($2))');
     expect(sql('meta.lastModified gt "2011-05-13T04:42:34Z"')).toEqual({ sql: '(p.updated_at > $2::timestamptz)', params: ['2011-05-13T04:42:34.000Z'] });
   });
 
   it("filters groups by members.value and displayName", () => {
     const id = '2819c223-7f76-453a-919d-413861904646';
     expect(sql(`members[value eq "${id}"]`, 'Group').params).toEqual([id]);
-    expect(sql('displayName eq "Teachers"', 'Group').sql).toBe('(lower(g.display_name) = $2)');
+    expect(sql('displayName eq "Teachers"', 'Group').sql).toBe('(lower(g.display_name) = lower($2))');
   });
 
   it('answers 400 invalidFilter for unknown attributes, bad syntax and bad values', () => {

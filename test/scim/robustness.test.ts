@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { URN } from '../../scim/schemas.js';
 import type { TestServer } from '../support/server.js';
@@ -16,6 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.close());
 
+const randomText = (n: number) => randomBytes(n).toString('base64').slice(0, n);
 const patchOp = (ops: unknown) => ({ schemas: [URN.patchOp], Operations: ops });
 const q = (f: string) => `/Users?filter=${encodeURIComponent(f)}`;
 
@@ -43,11 +45,25 @@ describe('SCIM robustness', () => {
     ['address country a number', 'POST', () => '/Users', { userName: 'z4', addresses: [{ country: 5 }] }],
     ['Bulk Operations not an array', 'POST', () => '/Bulk', { Operations: 5 }],
     ['Bulk failOnErrors not a number', 'POST', () => '/Bulk', { failOnErrors: 'x', Operations: [] }],
+    // Random text does not compress: a 6,000-character key would not fit in a B-tree entry.
+    ['userName too long to index', 'POST', () => '/Users', { userName: randomText(6000) }],
+    ['externalId too long to index', 'POST', () => '/Users', { userName: 'long-ext', externalId: randomText(6000) }],
+    ['email too long to index', 'POST', () => '/Users', { userName: 'long-mail', emails: [{ value: randomText(6000) }] }],
+    ['group displayName too long to index', 'POST', () => '/Groups', { displayName: randomText(6000) }],
   ];
   it.each(cases)('%s → 4xx SCIM error', async (_name, method, path, body) => {
     const r = await c.req(method, path(), body);
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
     expect(r.body).toMatchObject({ schemas: [URN.error], status: String(r.status) });
+  });
+
+  it('folds case the way the database does: İ and final Σ still find the user', async () => {
+    for (const userName of ['İstanbul@school.org', 'ΣΊΣΥΦΟΣ@school.gr']) {
+      expect((await c.req('POST', '/Users', { userName })).status).toBe(201);
+      const r = await c.req('GET', q(`userName eq "${userName}"`));
+      expect(r.body.totalResults, userName).toBe(1);
+      expect((await c.req('POST', '/Users', { userName })).status).toBe(409);
+    }
   });
 });
