@@ -197,7 +197,9 @@ export function provisionNewPersonFast(store: Store, ctx: ActorContext, tenantId
 }
 
 async function insertBatch(store: Store, batch: PendingCreate[]): Promise<PersonAttrs[]> {
-  const emails = batch.flatMap((p) => p.input.emails.map((e, i) => ({ key: p.key, ...e, position: i })));
+  // Rows of one batch have distinct userNames per tenant (see flush), so (tenant, userName) as sent
+  // identifies the person an email belongs to.
+  const emails = batch.flatMap((p) => p.input.emails.map((e, i) => ({ tenantId: p.tenantId, userName: p.input.userName, ...e, position: i })));
   return store.sequelize.query<PersonAttrs>(
     `WITH u AS (
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[])
@@ -213,8 +215,8 @@ async function insertBatch(store: Store, batch: PendingCreate[]): Promise<Person
      ), em AS (
        INSERT INTO person_emails (tenant_id, person_id, value, type, is_primary, position)
        SELECT ins."tenantId", ins.id, e.value, e.type, e.is_primary, e.position
-       FROM unnest($13::text[], $14::text[], $15::text[], $16::boolean[], $17::int[]) AS e(key, value, type, is_primary, position)
-       JOIN ins ON ins."tenantId"::text || ':' || lower(ins."userName") = e.key
+       FROM unnest($13::uuid[], $14::text[], $15::text[], $16::text[], $17::boolean[], $18::int[]) AS e(tenant_id, user_name, value, type, is_primary, position)
+       JOIN ins ON ins."tenantId" = e.tenant_id AND ins."userName" = e.user_name
      ), au AS (
        INSERT INTO audit_events (tenant_id, actor, action, target_type, target_id, after, request_id)
        SELECT ins."tenantId", u.actor, 'person.create', 'person', ins.id::text,
@@ -237,7 +239,8 @@ async function insertBatch(store: Store, batch: PendingCreate[]): Promise<Person
         batch.map((p) => JSON.stringify(p.input.scim)),
         batch.map((p) => p.ctx.actor),
         batch.map((p) => p.ctx.requestId ?? null),
-        emails.map((e) => e.key),
+        emails.map((e) => e.tenantId),
+        emails.map((e) => e.userName),
         emails.map((e) => e.value),
         emails.map((e) => e.type),
         emails.map((e) => e.primary),

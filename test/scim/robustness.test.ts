@@ -60,9 +60,11 @@ describe('SCIM robustness', () => {
 
   it('folds case the way the database does: İ and final Σ still find the user', async () => {
     for (const userName of ['İstanbul@school.org', 'ΣΊΣΥΦΟΣ@school.gr']) {
-      expect((await c.req('POST', '/Users', { userName })).status).toBe(201);
+      expect((await c.req('POST', '/Users', { userName, emails: [{ value: userName, type: 'work' }] })).status).toBe(201);
       const r = await c.req('GET', q(`userName eq "${userName}"`));
       expect(r.body.totalResults, userName).toBe(1);
+      expect(r.body.Resources[0].emails, userName).toEqual([{ value: userName, type: 'work', primary: false }]);
+      expect((await c.req('GET', q(`emails.value eq "${userName.toUpperCase()}"`))).body.totalResults).toBe(1);
       expect((await c.req('POST', '/Users', { userName })).status).toBe(409);
     }
   });
