@@ -206,7 +206,7 @@ async function insertBatch(store: Store, batch: PendingCreate[]): Promise<Person
          AS u(tenant_id, status, user_name, external_id, primary_email, given_name, family_name, display_name, active, scim, actor, request_id)
      ), ins AS (
        INSERT INTO people AS p (tenant_id, status, source, user_name, external_id, primary_email, given_name, family_name, display_name, active, scim)
-       SELECT u.tenant_id, u.status, 'scim', u.user_name, u.external_id, u.primary_email, u.given_name, u.family_name, u.display_name, u.active, u.scim::jsonb
+       SELECT u.tenant_id, u.status, 'scim', u.user_name, u.external_id, lower(u.primary_email), u.given_name, u.family_name, u.display_name, u.active, u.scim::jsonb
        FROM u JOIN tenants t ON t.id = u.tenant_id AND t.seat_limit IS NULL
        WHERE NOT EXISTS (SELECT 1 FROM people x WHERE x.tenant_id = u.tenant_id AND lower(x.user_name) = lower(u.user_name) AND x.deleted_at IS NULL AND x.status <> 'merged')
          AND (u.external_id IS NULL OR NOT EXISTS (SELECT 1 FROM people x WHERE x.tenant_id = u.tenant_id AND x.external_id = u.external_id AND x.status = 'invited' AND x.deleted_at IS NULL))
@@ -254,7 +254,7 @@ async function insertBatch(store: Store, batch: PendingCreate[]): Promise<Person
 async function writePerson(store: Store, t: Transaction, tenantId: string, current: PersonAttrs, input: PersonInput, source?: 'scim'): Promise<PersonAttrs> {
   const [rows] = (await store.sequelize.query(
     `UPDATE people p SET user_name = $3, external_id = $4, display_name = $5, given_name = $6, family_name = $7, active = $8,
-       status = $9, primary_email = $10, scim = $11::jsonb, source = COALESCE($12, p.source),
+       status = $9, primary_email = lower($10), scim = $11::jsonb, source = COALESCE($12, p.source),
        version = p.version + 1, updated_at = clock_timestamp()
      WHERE p.tenant_id = $1 AND p.id = $2 RETURNING ${PERSON_COLUMNS}`,
     {
