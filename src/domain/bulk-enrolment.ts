@@ -156,6 +156,8 @@ export async function bulkEnrol(store: Store, principal: Principal, ctx: ActorCo
         return missing.length === 0;
       });
     }
+    // All email/key locks first, then grant locks chunk by chunk: the order every writer follows.
+    await lockRefs(store, t, tenantId, work.map((p) => p.key));
     const personRows = new Map<string, number>();
     let done = rows.length - work.length;
     options.onProgress?.(done, rows.length);
@@ -226,7 +228,6 @@ async function applyRows(
   options: BulkOptions,
 ): Promise<void> {
   const tenantId = course.tenantId;
-  await lockRefs(store, t, tenantId, items.map((p) => p.key));
   const found = await findByRefs(
     store,
     tenantId,
@@ -300,7 +301,7 @@ async function applyRows(
   // Grants: rows that name allow/deny get exactly those lists; unchanged grant rows are left alone.
   const withGrants = live.filter((r) => r.p.grants);
   if (withGrants.length) {
-    await advisoryLocks(store, t, withGrants.map((r) => grantLockKey(tenantId, course.id, r.person.id)));
+    await advisoryLocks(store, t, 'grants', withGrants.map((r) => grantLockKey(tenantId, course.id, r.person.id)));
     const current = await select<{ id: string; person_id: string; privilege: string; effect: Effect }>(
       store,
       'SELECT id, person_id, privilege, effect FROM privilege_grants WHERE tenant_id = $1 AND course_id = $2 AND person_id = ANY($3::uuid[]) FOR UPDATE',

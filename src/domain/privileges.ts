@@ -330,13 +330,22 @@ export async function assertManagerRemains(store: Store, principal: Principal, c
 
 export const grantLockKey = (tenantId: string, courseId: string, personId: string) => `grants:${tenantId}:${courseId}:${personId}`;
 
-/** Transaction-scoped advisory locks, taken in sorted order so that writers never deadlock. */
-export async function advisoryLocks(store: Store, t: Transaction, keys: string[]): Promise<void> {
+const LOCK_NAMESPACE = { refs: 7_202_620, grants: 7_202_621 } as const;
+/** Stripes per namespace: a lock per key would exhaust PostgreSQL's lock table (max_locks_per_transaction) in a 10,000-row bulk. */
+const LOCK_STRIPES = 512;
+
+/**
+ * Transaction-scoped advisory locks on striped keys, taken in sorted order. Every transaction takes
+ * `refs` locks before `grants` locks (bulk takes all its `refs` up front), so writers never deadlock;
+ * two unrelated keys in one stripe merely wait for each other.
+ */
+export async function advisoryLocks(store: Store, t: Transaction, namespace: keyof typeof LOCK_NAMESPACE, keys: string[]): Promise<void> {
   if (!keys.length) return;
   await select(
     store,
-    'SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) AS n FROM (SELECT k FROM unnest($1::text[]) AS u (k) ORDER BY k) s',
-    [[...new Set(keys)].sort()],
+    `SELECT count(pg_advisory_xact_lock($1::int, s)) AS n
+       FROM (SELECT DISTINCT (abs(hashtext(k)::bigint) % $3)::int AS s FROM unnest($2::text[]) AS u (k) ORDER BY 1) x`,
+    [LOCK_NAMESPACE[namespace], [...new Set(keys)], LOCK_STRIPES],
     t,
   );
 }
@@ -375,7 +384,7 @@ export async function replaceGrants(
 ): Promise<{ before: GrantRow[]; changed: string[] }> {
   const { tenantId, courseId, personId } = target;
   // Two writers of the same (course, person) queue here instead of racing to insert the same row.
-  await advisoryLocks(store, t, [grantLockKey(tenantId, courseId, personId)]);
+  await advisoryLocks(store, t, 'grants', [grantLockKey(tenantId, courseId, personId)]);
   const before = await select<GrantRow>(
     store,
     'SELECT id, privilege, effect FROM privilege_grants WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3 ORDER BY privilege FOR UPDATE',

@@ -112,3 +112,14 @@ describe('concurrent writes to one person', () => {
     expect(await sql(`SELECT 1 FROM privilege_grants WHERE course_id = $1`, [course3])).toHaveLength(1);
   });
 });
+
+describe('a full-size bulk', () => {
+  it('takes 10,000 rows in one request (one transaction, bounded locks)', async () => {
+    const big = (await h.api.post('/courses', { title: 'Big' })).body.id;
+    const rows = Array.from({ length: 10_000 }, (_, i) => (i % 2 ? { email: `big${i}@school.example`, roles: ['Learner'], allow: ['grades.view'] } : { key: `BIG-${i}`, roles: ['Learner'] }));
+    const r = await h.api.post(`/courses/${big}/enrolments`, { rows });
+    expect(r.status).toBe(200);
+    expect(r.body.summary.pending).toBe(10_000);
+    expect((await sql(`SELECT count(*)::int AS n FROM course_memberships WHERE course_id = $1`, [big]))[0].n).toBe(10_000);
+  }, 120_000);
+});
