@@ -110,7 +110,8 @@ export function readListParams(source: Record<string, unknown>): ListParams {
   return {
     filter: get('filter') === undefined ? undefined : String(get('filter')),
     // RFC 7644 §3.4.2.4: below 1 is read as 1; a negative count as 0; over the cap, the cap.
-    startIndex: Math.max(1, int('startIndex') ?? 1),
+    // …and beyond any real list, an empty page (capped so OFFSET stays a valid bigint).
+    startIndex: Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, int('startIndex') ?? 1)),
     count: Math.min(MAX_PAGE_SIZE, Math.max(0, int('count') ?? DEFAULT_PAGE_SIZE)),
     sortBy: get('sortBy') ? String(get('sortBy')) : undefined,
     sortOrder,

@@ -268,7 +268,11 @@ export function compareSql(s: Scalar, op: string, value: unknown, b: Binder, att
   }
   if (s.type === 'dateTime') {
     const d = new Date(String(value));
-    if (typeof value !== 'string' || Number.isNaN(d.getTime())) throw invalidFilter(`"${attrPath}" needs a dateTime; got ${JSON.stringify(value)}`);
+    // Years 1-9999 only: what xsd:dateTime (RFC 7643 §2.3.5) and PostgreSQL's input both accept.
+    const year = d.getUTCFullYear();
+    if (typeof value !== 'string' || Number.isNaN(d.getTime()) || year < 1 || year > 9999) {
+      throw invalidFilter(`"${attrPath}" needs a dateTime; got ${JSON.stringify(value)}`);
+    }
     const ops: Record<string, string> = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' };
     if (!ops[op]) throw invalidFilter(`Operator "${op}" is not defined for dateTime "${attrPath}"`);
     return `(${s.expr} ${ops[op]} ${b.add(d.toISOString())}::timestamptz)`;

@@ -31,6 +31,8 @@ describe('SCIM robustness', () => {
     ['bad sortOrder', 'GET', () => '/Users?sortBy=userName&sortOrder=up'],
     ['non-integer startIndex', 'GET', () => '/Users?startIndex=abc'],
     ['cursor with sortBy', 'GET', () => '/Users?cursor=&sortBy=userName'],
+    ['dateTime with a five-digit year', 'GET', () => q('meta.created gt "+010000-01-01T00:00:00Z"')],
+    ['dateTime in year 0', 'GET', () => q('meta.created gt "0000-01-01T00:00:00Z"')],
     ['complex attribute set to a number', 'PATCH', () => `/Users/${userId}`, patchOp([{ op: 'replace', path: 'name', value: 5 }])],
     ['userName removed', 'PATCH', () => `/Users/${userId}`, patchOp([{ op: 'replace', path: 'userName', value: null }])],
     ['path not a string', 'PATCH', () => `/Users/${userId}`, patchOp([{ op: 'replace', path: 5 }])],
@@ -66,6 +68,14 @@ describe('SCIM robustness', () => {
       expect(r.body.Resources[0].emails, userName).toEqual([{ value: userName, type: 'work', primary: false }]);
       expect((await c.req('GET', q(`emails.value eq "${userName.toUpperCase()}"`))).body.totalResults).toBe(1);
       expect((await c.req('POST', '/Users', { userName })).status).toBe(409);
+    }
+  });
+
+  it('answers an empty page, not an error, for a startIndex beyond any list', async () => {
+    for (const path of ['/Users?startIndex=99999999999999999999', '/Users?startIndex=1e21', '/Groups?startIndex=99999999999999999999']) {
+      const r = await c.req('GET', path);
+      expect(r.status, path).toBe(200);
+      expect(r.body.Resources).toEqual([]);
     }
   });
 });
