@@ -22,6 +22,21 @@ export function actorOf(c: Context): ActorContext {
   return { actor: `scim-token:${c.get('auth').tokenId}`, requestId: c.get('requestId') };
 }
 
+/** No SCIM resource nests deeply; bounding depth keeps recursive code and jsonb input safe. */
+const MAX_JSON_DEPTH = 32;
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > MAX_JSON_DEPTH) return max;
+    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
 /** Reads a JSON object body whatever the Content-Type (clients send application/json too). */
 export async function readJsonObject(c: Context): Promise<Json> {
   const text = await c.req.text();
@@ -33,6 +48,7 @@ export async function readJsonObject(c: Context): Promise<Json> {
     throw new BadRequestError(`Request body is not valid JSON: ${(err as Error).message}`, { scimType: 'invalidSyntax' });
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('Request body must be a JSON object', { scimType: 'invalidSyntax' });
+  if (depthOf(body) > MAX_JSON_DEPTH) throw new BadRequestError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { scimType: 'invalidValue' });
   // PostgreSQL text and jsonb cannot hold NUL: refuse it here rather than fail in the database.
   if (/\\u0000/i.test(text)) throw new BadRequestError('Strings must not contain NUL (\\u0000)', { scimType: 'invalidValue' });
   return body as Json;

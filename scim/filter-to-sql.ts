@@ -363,9 +363,15 @@ function elementFilter(f: Filter, el: Elements, b: Binder, parent: string): stri
   }
 }
 
+/** More comparisons than any IdP sends; bounds planning time and PostgreSQL's 65,535 parameters. */
+export const MAX_FILTER_VALUES = 1000;
+
 /** Parses and translates in one step. */
 export function scimFilterToSql(text: string, kind: ResourceKind, b: Binder): string {
-  return filterToSql(parseScimFilter(text), kind, b);
+  const before = b.params.length;
+  const sql = filterToSql(parseScimFilter(text), kind, b);
+  if (b.params.length - before > MAX_FILTER_VALUES) throw invalidFilter(`Filter has more than ${MAX_FILTER_VALUES} values`);
+  return sql;
 }
 
 /** sortBy → an ORDER BY expression over single-valued attributes (RFC 7644 §3.4.2.3). */

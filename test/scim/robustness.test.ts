@@ -41,6 +41,8 @@ describe('SCIM robustness', () => {
     ['read-only groups', 'PATCH', () => `/Users/${userId}`, patchOp([{ op: 'replace', path: 'groups', value: [] }])],
     ['member value a number', 'PATCH', () => `/Groups/${groupId}`, patchOp([{ op: 'add', path: 'members', value: [{ value: 5 }] }])],
     ['empty displayName', 'PATCH', () => `/Groups/${groupId}`, patchOp([{ op: 'replace', path: 'displayName', value: '' }])],
+    ['JSON nested 5,000 deep', 'POST', () => '/Users', `{"userName":"deep","x":${'['.repeat(5000)}${']'.repeat(5000)}}`],
+    ['filter with 1,500 comparisons', 'POST', () => '/Users/.search', { filter: Array.from({ length: 1500 }, (_, i) => `userName eq "u${i}"`).join(' or ') }],
     ['body is an array', 'POST', () => '/Users', [1]],
     ['body is null', 'POST', () => '/Users', 'null'],
     ['NUL in a string', 'POST', () => '/Users', '{"userName":"a\\u0000b"}'],
