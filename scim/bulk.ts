@@ -123,7 +123,7 @@ export async function handleBulk(deps: ScimDeps, c: Context): Promise<Json> {
       if (errors >= failOnErrors) break;
       const op = ops[i];
       const path = resolveRefs(op.path, ids);
-      const data = resolveRefs(op.data, ids);
+      const data = op.data === undefined || op.data === null ? { value: undefined, missing: [] } : resolveRefs(op.data, ids);
       if (path.missing.length || data.missing.length) {
         waiting.push(i);
         continue;

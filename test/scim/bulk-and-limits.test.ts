@@ -30,11 +30,16 @@ describe('SCIM Bulk', () => {
         { method: 'POST', path: '/Users', bulkId: 'u1', data: { schemas: [URN.user], userName: 'kid1' } },
         { method: 'POST', path: '/Users', bulkId: 'u2', data: { schemas: [URN.user], userName: 'kid2' } },
         { method: 'PATCH', path: '/Users/bulkId:u2', data: { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'title', value: 'Pupil' }] } },
+        { method: 'POST', path: '/Users', bulkId: 'u3', data: { schemas: [URN.user], userName: 'kid3' } },
       ]),
     );
     expect(r.status).toBe(200);
     expect(r.body.schemas).toEqual([URN.bulkResponse]);
-    expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(['201', '201', '201', '200']);
+    expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(['201', '201', '201', '200', '201']);
+    const kid3 = r.body.Operations[4].location.split('/').pop();
+    const del = await c.req('POST', '/Bulk', bulk([{ method: 'DELETE', path: `/Users/${kid3}` }]));
+    expect(del.body.Operations).toEqual([expect.objectContaining({ method: 'DELETE', status: '204' })]);
+    expect((await c.req('GET', `/Users/${kid3}`)).status).toBe(404);
     const groupId = r.body.Operations[0].location.split('/').pop();
     const g = await c.req('GET', `/Groups/${groupId}`);
     expect(g.body.members.map((m: { display: string }) => m.display).sort()).toEqual(['kid1', 'kid2']);
