@@ -39,8 +39,14 @@ const registrationResponse = z.object({
 });
 
 async function getJson(url: string, init: RequestInit = {}): Promise<unknown> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json', ...(init.headers ?? {}) } });
-  const text = await res.text();
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json', ...(init.headers ?? {}) } });
+    text = await res.text();
+  } catch (err) {
+    throw new LtiError('registration', `The platform could not be reached at ${new URL(url).origin}`, 502, { cause: err });
+  }
   if (!res.ok) throw new LtiError('registration', `The platform answered ${res.status} at ${new URL(url).pathname}`, 502);
   try {
     return JSON.parse(text);

@@ -195,6 +195,29 @@ describe('claims', () => {
     expect(res.status).toBe(400);
     expect(await failedCheck(res)).toBe('platform');
   });
+  it('answers malformed requests with a 4xx, never a 500', async () => {
+    const u = env.toolUrl;
+    const form = (body: Record<string, string>) => ({ method: 'POST', body: new URLSearchParams(body) });
+    const cases: Array<[string, RequestInit?]> = [
+      [`${u}/lti/login`],
+      [`${u}/lti/login?iss=${encodeURIComponent(env.emu.issuer)}&login_hint=x&target_link_uri=not%20a%20url`],
+      [`${u}/lti/login`, { method: 'POST', body: '{"iss":1}', headers: { 'content-type': 'application/json' } }],
+      [`${u}/lti/launch`, form({ id_token: 'x'.repeat(70_000), state: 's' })],
+      [`${u}/lti/launch`, form({ id_token: 'a.b.c', state: 'x'.repeat(300) })],
+      [`${u}/lti/launch`, { method: 'POST', body: 'id_token=%E0%A4%A&state=%', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+      [`${u}/lti/launch`],
+      [`${u}/lti/register`],
+      [`${u}/lti/register?rb=nope&openid_configuration=x`],
+      [`${u}/lti/session`, { method: 'POST', body: '{', headers: { 'content-type': 'application/json', 'x-lti-confirm': '1' } }],
+      [`${u}/lti/session`, { method: 'POST', body: '{"ticket":"a.b.c"}', headers: { 'content-type': 'application/json', 'x-lti-confirm': '1' } }],
+    ];
+    for (const [url, init] of cases) {
+      const res = await fetch(url, init);
+      expect(res.status, `${init?.method ?? 'GET'} ${url.slice(0, 120)}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, `${init?.method ?? 'GET'} ${url.slice(0, 120)}`).toBeLessThan(500);
+    }
+  });
+
   it('shows the request id on the error page and logs the details', async () => {
     const res = await fetch(`${env.toolUrl}/lti/launch`, { method: 'POST', body: new URLSearchParams({ id_token: 'x', state: 'y' }), headers: { 'x-request-id': 'corr-123' } });
     expect(await res.text()).toContain('data-request-id="corr-123"');

@@ -206,6 +206,13 @@ describe('dynamic registration', () => {
     expect(await failedCheck(again)).toBe('registration');
   });
 
+  it('answers an unreachable platform configuration with a page, not a crash', async () => {
+    const { url } = await createRegistrationLink(env.store, env.tenant.id, env.toolUrl);
+    const res = await fetch(`${url}&openid_configuration=${encodeURIComponent('http://127.0.0.1:1/.well-known/openid-configuration')}`);
+    expect(res.status).toBe(502);
+    expect(await failedCheck(res)).toBe('registration');
+  });
+
   it('refuses a configuration whose issuer does not match its URL', async () => {
     const { url } = await createRegistrationLink(env.store, env.tenant.id, env.toolUrl);
     const res = await fetch(`${url}&openid_configuration=${encodeURIComponent(`http://localhost:${new URL(env.emu.url).port}/.well-known/openid-configuration`)}`);
