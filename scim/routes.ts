@@ -5,7 +5,7 @@ import { handleBulk } from './bulk.js';
 import { listResponse, project, readJsonObject, readListParams, scimJson, type Json, type ScimDeps } from './common.js';
 import { discoveryRoutes } from './discovery.js';
 import { renderScimError } from './errors.js';
-import { rateLimit } from './rate-limit.js';
+import { createRateLimiter } from './rate-limit.js';
 import { groupsRoutes, listGroups, renderGroup } from './resources/groups.js';
 import { listUsers, renderUser, usersRoutes } from './resources/users.js';
 
@@ -23,7 +23,8 @@ export interface ScimAppDeps extends ScimDeps {
 export function scimApp(deps: ScimAppDeps) {
   const app = new Hono();
   app.use('*', deps.authenticate);
-  app.use('*', rateLimit(deps.config.scim.rateLimitPerMinute));
+  const limiter = createRateLimiter(deps.config.scim.rateLimitPerMinute);
+  app.use('*', limiter.middleware);
   app.route('/', discoveryRoutes(deps));
   // Endpoint names as clients write them: Microsoft's reference client asks for /users and
   // /Users/?filter=…; both mean the resource type endpoint.
@@ -38,7 +39,7 @@ export function scimApp(deps: ScimAppDeps) {
   }
   app.post('/.search', (c) => rootSearch(deps, c));
   // The host app's general body limit skips this path; Bulk's own maxPayloadSize applies instead.
-  app.post('/Bulk', bodyLimit(deps.config.scim.bulkMaxPayloadBytes), async (c) => scimJson(await handleBulk(deps, c)));
+  app.post('/Bulk', bodyLimit(deps.config.scim.bulkMaxPayloadBytes), async (c) => scimJson(await handleBulk(deps, c, (units) => limiter.charge(c.get('auth').tokenId, units))));
   app.all('/Me', () => {
     throw new NotImplementedError('/Me is not supported: SCIM tokens here belong to a tenant, not a user');
   });

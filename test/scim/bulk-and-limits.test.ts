@@ -104,4 +104,17 @@ describe('SCIM rate limit', () => {
     expect(r.body).toMatchObject({ schemas: [URN.error], status: '429' });
     expect((await b.req('GET', '/Users')).status).toBe(200);
   });
+
+  it('charges a Bulk request one unit per operation', async () => {
+    const a = await scimClient(limited);
+    const ops = [1, 2, 3].map((i) => ({ method: 'POST', path: '/Users', data: { userName: `bulk-limited-${i}` } }));
+    const r = await a.req('POST', '/Bulk', bulk(ops)); // 1 + 2 units: the whole budget of 3
+    expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(['201', '201', '201']);
+    expect((await a.req('GET', '/Users')).status).toBe(429);
+    const fresh = await scimClient(limited);
+    const tooMuch = await fresh.req('POST', '/Bulk', bulk([...ops, ...ops].map((o, i) => ({ ...o, data: { userName: `x${i}` } }))));
+    expect([tooMuch.status, tooMuch.headers.get('retry-after')]).toEqual([429, expect.stringMatching(/^\d+$/)]);
+    // The refused Bulk ran nothing and took nothing beyond its own request unit.
+    expect((await fresh.req('GET', '/Users?filter=userName sw "x"')).body.totalResults).toBe(0);
+  });
 });
