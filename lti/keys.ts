@@ -34,7 +34,7 @@ async function newKeyRow(): Promise<{ kid: string; publicJwk: JWK; privateJwk: J
 }
 
 export class ToolKeys {
-  private cache?: { at: number; signing: SigningKey; publicKeys: Map<string, CryptoKey>; sessionSecrets: Map<string, Uint8Array>; jwks: { keys: JWK[] } };
+  private cache?: { at: number; signing: SigningKey; publicKeys: Map<string, CryptoKey>; sessionSecrets: Map<string, CryptoKey>; jwks: { keys: JWK[] } };
   private loading?: Promise<NonNullable<ToolKeys['cache']>>;
   constructor(private readonly store: Store) {}
 
@@ -54,10 +54,10 @@ export class ToolKeys {
         );
         const active = rows.find((r) => r.status === 'active')!;
         const publicKeys = new Map<string, CryptoKey>();
-        const sessionSecrets = new Map<string, Uint8Array>();
+        const sessionSecrets = new Map<string, CryptoKey>();
         for (const r of rows) {
           publicKeys.set(r.kid, (await importJWK(r.public_jwk, 'RS256')) as CryptoKey);
-          sessionSecrets.set(r.kid, deriveSessionSecret(r.private_jwk, r.kid));
+          sessionSecrets.set(r.kid, await deriveSessionKey(r.private_jwk, r.kid));
         }
         this.cache = {
           at: Date.now(),
@@ -92,7 +92,7 @@ export class ToolKeys {
    * ever verified by this service, so a symmetric MAC does: ~100× cheaper than an RS256 signature
    * on every launch. Derived from the key pair, so it rotates and retires with it.
    */
-  async sessionSecret(kid?: string): Promise<{ kid: string; secret: Uint8Array } | undefined> {
+  async sessionSecret(kid?: string): Promise<{ kid: string; secret: CryptoKey } | undefined> {
     let c = await this.load();
     const want = kid ?? c.signing.kid;
     if (!c.sessionSecrets.has(want)) c = await this.reloadOnMiss(c);
@@ -108,8 +108,10 @@ export class ToolKeys {
   }
 }
 
-function deriveSessionSecret(privateJwk: JWK, kid: string): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', Buffer.from(privateJwk.d!, 'base64url'), 'rosterbridge-session', kid, 32));
+/** Imported once as an HMAC CryptoKey: jose would otherwise import raw bytes on every sign/verify. */
+function deriveSessionKey(privateJwk: JWK, kid: string): Promise<CryptoKey> {
+  const raw = new Uint8Array(hkdfSync('sha256', Buffer.from(privateJwk.d!, 'base64url'), 'rosterbridge-session', kid, 32));
+  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']) as Promise<CryptoKey>;
 }
 
 /** Creates the first key when there is none; concurrent starters agree on one (unique index). */
