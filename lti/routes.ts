@@ -153,6 +153,11 @@ export function ltiRoutes(deps: LtiDeps) {
       { idToken: form.id_token, state: form.state, browserSecret: cookieName ? getCookie(c, cookieName) : undefined },
       { store, jwks, registry },
     );
+    if (cookieName) {
+      // The state is single use: its cookie has done its job.
+      const secure = config.publicUrl.startsWith('https://');
+      deleteCookie(c, cookieName, { path: '/lti', secure, partitioned: secure });
+    }
     const actor = actorFor(c, `lti:${launch.platform.issuer}#${launch.sub ?? 'anonymous'}`);
     const cspNonce = randomBytes(16).toString('base64');
 

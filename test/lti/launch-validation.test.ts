@@ -41,6 +41,8 @@ describe('a valid launch', () => {
     expect(r.launch!.headers.get('location')).toMatch(/^\/app\/welcome#lti_ticket=[\w.-]+$/);
     const cookie = r.launch!.headers.getSetCookie().find((c) => c.startsWith('rb_session='));
     expect(cookie).toMatch(/HttpOnly/i);
+    // the single-use state cookie is cleared
+    expect([...r.browser.cookies.keys()].filter((k) => k.startsWith('rb_lti_'))).toEqual([]);
   });
 
   it('is accepted by POST login and sends an instructor to the course admin page', async () => {
