@@ -1,6 +1,7 @@
 import { QueryTypes } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { URN } from '../../scim/schemas.js';
+import { fastCreateStats } from '../../src/domain/provisioning.js';
 import type { TestServer } from '../support/server.js';
 import { scimClient, startScim, type ScimClient } from './client.js';
 
@@ -69,6 +70,7 @@ describe('SCIM Users: create and read', () => {
   it('creates many different people concurrently, each with its emails and its own audit event', async () => {
     const c = await scimClient(server);
     const names = Array.from({ length: 24 }, (_, i) => `pupil${i}@school.org`);
+    const writtenBefore = fastCreateStats.written;
     const results = await Promise.all(names.map((n) => c.req('POST', '/Users', newUser(n), { 'X-Request-Id': `req-${n.split('@')[0]}` })));
     expect(results.every((r) => r.status === 201)).toBe(true);
     const rows = await sql<{ user_name: string; emails: number; audits: number; request_id: string }>(
@@ -79,6 +81,9 @@ describe('SCIM Users: create and read', () => {
       [c.tenantId],
     );
     expect(rows.length).toBe(24);
+    // They went through the one-statement batch path, not the transactional fallback.
+    expect(fastCreateStats.written - writtenBefore).toBe(24);
+    expect(fastCreateStats.failedBatches).toBe(0);
     for (const r of rows) expect(r).toEqual({ user_name: r.user_name, emails: 1, audits: 1, request_id: `req-${r.user_name.split('@')[0]}` });
   });
 
