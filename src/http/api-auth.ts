@@ -4,7 +4,7 @@ import type { ActorContext } from '../db/store.js';
 import type { AuthorizationCache } from '../domain/authorize.js';
 import type { Principal } from '../domain/privileges.js';
 import type { TokenResolver } from '../domain/tokens.js';
-import { ForbiddenError, PayloadTooLargeError, UnauthorizedError } from '../errors.js';
+import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { SessionPrincipal } from './context.js';
 import './context.js';
 
@@ -90,18 +90,4 @@ export async function fastJsonBody(c: Context): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const chunk of incoming) chunks.push(chunk as Buffer);
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-
-/**
- * Body limit for the hot path (POST /authorize, a few hundred bytes): decided from Content-Length
- * alone, never touching c.req.raw.body (which makes @hono/node-server build a WHATWG Request per
- * call). Without a Content-Length it defers to the general limit.
- */
-export function declaredBodyLimit(maxBytes: number, fallback: MiddlewareHandler): MiddlewareHandler {
-  return async function declaredBodyLimit(c, next) {
-    const declared = Number(c.req.header('content-length') ?? NaN);
-    if (!Number.isFinite(declared)) return fallback(c, next);
-    if (declared > maxBytes) throw new PayloadTooLargeError(maxBytes);
-    return next();
-  };
 }

@@ -6,7 +6,7 @@ import type { Store } from '../db/store.js';
 import { TokenResolver } from '../domain/tokens.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import { tenantOpenApi, tenantRoutes } from './api-tenant.js';
-import { adminOrSession, declaredBodyLimit } from './api-auth.js';
+import { adminOrSession } from './api-auth.js';
 import { privilegesApi } from './api-privileges.js';
 import { webRoutes } from '../web/routes.js';
 import { verifySession } from '../../lti/session.js';
@@ -42,7 +42,8 @@ export function createApp(deps: AppDeps) {
   // SCIM Bulk advertises and enforces its own maxPayloadSize (scim/routes.ts).
   // Bulk pre-enrolment (10,000 rows) has its own, larger limit.
   const enrolmentBodyLimit = bodyLimit(deps.config.privileges.bulkMaxBytes);
-  const authorizeBodyLimit = declaredBodyLimit(16 * 1024, appBodyLimit);
+  // Authorization checks are tiny; a small limit keeps the hot path cheap to protect.
+  const authorizeBodyLimit = bodyLimit(16 * 1024);
   app.use('*', (c, next) =>
     c.req.path === '/scim/v2/Bulk'
       ? next()
