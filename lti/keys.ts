@@ -34,7 +34,7 @@ async function newKeyRow(): Promise<{ kid: string; publicJwk: JWK; privateJwk: J
 }
 
 export class ToolKeys {
-  private cache?: { at: number; signing: SigningKey; publicKeys: Map<string, CryptoKey>; sessionSecrets: Map<string, CryptoKey>; jwks: { keys: JWK[] } };
+  private cache?: { at: number; signing: SigningKey; sessionSecrets: Map<string, CryptoKey>; jwks: { keys: JWK[] } };
   private loading?: Promise<NonNullable<ToolKeys['cache']>>;
   constructor(private readonly store: Store) {}
 
@@ -53,16 +53,11 @@ export class ToolKeys {
           { type: QueryTypes.SELECT },
         );
         const active = rows.find((r) => r.status === 'active')!;
-        const publicKeys = new Map<string, CryptoKey>();
         const sessionSecrets = new Map<string, CryptoKey>();
-        for (const r of rows) {
-          publicKeys.set(r.kid, (await importJWK(r.public_jwk, 'RS256')) as CryptoKey);
-          sessionSecrets.set(r.kid, await deriveSessionKey(r.private_jwk, r.kid));
-        }
+        for (const r of rows) sessionSecrets.set(r.kid, await deriveSessionKey(r.private_jwk, r.kid));
         this.cache = {
           at: Date.now(),
           signing: { kid: active.kid, privateKey: (await importJWK(active.private_jwk, 'RS256')) as CryptoKey },
-          publicKeys,
           sessionSecrets,
           jwks: { keys: rows.map((r) => r.public_jwk) },
         };
@@ -98,13 +93,6 @@ export class ToolKeys {
     if (!c.sessionSecrets.has(want)) c = await this.reloadOnMiss(c);
     const secret = c.sessionSecrets.get(want);
     return secret ? { kid: want, secret } : undefined;
-  }
-
-  /** A published public key by kid; reloads once when the kid is unknown (rotated in another process). */
-  async publicKey(kid: string): Promise<CryptoKey | undefined> {
-    let c = await this.load();
-    if (!c.publicKeys.has(kid)) c = await this.reloadOnMiss(c);
-    return c.publicKeys.get(kid);
   }
 }
 
