@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { ConnectionAcquireTimeoutError, ConnectionError, DatabaseError } from 'sequelize';
 import { AppError, InvalidJsonError, PayloadTooLargeError } from '../errors.js';
 
 /**
@@ -16,7 +17,24 @@ export function toAppError(err: unknown): AppError {
     if (err.status === 400) return new InvalidJsonError(err.message || undefined);
     return new AppError(err.status, err.status < 500 ? 'bad_request' : 'internal', err.message || 'Request failed');
   }
+  const transient = transientDatabaseError(err);
+  if (transient) return new AppError(503, 'unavailable', transient, { cause: err, headers: { 'Retry-After': '1' } });
   return new AppError(500, 'internal', 'Internal server error', { cause: err });
+}
+
+/**
+ * Failures that say nothing about the request and succeed on retry: a deadlock or serialization
+ * conflict PostgreSQL resolved by aborting us, or a database that is unreachable for a moment.
+ * Clients get 503 with Retry-After rather than a 500.
+ */
+function transientDatabaseError(err: unknown): string | null {
+  if (err instanceof ConnectionError || err instanceof ConnectionAcquireTimeoutError) return 'Database temporarily unavailable; retry';
+  if (err instanceof DatabaseError) {
+    const code = (err.parent as { code?: string } | undefined)?.code;
+    if (code === '40P01' || code === '40001') return 'Concurrent update conflict; retry';
+    if (code === '55P03' || code === '57014') return 'Database busy; retry';
+  }
+  return null;
 }
 
 export const renderProblem: ErrorRenderer = (c, err) => {
