@@ -18,7 +18,7 @@ import { assertSeatAvailable, insertPerson } from './people.js';
  */
 export class LaunchIdentityError extends AppError {
   constructor(
-    readonly reason: 'no_match' | 'inactive' | 'linked_elsewhere',
+    readonly reason: 'no_match' | 'inactive' | 'linked_elsewhere' | 'ambiguous',
     message: string,
   ) {
     super(403, 'forbidden', message, { details: { check: reason === 'inactive' ? 'person_inactive' : 'identity', reason } });
@@ -95,13 +95,18 @@ async function linkedSubOf(store: Store, t: Transaction, tenantId: string, platf
 }
 
 async function byClaim(store: Store, t: Transaction, tenantId: string, value: string): Promise<PersonAttrs | undefined> {
-  // externalId first (the IdP's stable key), then userName (case-insensitive, RFC 7643).
+  // externalId first (the IdP's stable key), then userName (case-insensitive, RFC 7643). externalId
+  // is not unique (RFC 7643 gives it no uniqueness; see docs/decisions/0002): two live people with
+  // the best-ranked match are a data problem for the school, never a guess.
   const rows = await store.sequelize.query<PersonAttrs & { rank: number }>(
     `SELECT ${PERSON_COLUMNS}, CASE WHEN external_id = $2 THEN 0 ELSE 1 END AS rank FROM people
      WHERE tenant_id = $1 AND deleted_at IS NULL AND status <> 'merged' AND (external_id = $2 OR lower(user_name) = lower($2))
-     ORDER BY rank LIMIT 1`,
+     ORDER BY rank LIMIT 2`,
     { bind: [tenantId, value], type: QueryTypes.SELECT, transaction: t },
   );
+  if (rows.length === 2 && rows[0].rank === rows[1].rank) {
+    throw new LaunchIdentityError('ambiguous', 'More than one person at your school matches this account, so the tool cannot tell which one you are. Ask your school to fix the duplicate.');
+  }
   return rows[0];
 }
 

@@ -95,6 +95,17 @@ describe('matching a launch to a person', () => {
     expect((await rejection(resolve(`sub-${i}`, { email }, { trustEmail: true }))).reason).toBe('no_match');
   });
 
+  it('never guesses between two live people with the same externalId (it is not unique in SCIM)', async () => {
+    const i = next();
+    await provisionPerson(store, tenantId, { externalId: `DUP-${i}`, userName: `dup-a${i}` });
+    await provisionPerson(store, tenantId, { externalId: `DUP-${i}`, userName: `dup-b${i}` });
+    const err = await rejection(resolve(`sub-${i}`, { [LIS]: { person_sourcedid: `DUP-${i}` } }, { jitCreate: true }));
+    expect(err.reason).toBe('ambiguous');
+    // Not even just-in-time creation: a third person would only deepen the duplicate.
+    const [{ n }] = await rows<{ n: number }>(store, `SELECT count(*)::int AS n FROM people WHERE tenant_id = $1 AND external_id = $2`, [tenantId, `DUP-${i}`]);
+    expect(n).toBe(2);
+  });
+
   it('never re-links a person already linked to another sub of the same platform', async () => {
     const i = next();
     await provisionPerson(store, tenantId, { externalId: `EXT-${i}`, primaryEmail: `relink-${i}@school.example` });
