@@ -20,6 +20,8 @@ import { ltiRoutes, renderLtiError } from '../../lti/routes.js';
 import { platformRoutes, platformsOpenApi } from './api-platforms.js';
 import { renderScimError, scimApp } from '../../scim/routes.js';
 
+const ENROLMENT_PATH = /^\/api\/v1\/courses\/[^/]+\/enrolments$/;
+
 export interface AppDeps {
   config: Config;
   store: Store;
@@ -38,21 +40,20 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', requestContext(deps.logger));
   app.use('*', accessLog(metrics));
-  const appBodyLimit = bodyLimit(deps.config.bodyLimitBytes);
-  // SCIM Bulk advertises and enforces its own maxPayloadSize (scim/routes.ts).
-  // Bulk pre-enrolment (10,000 rows) has its own, larger limit.
-  const enrolmentBodyLimit = bodyLimit(deps.config.privileges.bulkMaxBytes);
-  // Authorization checks are tiny; a small limit keeps the hot path cheap to protect.
-  const authorizeBodyLimit = bodyLimit(16 * 1024);
-  app.use('*', (c, next) =>
-    c.req.path === '/scim/v2/Bulk'
-      ? next()
-      : c.req.path === '/api/v1/authorize'
-        ? authorizeBodyLimit(c, next)
-        : /^\/api\/v1\/courses\/[^/]+\/enrolments$/.test(c.req.path)
-          ? enrolmentBodyLimit(c, next)
-          : appBodyLimit(c, next),
-  );
+  // Body limits by path: SCIM Bulk enforces its own advertised maxPayloadSize (scim/routes.ts),
+  // bulk pre-enrolment (10,000 rows) needs more, authorization checks are tiny.
+  const limits = {
+    standard: bodyLimit(deps.config.bodyLimitBytes),
+    enrolment: bodyLimit(deps.config.privileges.bulkMaxBytes),
+    authorize: bodyLimit(16 * 1024),
+  };
+  app.use('*', function limitBody(c, next) {
+    const path = c.req.path;
+    if (path === '/scim/v2/Bulk') return next();
+    if (path === '/api/v1/authorize') return limits.authorize(c, next);
+    if (ENROLMENT_PATH.test(path)) return limits.enrolment(c, next);
+    return limits.standard(c, next);
+  });
   app.use(
     '*',
     methodNotAllowed({
