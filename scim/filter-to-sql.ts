@@ -2,6 +2,7 @@ import type { Filter } from 'scim2-parse-filter';
 import { parseFilter, tokenizer, Tokens, type Token } from 'scim2-parse-filter/lib/src/parser.js';
 import { BadRequestError } from '../src/errors.js';
 import { enterpriseSchema, findAttr, userSchema, URN, type AttrDef, type ResourceKind } from './schemas.js';
+import { UUID } from '../src/ids.js';
 
 /**
  * SCIM filter → parameterised SQL over a whitelist of attributes (RFC 7644 §3.4.2.2). Values are
@@ -249,7 +250,6 @@ export function resolveAttr(kind: ResourceKind, attrPath: string): Resolved {
 // Translation
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (m) => '\\' + m);
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function compareSql(s: Scalar, op: string, value: unknown, b: Binder, attrPath: string): string {
   if (op === 'pr') return s.type === 'string' ? `(${s.expr} IS NOT NULL AND ${s.expr} <> '')` : `(${s.expr} IS NOT NULL)`;
@@ -284,7 +284,7 @@ export function compareSql(s: Scalar, op: string, value: unknown, b: Binder, att
   let param = (x: string) => b.add(x);
   if (s.type === 'uuid') {
     // Indexed equality on a real uuid; anything else compares the text form (never a cast error).
-    if (op === 'eq') return UUID_RE.test(v) ? `(${expr} = ${b.add(v.toLowerCase())}::uuid)` : 'false';
+    if (op === 'eq') return UUID.test(v) ? `(${expr} = ${b.add(v.toLowerCase())}::uuid)` : 'false';
     expr = `${expr}::text`;
     v = v.toLowerCase();
   } else if (!s.caseExact) {

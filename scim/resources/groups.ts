@@ -23,9 +23,9 @@ import {
 import { listPage } from '../list.js';
 import { applyPatch, readPatchRequest } from '../patch.js';
 import { checkTypes, normalizeResource, URN } from '../schemas.js';
+import { UUID } from '../../src/ids.js';
 
 const invalidValue = (m: string) => new BadRequestError(m, { scimType: 'invalidValue' });
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Member sub-attributes the server owns; anything else a client sends round-trips. */
 const MEMBER_OWN = new Set(['value', 'type', '$ref', 'display']);
 

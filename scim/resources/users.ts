@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { PersonAttrs } from '../../src/db/models.js';
 import { inTransaction } from '../../src/db/store.js';
-import { lockPerson, PERSON_COLUMNS, provisionNewPersonFast, provisionPerson, deprovisionPerson, SCIM_VISIBLE, updatePerson, UUID, type PersonInput, type ProvisionedEmail } from '../../src/domain/provisioning.js';
+import { lockPerson, PERSON_COLUMNS, provisionNewPersonFast, provisionPerson, deprovisionPerson, SCIM_VISIBLE, updatePerson, type PersonInput, type ProvisionedEmail } from '../../src/domain/provisioning.js';
 import { BadRequestError, NotFoundError } from '../../src/errors.js';
 import {
   actorOf,
@@ -24,6 +24,7 @@ import {
 import { listPage } from '../list.js';
 import { applyPatch, readPatchRequest } from '../patch.js';
 import { checkTypes, normalizeResource, URN } from '../schemas.js';
+import { UUID } from '../../src/ids.js';
 
 const invalidValue = (m: string) => new BadRequestError(m, { scimType: 'invalidValue' });
 

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
-import { parseInput, select, UUID_RE } from './privileges.js';
+import { parseInput, select } from './privileges.js';
+import { UUID } from '../ids.js';
 
 /**
  * Courses of the API. LTI launches upsert the same table through src/domain/launch-course.ts; a course
@@ -63,7 +64,7 @@ export async function createCourse(store: Store, ctx: ActorContext, tenantId: st
 /** A course by id, or `key:<SIS key>`; a course of another tenant is simply not found. */
 export async function getCourse(store: Store, tenantId: string, ref: string, t?: Transaction): Promise<CourseView> {
   const byKey = ref.startsWith('key:');
-  if (!byKey && !UUID_RE.test(ref)) throw new NotFoundError(`No course ${ref}`);
+  if (!byKey && !UUID.test(ref)) throw new NotFoundError(`No course ${ref}`);
   const [row] = await select<CourseRow>(
     store,
     `SELECT id, title, external_key, lti_context_id, created_at FROM courses

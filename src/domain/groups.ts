@@ -2,6 +2,7 @@ import { QueryTypes, type Transaction } from 'sequelize';
 import type { ActorContext, Store } from '../db/store.js';
 import { NotFoundError, PreconditionFailedError } from '../errors.js';
 import { recordAudit } from './audit.js';
+import { UUID } from '../ids.js';
 
 /**
  * SCIM groups and their members (people or groups). Membership changes are applied as set
@@ -41,7 +42,6 @@ export interface MemberInput {
 export const GROUP_COLUMNS = `g.id, g.tenant_id AS "tenantId", g.display_name AS "displayName", g.external_id AS "externalId",
   g.scim, g.version, g.created_at AS "createdAt", g.updated_at AS "updatedAt"`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const auditView = (g: GroupRow) => ({ id: g.id, displayName: g.displayName, externalId: g.externalId });
 
 /** Resolves member ids to live people and groups of this tenant, in one query. */

@@ -2,7 +2,8 @@ import type { Transaction } from 'sequelize';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
-import { changedOnCommit, exec, select, UUID_RE } from './privileges.js';
+import { changedOnCommit, exec, select } from './privileges.js';
+import { UUID } from '../ids.js';
 
 /**
  * A tenant admin merges a placeholder into the real person when no door could link them (an
@@ -11,7 +12,7 @@ import { changedOnCommit, exec, select, UUID_RE } from './privileges.js';
  * kept as `merged` with merged_into so references to its id still resolve.
  */
 export async function mergeInTransaction(store: Store, t: Transaction, ctx: ActorContext, tenantId: string, fromId: string, intoId: string) {
-  if (!UUID_RE.test(fromId) || !UUID_RE.test(intoId)) throw new ValidationError('from and into must be person ids');
+  if (!UUID.test(fromId) || !UUID.test(intoId)) throw new ValidationError('from and into must be person ids');
   if (fromId === intoId) throw new ValidationError('A person cannot be merged into themselves');
   const people = await select<{ id: string; status: string }>(
     store,

@@ -3,7 +3,8 @@ import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { queueInvitations, type InviteSettings } from './invitations.js';
 import { insertPerson, personAuditView, SEAT_STATUSES } from './people.js';
-import { advisoryLocks, exec, recordAuditBatch, select, UUID_RE } from './privileges.js';
+import { advisoryLocks, exec, recordAuditBatch, select } from './privileges.js';
+import { UUID } from '../ids.js';
 
 /**
  * Door 2 of DESIGN.md: an admin names someone ("Can't find the person you're looking for?").
@@ -21,7 +22,7 @@ export function isValidEmail(email: string): boolean {
 
 export function parsePersonRef(raw: string): PersonRef {
   const ref = raw.trim();
-  if (UUID_RE.test(ref)) return { kind: 'id', id: ref.toLowerCase() };
+  if (UUID.test(ref)) return { kind: 'id', id: ref.toLowerCase() };
   if (ref.toLowerCase().startsWith('email:')) {
     const email = ref.slice(6).trim().toLowerCase();
     if (!isValidEmail(email)) throw new ValidationError(`Malformed email "${ref.slice(6)}"`, { details: { ref: raw } });

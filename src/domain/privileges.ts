@@ -6,6 +6,7 @@ import { recordAudit } from './audit.js';
 import { getCourse } from './courses.js';
 import type { InviteSettings } from './invitations.js';
 import { resolvePersonRef, type PersonSummary } from './person-reference.js';
+import { UUID } from '../ids.js';
 
 /**
  * Course privileges. effective(person, course) =
@@ -71,7 +72,6 @@ export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   return r.data;
 }
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /* ------------------------------------------------------------------ in-process change signal */
 
@@ -608,7 +608,7 @@ export async function clearPersonPrivileges(store: Store, principal: Principal, 
 export async function setGroupPrivileges(store: Store, principal: Principal, ctx: ActorContext, input: { courseRef: string; groupId: string; body: unknown }) {
   const tenantId = principal.tenantId;
   const lists = parseInput(grantListsInput, input.body);
-  if (!UUID_RE.test(input.groupId)) throw new NotFoundError(`No group ${input.groupId}`);
+  if (!UUID.test(input.groupId)) throw new NotFoundError(`No group ${input.groupId}`);
   return inTransaction(store, async (t) => {
     const course = await getCourse(store, tenantId, input.courseRef, t);
     await assertKnownPrivileges(store, tenantId, [...lists.allow, ...lists.deny], t);
@@ -675,7 +675,7 @@ export async function listAuditFiltered(
   q: { tenantId: string; course?: string; person?: string; actor?: string; action?: string; since?: Date; until?: Date; before?: number; limit?: number },
 ) {
   for (const [name, v] of [['course', q.course], ['person', q.person]] as const) {
-    if (v !== undefined && !UUID_RE.test(v)) throw new ValidationError(`${name}: an id`);
+    if (v !== undefined && !UUID.test(v)) throw new ValidationError(`${name}: an id`);
   }
   const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
   const rows = await select<{ id: number; at: Date; actor: string; action: string; target_type: string; target_id: string; before: unknown; after: unknown; request_id: string | null }>(

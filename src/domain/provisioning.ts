@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors
 import { recordAudit } from './audit.js';
 import { assertSeatAvailable, insertPerson, personAuditView } from './people.js';
 import { revokePersonGrants } from './privileges.js';
+import { UUID } from '../ids.js';
 
 /**
  * Door 1 of DESIGN.md ("One person, three doors"): an identity provider pushes a person. The SCIM
@@ -309,7 +310,6 @@ export async function lockPerson(store: Store, t: Transaction, tenantId: string,
   if (ifMatch && !ifMatch(rows[0].version)) throw new PreconditionFailedError(`User ${id} has changed (version ${rows[0].version})`);
   return rows[0];
 }
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Full replace (PUT, and PATCH after the patch engine ran): every attribute comes from `input`. */
 export async function updatePerson(store: Store, t: Transaction, ctx: ActorContext, current: PersonAttrs, input: PersonInput): Promise<PersonAttrs> {

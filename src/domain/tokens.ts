@@ -4,6 +4,7 @@ import type { ApiTokenAttrs, TenantAttrs, TokenKind } from '../db/models.js';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
+import { UUID } from '../ids.js';
 
 /**
  * Tenant API tokens. The secret is shown once at creation; only its SHA-256 and a short display
@@ -100,7 +101,7 @@ export async function listTokens(store: Store, tenantId?: string): Promise<Token
 /** Revokes a token by id or display prefix within one tenant. Revoking twice is a no-op. */
 export async function revokeToken(store: Store, ctx: ActorContext, tenantId: string, ref: string): Promise<TokenView> {
   return inTransaction(store, async (t) => {
-    const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref);
+    const isUuid = UUID.test(ref);
     const rows = await store.models.ApiToken.findAll({
       where: { tenantId, ...(isUuid ? { id: ref } : { prefix: ref }) },
       transaction: t,

@@ -2,10 +2,11 @@ import { Hono } from 'hono';
 import type { Store } from '../db/store.js';
 import { likeEscape } from '../domain/courses.js';
 import { getPersonById, parsePersonRef, findByRefs, refKey } from '../domain/person-reference.js';
-import { effectiveOne, select, UUID_RE } from '../domain/privileges.js';
+import { effectiveOne, select } from '../domain/privileges.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { principalOf } from './api-auth.js';
 import { problemResponse, type PathItems } from './openapi.js';
+import { UUID } from '../ids.js';
 
 /** People search for the admin page (?q= over names, email, userName, externalId — in SQL) and one person with status. */
 export function peopleRoutes(store: Store) {
@@ -21,7 +22,7 @@ export function peopleRoutes(store: Store) {
     await assertMayLookUp(p);
     const q = (c.req.query('q') ?? '').trim().toLowerCase();
     const after = c.req.query('after');
-    if (after && !UUID_RE.test(after)) throw new ValidationError('after: a cursor from `next`');
+    if (after && !UUID.test(after)) throw new ValidationError('after: a cursor from `next`');
     const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 25) || 25, 1), 200);
     const like = q ? `%${likeEscape(q)}%` : null;
     const rows = await select<Row>(

@@ -6,6 +6,7 @@ import { addDeployment, addPlatform, getPlatform, listPlatforms } from '../domai
 import { ValidationError } from '../errors.js';
 import { actorOf, requireAdmin } from './api-auth.js';
 import { problemResponse, type PathItems } from './openapi.js';
+import { UUID } from '../ids.js';
 
 /**
  * LTI platform registry on the admin API (`/api/v1/lti/…`, tenant admin token): the same
@@ -29,7 +30,7 @@ export function platformRoutes(store: Store, config: Config) {
   app.post('/lti/platforms/:id/deployments', async (c) => {
     const tenantId = c.get('auth').tenant.id;
     const id = c.req.param('id');
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new ValidationError('Platform id must be a UUID');
+    if (!UUID.test(id)) throw new ValidationError('Platform id must be a UUID');
     const p = await getPlatform(store, tenantId, id);
     const b = await body(c);
     return c.json(await addDeployment(store, actorOf(c), tenantId, { issuer: p.issuer, clientId: p.clientId, deploymentId: b.deploymentId as string }), 201);

@@ -23,13 +23,13 @@ import {
   setGroupPrivileges,
   setPersonPrivileges,
   setRoleDefaults,
-  UUID_RE,
 } from '../domain/privileges.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
 import { actorOf, fastJsonBody, jsonBody, principalOf, requireAdmin } from './api-auth.js';
 import { courseRoutes, coursesOpenApi } from './api-courses.js';
 import { peopleOpenApi, peopleRoutes } from './api-people.js';
 import { problemResponse, type PathItems } from './openapi.js';
+import { UUID } from '../ids.js';
 
 export interface PrivilegesDeps {
   store: Store;
@@ -52,7 +52,7 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
   app.get('/courses/:id/privileges', async (c) => {
     const limit = c.req.query('limit');
     const after = c.req.query('after');
-    if (after && !UUID_RE.test(after)) throw new ValidationError('after: a cursor from `next`');
+    if (after && !UUID.test(after)) throw new ValidationError('after: a cursor from `next`');
     return c.json(await listCoursePrivileges(store, principalOf(c), c.req.param('id'), { limit: limit ? Number(limit) || 100 : undefined, after }));
   });
   app.put('/courses/:id/privileges/:personRef', async (c) => {
@@ -140,11 +140,11 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
   /* --- invitations --- */
   app.get('/invitations', requireAdmin, async (c) => {
     const person = c.req.query('person');
-    if (person && !UUID_RE.test(person)) throw new ValidationError('person: a person id');
+    if (person && !UUID.test(person)) throw new ValidationError('person: a person id');
     return c.json({ items: await listInvitations(store, principalOf(c).tenantId, { personId: person, status: c.req.query('status') || undefined }) });
   });
   app.post('/people/:id/invitation', requireAdmin, async (c) => {
-    if (!UUID_RE.test(c.req.param('id'))) throw new ValidationError('id: a person id');
+    if (!UUID.test(c.req.param('id'))) throw new ValidationError('id: a person id');
     const r = await resendInvitation(store, actorOf(c), principalOf(c).tenantId, c.req.param('id'), invite);
     outbox.kick();
     return c.json(r, 202);

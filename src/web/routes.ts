@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { UUID_RE } from '../domain/privileges.js';
 import { NotFoundError } from '../errors.js';
 import { CourseAdminPage, WelcomePage } from './pages.js';
+import { UUID } from '../ids.js';
 
 /**
  * /app: the course admin page (GET /app/courses/:id) and the learner landing page
@@ -36,7 +36,7 @@ export function webRoutes() {
   const app = new Hono();
   app.get('/courses/:id', (c) => {
     const id = c.req.param('id');
-    if (!UUID_RE.test(id)) throw new NotFoundError(`No course ${id}`);
+    if (!UUID.test(id)) throw new NotFoundError(`No course ${id}`);
     const nonce = randomBytes(16).toString('base64');
     return page(c, CourseAdminPage({ nonce, courseId: id }), nonce);
   });
