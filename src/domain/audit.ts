@@ -1,5 +1,7 @@
-import { Op, type Transaction } from 'sequelize';
+import { QueryTypes, type Transaction } from 'sequelize';
 import type { ActorContext, Store } from '../db/store.js';
+import { ValidationError } from '../errors.js';
+import { UUID } from '../ids.js';
 
 export interface AuditEntry {
   tenantId: string;
@@ -27,33 +29,47 @@ export async function recordAudit(store: Store, t: Transaction, ctx: ActorContex
   );
 }
 
-export interface AuditQuery {
-  tenantId: string;
-  targetType?: string;
-  targetId?: string;
-  actor?: string;
-  action?: string;
-  since?: Date;
-  until?: Date;
-  limit?: number;
-}
-
-export async function listAudit(store: Store, q: AuditQuery) {
-  const where: Record<string | symbol, unknown> = { tenantId: q.tenantId };
-  if (q.targetType) where.targetType = q.targetType;
-  if (q.targetId) where.targetId = q.targetId;
-  if (q.actor) where.actor = q.actor;
-  if (q.action) where.action = q.action;
-  if (q.since || q.until) {
-    where.at = { ...(q.since ? { [Op.gte]: q.since } : {}), ...(q.until ? { [Op.lt]: q.until } : {}) };
+/**
+ * GET /audit: filtered by course, person, actor, action and time. Privilege events target
+ * `course_person` "<course>/<person>", so course and person filters match either half.
+ */
+export async function listAudit(
+  store: Store,
+  q: { tenantId: string; course?: string; person?: string; actor?: string; action?: string; since?: Date; until?: Date; before?: number; limit?: number },
+) {
+  for (const [name, v] of [['course', q.course], ['person', q.person]] as const) {
+    if (v !== undefined && !UUID.test(v)) throw new ValidationError(`${name}: an id`);
   }
-  const rows = await store.models.AuditEvent.findAll({
-    where,
-    order: [
-      ['at', 'DESC'],
-      ['id', 'DESC'],
-    ],
-    limit: Math.min(q.limit ?? 100, 1000),
-  });
-  return rows.map((r) => r.get({ plain: true }));
+  const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+  const rows = await store.sequelize.query<{ id: number; at: Date; actor: string; action: string; target_type: string; target_id: string; before: unknown; after: unknown; request_id: string | null }>(
+    `SELECT id, at, actor, action, target_type, target_id, before, after, request_id FROM audit_events
+      WHERE tenant_id = $1
+        AND ($2::text IS NULL OR (target_type IN ('course_person', 'course_group') AND target_id LIKE $2 || '/%') OR (target_type = 'course' AND target_id = $2))
+        AND ($3::text IS NULL OR (target_type = 'course_person' AND target_id LIKE '%/' || $3) OR (target_type = 'person' AND target_id = $3))
+        AND ($4::text IS NULL OR actor = $4)
+        AND ($5::text IS NULL OR action = $5)
+        AND ($6::timestamptz IS NULL OR at >= $6)
+        AND ($7::timestamptz IS NULL OR at < $7)
+        AND ($8::bigint IS NULL OR id < $8)
+      ORDER BY id DESC LIMIT $9`,
+    {
+      bind: [q.tenantId, q.course ?? null, q.person ?? null, q.actor ?? null, q.action ?? null, q.since ?? null, q.until ?? null, Number.isFinite(q.before) ? q.before : null, limit + 1],
+      type: QueryTypes.SELECT,
+    },
+  );
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map((r) => ({
+      id: r.id,
+      at: new Date(r.at).toISOString(),
+      actor: r.actor,
+      action: r.action,
+      targetType: r.target_type,
+      targetId: r.target_id,
+      before: r.before,
+      after: r.after,
+      requestId: r.request_id,
+    })),
+    next: rows.length > limit ? page[page.length - 1].id : null,
+  };
 }

@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
-import { parseInput, select } from './privileges.js';
+import { select } from './privileges.js';
 import { UUID } from '../ids.js';
+import { parseInput } from './validate.js';
 
 /**
  * Courses of the API. LTI launches upsert the same table through src/domain/launch-course.ts; a course

@@ -14,11 +14,11 @@ import {
   managers,
   MANAGE,
   normalizeRoles,
-  parseInput,
   roleDefaults,
   select,
   type Principal,
 } from './privileges.js';
+import { parseInput } from './validate.js';
 
 /** Roles per person per course: from the API, from LTI launches (lti/ writes the same table) and from bulk. */
 export interface MembershipView {

@@ -1,8 +1,9 @@
 import { QueryTypes, type Transaction } from 'sequelize';
 import { z } from 'zod';
 import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { recordAudit } from './audit.js';
+import { parseInput } from './validate.js';
 
 /**
  * The LTI platform registry. A registration is per tenant: (tenant, issuer, client_id) with its
@@ -81,16 +82,6 @@ export const platformInput = z.object({
 });
 export type PlatformInput = z.input<typeof platformInput>;
 
-function parse<T>(schema: z.ZodType<T>, input: unknown): T {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    throw new ValidationError(r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '), {
-      details: { issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-    });
-  }
-  return r.data;
-}
-
 /**
  * Bumped by every registry write in this process, so in-process caches of lookups (lti/) drop
  * their entries at once; other processes (the CLI) are seen when the caches' short TTL expires.
@@ -130,7 +121,7 @@ async function insertDeployment(store: Store, t: Transaction, ctx: ActorContext,
  * client_id) again for the same tenant adds the deployment and updates endpoints and policy.
  */
 export async function addPlatform(store: Store, ctx: ActorContext, tenantId: string, input: PlatformInput): Promise<PlatformView> {
-  const d = parse(platformInput, input);
+  const d = parseInput(platformInput, input);
   const id = await inTransaction(store, async (t) => {
     const [existing] = await store.sequelize.query<PlatformRow>(
       `SELECT * FROM lti_platforms WHERE tenant_id = $1 AND issuer = $2 AND client_id = $3 AND deleted_at IS NULL FOR UPDATE`,
@@ -173,7 +164,7 @@ export const deploymentInput = z.object({
 
 /** Adds a deployment to a platform the tenant has already registered. */
 export async function addDeployment(store: Store, ctx: ActorContext, tenantId: string, input: z.input<typeof deploymentInput>): Promise<PlatformView> {
-  const d = parse(deploymentInput, input);
+  const d = parseInput(deploymentInput, input);
   const id = await inTransaction(store, async (t) => {
     const [p] = await store.sequelize.query<PlatformRow>(
       `SELECT * FROM lti_platforms WHERE tenant_id = $1 AND issuer = $2 AND client_id = $3 AND deleted_at IS NULL`,

@@ -7,6 +7,7 @@ import { getCourse } from './courses.js';
 import type { InviteSettings } from './invitations.js';
 import { resolvePersonRef, type PersonSummary } from './person-reference.js';
 import { UUID } from '../ids.js';
+import { parseInput } from './validate.js';
 
 /**
  * Course privileges. effective(person, course) =
@@ -62,15 +63,6 @@ export async function exec(store: Store, sql: string, bind: unknown[], t: Transa
   await store.sequelize.query(sql, { bind, transaction: t });
 }
 
-export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    throw new ValidationError(r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; '), {
-      details: { issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-    });
-  }
-  return r.data;
-}
 
 
 /* ------------------------------------------------------------------ in-process change signal */
@@ -664,47 +656,3 @@ export async function listCoursePrivileges(store: Store, principal: Principal, c
   return { course, items, next, groups: await groupGrants(store, tenantId, course.id) };
 }
 
-/* ------------------------------------------------------------------ audit query */
-
-/**
- * GET /audit: filtered by course, person, actor, action and time. Privilege events target
- * `course_person` "<course>/<person>", so course and person filters match either half.
- */
-export async function listAuditFiltered(
-  store: Store,
-  q: { tenantId: string; course?: string; person?: string; actor?: string; action?: string; since?: Date; until?: Date; before?: number; limit?: number },
-) {
-  for (const [name, v] of [['course', q.course], ['person', q.person]] as const) {
-    if (v !== undefined && !UUID.test(v)) throw new ValidationError(`${name}: an id`);
-  }
-  const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
-  const rows = await select<{ id: number; at: Date; actor: string; action: string; target_type: string; target_id: string; before: unknown; after: unknown; request_id: string | null }>(
-    store,
-    `SELECT id, at, actor, action, target_type, target_id, before, after, request_id FROM audit_events
-      WHERE tenant_id = $1
-        AND ($2::text IS NULL OR (target_type IN ('course_person', 'course_group') AND target_id LIKE $2 || '/%') OR (target_type = 'course' AND target_id = $2))
-        AND ($3::text IS NULL OR (target_type = 'course_person' AND target_id LIKE '%/' || $3) OR (target_type = 'person' AND target_id = $3))
-        AND ($4::text IS NULL OR actor = $4)
-        AND ($5::text IS NULL OR action = $5)
-        AND ($6::timestamptz IS NULL OR at >= $6)
-        AND ($7::timestamptz IS NULL OR at < $7)
-        AND ($8::bigint IS NULL OR id < $8)
-      ORDER BY id DESC LIMIT $9`,
-    [q.tenantId, q.course ?? null, q.person ?? null, q.actor ?? null, q.action ?? null, q.since ?? null, q.until ?? null, Number.isFinite(q.before) ? q.before : null, limit + 1],
-  );
-  const page = rows.slice(0, limit);
-  return {
-    items: page.map((r) => ({
-      id: r.id,
-      at: new Date(r.at).toISOString(),
-      actor: r.actor,
-      action: r.action,
-      targetType: r.target_type,
-      targetId: r.target_id,
-      before: r.before,
-      after: r.after,
-      requestId: r.request_id,
-    })),
-    next: rows.length > limit ? page[page.length - 1].id : null,
-  };
-}

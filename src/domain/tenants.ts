@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import type { TenantAttrs } from '../db/models.js';
 import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { recordAudit } from './audit.js';
+import { parseInput } from './validate.js';
 
 export const tenantInput = z.object({
   slug: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'slug: 2-63 characters of a-z, 0-9 and "-", starting with a letter or digit'),
-  name: z.string().trim().min(1, 'name must not be empty').max(200),
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, '2-63 characters of a-z, 0-9 and "-", starting with a letter or digit'),
+  name: z.string().trim().min(1, 'must not be empty').max(200),
   seatLimit: z.number().int().min(0).nullable().optional(),
 });
 export type TenantInput = z.infer<typeof tenantInput>;
@@ -33,18 +34,8 @@ export function tenantView(t: TenantAttrs): TenantView {
   };
 }
 
-function parse<T>(schema: z.ZodType<T>, input: unknown): T {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    throw new ValidationError(r.error.issues.map((i) => i.message).join('; '), {
-      details: { issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-    });
-  }
-  return r.data;
-}
-
 export async function createTenant(store: Store, ctx: ActorContext, input: TenantInput): Promise<TenantView> {
-  const data = parse(tenantInput, input);
+  const data = parseInput(tenantInput, input);
   try {
     return await inTransaction(store, async (t) => {
       const row = await store.models.Tenant.create(
@@ -79,7 +70,7 @@ export async function getTenantById(store: Store, id: string): Promise<TenantVie
 }
 
 export const tenantChanges = z.object({
-  name: z.string().trim().min(1, 'name must not be empty').max(200).optional(),
+  name: z.string().trim().min(1, 'must not be empty').max(200).optional(),
   seatLimit: z.number().int().min(0).nullable().optional(),
   status: z.enum(['active', 'suspended']).optional(),
 });
@@ -87,7 +78,7 @@ export type TenantChanges = z.infer<typeof tenantChanges>;
 
 /** Renames, suspends/reactivates or changes the seat limit of a live tenant. */
 export async function updateTenant(store: Store, ctx: ActorContext, slug: string, changes: TenantChanges): Promise<TenantView> {
-  const data = parse(tenantChanges, changes);
+  const data = parseInput(tenantChanges, changes);
   return inTransaction(store, async (t) => {
     const row = await store.models.Tenant.findOne({ where: { slug, deletedAt: null }, transaction: t, lock: t.LOCK.UPDATE });
     if (!row) throw new NotFoundError(`No tenant with slug "${slug}"`);
