@@ -16,7 +16,6 @@ import {
   clearPersonPrivileges,
   effectiveOne,
   groupGrants,
-  listAuditFiltered,
   listCoursePrivileges,
   MANAGE,
   roleDefaults,
@@ -30,6 +29,7 @@ import { courseRoutes, coursesOpenApi } from './api-courses.js';
 import { peopleOpenApi, peopleRoutes } from './api-people.js';
 import { problemResponse, type PathItems } from './openapi.js';
 import { UUID } from '../ids.js';
+import { listAudit } from '../domain/audit.js';
 
 export interface PrivilegesDeps {
   store: Store;
@@ -176,7 +176,7 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
       return d;
     };
     return c.json(
-      await listAuditFiltered(store, {
+      await listAudit(store, {
         tenantId: principalOf(c).tenantId,
         course: q.course || undefined,
         person: q.person || undefined,
