@@ -26,7 +26,13 @@ import { addPlatform } from '../src/domain/platforms.js';
 import { createTenant } from '../src/domain/tenants.js';
 import { startServer } from '../src/server.js';
 import { createDatabaseOnServer } from '../test/support/db.js';
-import { Browser, LTI_CLAIM, runLaunch, startPlatformEmulator, type PlatformEmulator } from '../test/support/platform-emulator.js';
+import {
+  Browser,
+  LTI_CLAIM,
+  runLaunch,
+  startPlatformEmulator,
+  type PlatformEmulator,
+} from '../test/support/platform-emulator.js';
 import { startLtijsProvider } from '../test/lti/ltijs-baseline.js';
 
 const SECONDS = Number(process.env.LTI_BENCH_SECONDS ?? 6);
@@ -54,19 +60,33 @@ function payload(target: string, deploymentId: string, sub: string, sourcedId?: 
     [`${LTI_CLAIM}resource_link`]: { id: 'rl-bench' },
     [`${LTI_CLAIM}roles`]: ['http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor'],
     [`${LTI_CLAIM}context`]: { id: contextId, title: 'Bench course' },
-    ...(sourcedId ? { [`${LTI_CLAIM}lis`]: { person_sourcedid: sourcedId, course_offering_sourcedid: 'SIS-BENCH' } } : {}),
+    ...(sourcedId
+      ? { [`${LTI_CLAIM}lis`]: { person_sourcedid: sourcedId, course_offering_sourcedid: 'SIS-BENCH' } }
+      : {}),
   };
 }
 
 /** Closed-loop clients for `seconds`; returns completed round trips per second (and failures). */
-async function roundTrips(emu: PlatformEmulator, toolUrl: string, loginPath: string, target: string, deploymentId: string, sub: string, seconds = SECONDS) {
+async function roundTrips(
+  emu: PlatformEmulator,
+  toolUrl: string,
+  loginPath: string,
+  target: string,
+  deploymentId: string,
+  sub: string,
+  seconds = SECONDS,
+) {
   let ok = 0;
   let failed = 0;
   let firstFailure: string | undefined;
   const until = Date.now() + seconds * 1000;
   const client = async () => {
     while (Date.now() < until) {
-      const r = await runLaunch(emu, { payload: payload(target, deploymentId, sub) }, { toolUrl, loginPath, targetLinkUri: target, browser: new Browser(), deploymentId });
+      const r = await runLaunch(
+        emu,
+        { payload: payload(target, deploymentId, sub) },
+        { toolUrl, loginPath, targetLinkUri: target, browser: new Browser(), deploymentId },
+      );
       const s = r.launch?.status ?? 0;
       if (s === 302 || s === 303) ok++;
       else {
@@ -82,7 +102,14 @@ async function roundTrips(emu: PlatformEmulator, toolUrl: string, loginPath: str
   return { perSecond: ok / secs, ok, failed, firstFailure };
 }
 
-async function seedGrants(store: Store, tenantId: string, personId: string, n: number, launchCourseId: string, courseIds: string[]) {
+async function seedGrants(
+  store: Store,
+  tenantId: string,
+  personId: string,
+  n: number,
+  launchCourseId: string,
+  courseIds: string[],
+) {
   if (n === 1) {
     await store.sequelize.query(
       `INSERT INTO privilege_grants (tenant_id, course_id, person_id, privilege, effect, granted_by) VALUES ($1, $2, $3, 'grades.edit', 'allow', 'bench')`,
@@ -102,7 +129,13 @@ async function seedGrants(store: Store, tenantId: string, personId: string, n: n
 async function child(mode: string, arg: string): Promise<void> {
   if (mode === '--serve-ours') {
     const { url, databaseUrl } = JSON.parse(arg) as { url: string; databaseUrl: string };
-    const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: new URL(url).port, HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      DATABASE_URL: databaseUrl,
+      PORT: new URL(url).port,
+      HOST: '127.0.0.1',
+      PUBLIC_URL: url,
+      LOG_LEVEL: 'silent',
+    });
     await startServer(config, pino({ level: 'silent' }), { persist: false });
   } else {
     const platform = JSON.parse(arg) as Parameters<typeof startLtijsProvider>[0];
@@ -115,7 +148,9 @@ async function child(mode: string, arg: string): Promise<void> {
 
 function spawnTool(mode: string, arg: unknown): Promise<{ proc: ChildProcess; url: string }> {
   const prof = process.env.LTI_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LTI_BENCH_CPU_PROF}`] : [];
-  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, mode, JSON.stringify(arg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, mode, JSON.stringify(arg)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d) => {
@@ -147,17 +182,37 @@ async function main() {
   const db = await connectDatabase(loadConfig({ DATABASE_URL: dbServer.url, LOG_LEVEL: 'silent' }), { poolMax: 2 });
   const store = createStore(db.sequelize);
   const emu = await startPlatformEmulator();
-  const ltijsChild = await spawnTool('--serve-ltijs', { issuer: emu.issuer, clientId: emu.clientId, jwksUrl: emu.jwksUrl, authUrl: emu.authUrl, tokenUrl: emu.tokenUrl });
+  const ltijsChild = await spawnTool('--serve-ltijs', {
+    issuer: emu.issuer,
+    clientId: emu.clientId,
+    jwksUrl: emu.jwksUrl,
+    authUrl: emu.authUrl,
+    tokenUrl: emu.tokenUrl,
+  });
   const ltijs = { url: ltijsChild.url };
   try {
     const ctx = { actor: 'bench' };
     const tenant = await createTenant(store, ctx, { slug: 'lti-bench', name: 'LTI bench' });
-    await addPlatform(store, ctx, tenant.id, { issuer: emu.issuer, clientId: emu.clientId, deploymentId: 'bench-deploy', authLoginUrl: emu.authUrl, authTokenUrl: emu.tokenUrl, jwksUrl: emu.jwksUrl, jitCreate: true });
+    await addPlatform(store, ctx, tenant.id, {
+      issuer: emu.issuer,
+      clientId: emu.clientId,
+      deploymentId: 'bench-deploy',
+      authLoginUrl: emu.authUrl,
+      authTokenUrl: emu.tokenUrl,
+      jwksUrl: emu.jwksUrl,
+      jitCreate: true,
+    });
 
     // ---- 1. round trips
-    console.log(`LTI login+launch round trips, ${CONCURRENCY} concurrent clients, ${SECONDS} s per run, runs alternating (each tool in its own process; same emulator)`);
+    console.log(
+      `LTI login+launch round trips, ${CONCURRENCY} concurrent clients, ${SECONDS} s per run, runs alternating (each tool in its own process; same emulator)`,
+    );
     const cpu = { ours: { ms: 0, n: 0 }, ltijs: { ms: 0, n: 0 } };
-    const measured = async (who: 'ours' | 'ltijs', pid: number | undefined, run: () => ReturnType<typeof roundTrips>) => {
+    const measured = async (
+      who: 'ours' | 'ltijs',
+      pid: number | undefined,
+      run: () => ReturnType<typeof roundTrips>,
+    ) => {
       const before = cpuMs(pid);
       const r = await run();
       cpu[who].ms += cpuMs(pid) - before;
@@ -165,38 +220,64 @@ async function main() {
       return r;
     };
     const oursRun = (seconds?: number) =>
-      measured('ours', ours.proc.pid, () => roundTrips(emu, toolUrl, '/lti/login', `${toolUrl}/lti/launch`, 'bench-deploy', 'bench-user', seconds));
+      measured('ours', ours.proc.pid, () =>
+        roundTrips(emu, toolUrl, '/lti/login', `${toolUrl}/lti/launch`, 'bench-deploy', 'bench-user', seconds),
+      );
     const baseRun = (seconds?: number) =>
-      measured('ltijs', ltijsChild.proc.pid, () => roundTrips(emu, ltijs.url, '/login', `${ltijs.url}/launch`, 'bench-deploy', 'bench-user', seconds));
+      measured('ltijs', ltijsChild.proc.pid, () =>
+        roundTrips(emu, ltijs.url, '/login', `${ltijs.url}/launch`, 'bench-deploy', 'bench-user', seconds),
+      );
     await oursRun(1); // warm-up: JIT, JWKS caches, connection pools
     await baseRun(1);
     const ours1 = await oursRun();
     const base = await baseRun();
     const ours2 = await oursRun();
     const base2 = await baseRun();
-    for (const [name, r] of [['rosterbridge', ours1], ['ltijs', base], ['rosterbridge', ours2], ['ltijs', base2]] as const) {
+    for (const [name, r] of [
+      ['rosterbridge', ours1],
+      ['ltijs', base],
+      ['rosterbridge', ours2],
+      ['ltijs', base2],
+    ] as const) {
       if (r.firstFailure) console.log(`  (${name}: ${r.failed} failed, first: ${r.firstFailure})`);
     }
     const oursRate = (ours1.perSecond + ours2.perSecond) / 2;
     const baseRate = (base.perSecond + base2.perSecond) / 2;
-    console.log(`  rosterbridge (jose + Hono + PostgreSQL): ${fmt(oursRate)} round trips/s  (runs ${fmt(ours1.perSecond)}, ${fmt(ours2.perSecond)}; failed ${ours1.failed + ours2.failed})`);
-    console.log(`  ltijs 5 (Express, in-memory DB plugin):  ${fmt(baseRate)} round trips/s  (runs ${fmt(base.perSecond)}, ${fmt(base2.perSecond)}; failed ${base.failed + base2.failed})`);
+    console.log(
+      `  rosterbridge (jose + Hono + PostgreSQL): ${fmt(oursRate)} round trips/s  (runs ${fmt(ours1.perSecond)}, ${fmt(ours2.perSecond)}; failed ${ours1.failed + ours2.failed})`,
+    );
+    console.log(
+      `  ltijs 5 (Express, in-memory DB plugin):  ${fmt(baseRate)} round trips/s  (runs ${fmt(base.perSecond)}, ${fmt(base2.perSecond)}; failed ${base.failed + base2.failed})`,
+    );
     console.log(`  ratio: ${fmt(oursRate / baseRate, 2)}× (target ≥ 2×) ${oursRate / baseRate >= 2 ? 'PASS' : 'FAIL'}`);
     const perRt = (w: 'ours' | 'ltijs') => cpu[w].ms / cpu[w].n;
     console.log(
       `  tool-process CPU per round trip (incl. warm-up): rosterbridge ${fmt(perRt('ours'), 2)} ms (+ its PostgreSQL work, not counted), ` +
         `ltijs ${fmt(perRt('ltijs'), 2)} ms; ltijs/rosterbridge ${fmt(perRt('ltijs') / perRt('ours'), 2)}×`,
     );
-    console.log('  note: the closed-loop clients and the emulated platform (an RS256 signature per launch) share the 2 cores; the ltijs baseline keeps its data in memory.');
+    console.log(
+      '  note: the closed-loop clients and the emulated platform (an RS256 signature per launch) share the 2 cores; the ltijs baseline keeps its data in memory.',
+    );
 
     // ---- 2. first launch with 1 vs 10,000 pending grants
-    const hasGrants = (await store.sequelize.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'privilege_grants'`, { type: QueryTypes.SELECT })).length > 0;
+    const hasGrants =
+      (
+        await store.sequelize.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'privilege_grants'`, {
+          type: QueryTypes.SELECT,
+        })
+      ).length > 0;
     if (!hasGrants) {
       console.log('first launch 1 vs 10,000 grants: PENDING (no privilege_grants table yet)');
       return;
     }
-    await store.sequelize.query(`INSERT INTO privilege_catalogue (tenant_id, key) VALUES ($1, 'grades.edit') ON CONFLICT DO NOTHING`, { bind: [tenant.id] });
-    const [launchCourse] = await store.sequelize.query<{ id: string }>(`INSERT INTO courses (tenant_id, title, external_key) VALUES ($1, 'Bench', 'SIS-BENCH') RETURNING id`, { bind: [tenant.id], type: QueryTypes.SELECT });
+    await store.sequelize.query(
+      `INSERT INTO privilege_catalogue (tenant_id, key) VALUES ($1, 'grades.edit') ON CONFLICT DO NOTHING`,
+      { bind: [tenant.id] },
+    );
+    const [launchCourse] = await store.sequelize.query<{ id: string }>(
+      `INSERT INTO courses (tenant_id, title, external_key) VALUES ($1, 'Bench', 'SIS-BENCH') RETURNING id`,
+      { bind: [tenant.id], type: QueryTypes.SELECT },
+    );
     const courses = await store.sequelize.query<{ id: string }>(
       `INSERT INTO courses (tenant_id, title) SELECT $1, 'c' || g FROM generate_series(1, 10000) g RETURNING id`,
       { bind: [tenant.id], type: QueryTypes.SELECT },
@@ -204,13 +285,17 @@ async function main() {
     const courseIds = courses.map((c) => c.id);
     const timeFirstLaunch = async (grants: number) => {
       const key = `P-${randomUUID()}`;
-      const person = await inTransaction(store, (t) => insertPerson(store, t, ctx, { tenantId: tenant.id, status: 'provisioned', source: 'scim', externalId: key }));
+      const person = await inTransaction(store, (t) =>
+        insertPerson(store, t, ctx, { tenantId: tenant.id, status: 'provisioned', source: 'scim', externalId: key }),
+      );
       await seedGrants(store, tenant.id, person.id, grants, launchCourse.id, courseIds);
       await store.sequelize.query('ANALYZE privilege_grants');
       const browser = new Browser();
       const hint = randomUUID();
       emu.prepare(hint, { payload: payload(`${toolUrl}/lti/launch`, 'bench-deploy', `sub-${key}`, key) });
-      const login = await browser.fetch(`${toolUrl}/lti/login?${new URLSearchParams({ iss: emu.issuer, login_hint: hint, target_link_uri: `${toolUrl}/lti/launch`, client_id: emu.clientId })}`);
+      const login = await browser.fetch(
+        `${toolUrl}/lti/login?${new URLSearchParams({ iss: emu.issuer, login_hint: hint, target_link_uri: `${toolUrl}/lti/launch`, client_id: emu.clientId })}`,
+      );
       const page = await (await browser.fetch(login.headers.get('location')!)).text();
       const t0 = performance.now();
       const res = await browser.submitForm(page);
@@ -229,7 +314,9 @@ async function main() {
       many.push(await timeFirstLaunch(10_000));
     }
     const ratio = median(many) / median(one);
-    console.log(`first launch (launch POST only, median of ${SAMPLES} interleaved samples, each a new provisioned person):`);
+    console.log(
+      `first launch (launch POST only, median of ${SAMPLES} interleaved samples, each a new provisioned person):`,
+    );
     console.log(`  with 1 pending grant:       ${fmt(median(one), 2)} ms`);
     console.log(`  with 10,000 pending grants: ${fmt(median(many), 2)} ms`);
     console.log(`  ratio: ${fmt(ratio, 3)} (target ≤ 1.2) ${ratio <= 1.2 ? 'PASS' : 'FAIL'}`);

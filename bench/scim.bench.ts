@@ -94,7 +94,14 @@ async function timeGet(url: string, token: string, samples = SAMPLES): Promise<n
 
 async function main() {
   const db = await createDatabaseOnServer();
-  const config = loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', DATA_DIR: '/tmp/rb-bench', SCIM_RATE_LIMIT_PER_MINUTE: '100000000' });
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: '/tmp/rb-bench',
+    SCIM_RATE_LIMIT_PER_MINUTE: '100000000',
+  });
   const server = await startServer(config, pino({ level: 'silent' }), { persist: false });
   const scimmy = await startScimmyBaseline();
   const rawPool = new pg.Pool({ connectionString: db.url, max: CONCURRENCY });
@@ -104,7 +111,9 @@ async function main() {
     const tenant = await createTenant(store, ctx, { slug: 'bench-creates', name: 'Bench creates' });
     const { token } = await createToken(store, ctx, { tenantId: tenant.id, kind: 'scim' });
     const base = `${server.url}/scim/v2`;
-    console.log(`PostgreSQL: ${(await rawPool.query('SHOW server_version')).rows[0].server_version}; ${CONCURRENCY} concurrent clients, ${CREATES} creates per run, best of ${ROUNDS} interleaved runs`);
+    console.log(
+      `PostgreSQL: ${(await rawPool.query('SHOW server_version')).rows[0].server_version}; ${CONCURRENCY} concurrent clients, ${CREATES} creates per run, best of ${ROUNDS} interleaved runs`,
+    );
 
     // 1. creates/s
     // Interleaved rounds, best of each: the machine is shared, and a burst of someone else's load
@@ -119,15 +128,19 @@ async function main() {
       raw = Math.max(
         raw,
         await runConcurrent(CREATES, async (i) => {
-          await rawPool.query(`INSERT INTO people (tenant_id, status, source, user_name, primary_email) VALUES ($1, 'provisioned', 'scim', $2, $2)`, [
-            rawTenant.id,
-            `r${round}-${i}@bench.example`,
-          ]);
+          await rawPool.query(
+            `INSERT INTO people (tenant_id, status, source, user_name, primary_email) VALUES ($1, 'provisioned', 'scim', $2, $2)`,
+            [rawTenant.id, `r${round}-${i}@bench.example`],
+          );
         }),
       );
     }
-    console.log(`\ncreates/s  Rosterbridge ${fmt(ours, 0)} | SCIMMY in-memory ${fmt(baseline, 0)} | raw pg INSERT ${fmt(raw, 0)}`);
-    console.log(`  ratio to SCIMMY ${fmt(ours / baseline)}x (${verdict('>= 1.5x', ours / baseline >= 1.5)}); share of raw INSERT rate ${fmt(ours / raw)}x`);
+    console.log(
+      `\ncreates/s  Rosterbridge ${fmt(ours, 0)} | SCIMMY in-memory ${fmt(baseline, 0)} | raw pg INSERT ${fmt(raw, 0)}`,
+    );
+    console.log(
+      `  ratio to SCIMMY ${fmt(ours / baseline)}x (${verdict('>= 1.5x', ours / baseline >= 1.5)}); share of raw INSERT rate ${fmt(ours / raw)}x`,
+    );
 
     // 2. userName eq at 1,000 and 100,000 people (bulk-loaded with SQL)
     const big = await createTenant(store, ctx, { slug: 'bench-district', name: 'Bench district' });
@@ -149,13 +162,18 @@ async function main() {
       );
       await seq.query('ANALYZE people; ANALYZE person_emails;');
     };
-    const eqUrl = (n: number) => `${base}/Users?filter=${encodeURIComponent(`userName eq "Student${n}@District.example"`)}`;
+    const eqUrl = (n: number) =>
+      `${base}/Users?filter=${encodeURIComponent(`userName eq "Student${n}@District.example"`)}`;
     await load(1, 1000);
     const at1k = await timeGet(eqUrl(500), bigToken);
     await load(1001, 100_000);
     const at100k = await timeGet(eqUrl(50_000), bigToken);
-    console.log(`\nuserName eq p50  1,000 people ${fmt(at1k)} ms | 100,000 people ${fmt(at100k)} ms | ratio ${fmt(at100k / at1k)}`);
-    console.log(`  ${verdict('p50 <= 3 ms', at1k <= 3 && at100k <= 3)}; ${verdict('ratio <= 1.5', at100k / at1k <= 1.5)}`);
+    console.log(
+      `\nuserName eq p50  1,000 people ${fmt(at1k)} ms | 100,000 people ${fmt(at100k)} ms | ratio ${fmt(at100k / at1k)}`,
+    );
+    console.log(
+      `  ${verdict('p50 <= 3 ms', at1k <= 3 && at100k <= 3)}; ${verdict('ratio <= 1.5', at100k / at1k <= 1.5)}`,
+    );
 
     // 3. cursor page of 100 at offset 50,000 vs page 1
     const [{ id: at50k }] = await server.db.sequelize.query<{ id: string }>(
@@ -165,8 +183,12 @@ async function main() {
     const page1 = await timeGet(`${base}/Users?count=100&cursor=`, bigToken, 100);
     const deep = await timeGet(`${base}/Users?count=100&cursor=${encodeCursor(at50k)}`, bigToken, 100);
     const deepIndex = await timeGet(`${base}/Users?count=100&startIndex=50001`, bigToken, 50);
-    console.log(`\ncursor page of 100  page 1 ${fmt(page1)} ms | offset 50,000 ${fmt(deep)} ms | ratio ${fmt(deep / page1)} (${verdict('ratio <= 2', deep / page1 <= 2)})`);
-    console.log(`  for comparison, index paging startIndex=50001: ${fmt(deepIndex)} ms (${fmt(deepIndex / page1)}x page 1)`);
+    console.log(
+      `\ncursor page of 100  page 1 ${fmt(page1)} ms | offset 50,000 ${fmt(deep)} ms | ratio ${fmt(deep / page1)} (${verdict('ratio <= 2', deep / page1 <= 2)})`,
+    );
+    console.log(
+      `  for comparison, index paging startIndex=50001: ${fmt(deepIndex)} ms (${fmt(deepIndex / page1)}x page 1)`,
+    );
   } finally {
     await rawPool.end();
     await scimmy.close();

@@ -16,16 +16,17 @@ export async function startScimmyBaseline(): Promise<{ url: string; close(): Pro
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const User = SCIMMY.Resources.declare(SCIMMY.Resources.User) as any;
   User.ingress((resource: { id?: string }, data: Record<string, unknown>) => {
-      const key = String(data.userName).toLowerCase();
-      const existing = byUserName.get(key);
-      if (existing && existing !== resource.id) throw new SCIMMY.Types.Error(409, 'uniqueness', 'userName already exists');
-      const id = resource.id ?? randomUUID();
-      const now = new Date();
-      const record = { ...data, id, meta: { created: now, lastModified: now } };
-      users.set(id, record);
-      byUserName.set(key, id);
-      return record;
-    })
+    const key = String(data.userName).toLowerCase();
+    const existing = byUserName.get(key);
+    if (existing && existing !== resource.id)
+      throw new SCIMMY.Types.Error(409, 'uniqueness', 'userName already exists');
+    const id = resource.id ?? randomUUID();
+    const now = new Date();
+    const record = { ...data, id, meta: { created: now, lastModified: now } };
+    users.set(id, record);
+    byUserName.set(key, id);
+    return record;
+  })
     .egress((resource: { id?: string }) => (resource.id ? users.get(resource.id) : [...users.values()]))
     .degress((resource: { id?: string }) => {
       users.delete(resource.id!);

@@ -29,7 +29,9 @@ export function contentItemsFor(settings: DeepLinkingSettings, launchUrl: string
   return [{ type: 'ltiResourceLink', title, url: launchUrl }];
 }
 
-export async function signDeepLinkingResponse(input: DeepLinkResponseInput): Promise<{ jwt: string; items: ContentItem[] }> {
+export async function signDeepLinkingResponse(
+  input: DeepLinkResponseInput,
+): Promise<{ jwt: string; items: ContentItem[] }> {
   const title = input.title ?? 'Rosterbridge — course privileges';
   const items = contentItemsFor(input.settings, input.launchUrl, title);
   const now = Math.floor(Date.now() / 1000);
@@ -41,7 +43,9 @@ export async function signDeepLinkingResponse(input: DeepLinkResponseInput): Pro
     [CLAIM.contentItems]: items,
   };
   if (input.settings.data !== undefined) payload[CLAIM.dlData] = input.settings.data;
-  if (items.length === 0) payload['https://purl.imsglobal.org/spec/lti-dl/claim/errormsg'] = 'This tool offers only LTI resource links, which this placement does not accept.';
+  if (items.length === 0)
+    payload['https://purl.imsglobal.org/spec/lti-dl/claim/errormsg'] =
+      'This tool offers only LTI resource links, which this placement does not accept.';
   else payload[CLAIM.dlMsg] = `Added ${title}`;
   const jwt = await new SignJWT(payload)
     .setProtectedHeader({ alg: 'RS256', kid: input.key.kid, typ: 'JWT' })

@@ -36,7 +36,15 @@ export type LtiCheck =
   | 'session'
   | 'registration';
 
-const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 429: 'rate_limited', 502: 'unavailable', 503: 'unavailable' };
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  429: 'rate_limited',
+  502: 'unavailable',
+  503: 'unavailable',
+};
 
 export class LtiError extends AppError {
   constructor(
@@ -45,6 +53,9 @@ export class LtiError extends AppError {
     status = 400,
     options: { cause?: unknown; details?: Record<string, unknown> } = {},
   ) {
-    super(status, CODE_BY_STATUS[status] ?? 'bad_request', message, { details: { check, ...options.details }, cause: options.cause });
+    super(status, CODE_BY_STATUS[status] ?? 'bad_request', message, {
+      details: { check, ...options.details },
+      cause: options.cause,
+    });
   }
 }

@@ -62,7 +62,19 @@ export async function fastLaunch(store: Store, actor: ActorContext, i: FastLaunc
      SELECT (SELECT count(*) FROM s)::int AS s, (SELECT count(*) FROM n)::int AS n,
             (SELECT id FROM p) AS person_id, (SELECT id FROM c) AS course_id, (SELECT count(*) FROM audit)::int AS audited`,
     {
-      bind: [sha256(i.state), i.issuer, i.nonce, i.nonceExpiresAt, i.tenantId, i.platformId, i.sub ?? '', i.contextId ?? '', i.roles, actor.actor, actor.requestId ?? null],
+      bind: [
+        sha256(i.state),
+        i.issuer,
+        i.nonce,
+        i.nonceExpiresAt,
+        i.tenantId,
+        i.platformId,
+        i.sub ?? '',
+        i.contextId ?? '',
+        i.roles,
+        actor.actor,
+        actor.requestId ?? null,
+      ],
       type: QueryTypes.SELECT,
     },
   );

@@ -71,7 +71,10 @@ export class JwksCache {
       this.fetches++;
       let body: { keys?: unknown };
       try {
-        const res = await this.fetchFn(url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json' } });
+        const res = await this.fetchFn(url, {
+          signal: AbortSignal.timeout(this.timeoutMs),
+          headers: { accept: 'application/json' },
+        });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const text = await res.text();
         if (text.length > this.maxBytes) throw new Error('key set too large');
@@ -81,13 +84,22 @@ export class JwksCache {
         entry.fetchedAt = Date.now();
         if (entry.keys.size === 0) {
           this.entries.delete(url);
-          throw new LtiError('jwks', `Could not fetch the platform's key set: ${(err as Error).message}`, 502, { cause: err });
+          throw new LtiError('jwks', `Could not fetch the platform's key set: ${(err as Error).message}`, 502, {
+            cause: err,
+          });
         }
         return;
       }
       const keys = new Map<string, JWK>();
       for (const k of Array.isArray(body.keys) ? (body.keys as JWK[]) : []) {
-        if (k && typeof k.kid === 'string' && k.kty === 'RSA' && (!k.use || k.use === 'sig') && (!k.alg || k.alg === 'RS256')) keys.set(k.kid, k);
+        if (
+          k &&
+          typeof k.kid === 'string' &&
+          k.kty === 'RSA' &&
+          (!k.use || k.use === 'sig') &&
+          (!k.alg || k.alg === 'RS256')
+        )
+          keys.set(k.kid, k);
       }
       entry.keys = keys;
       entry.imported = new Map();

@@ -98,13 +98,20 @@ export class ToolKeys {
 
 /** Imported once as an HMAC CryptoKey: jose would otherwise import raw bytes on every sign/verify. */
 function deriveSessionKey(privateJwk: JWK, kid: string): Promise<CryptoKey> {
-  const raw = new Uint8Array(hkdfSync('sha256', Buffer.from(privateJwk.d!, 'base64url'), 'rosterbridge-session', kid, 32));
-  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']) as Promise<CryptoKey>;
+  const raw = new Uint8Array(
+    hkdfSync('sha256', Buffer.from(privateJwk.d!, 'base64url'), 'rosterbridge-session', kid, 32),
+  );
+  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]) as Promise<CryptoKey>;
 }
 
 /** Creates the first key when there is none; concurrent starters agree on one (unique index). */
 export async function ensureActiveKey(store: Store): Promise<void> {
-  const [has] = await store.sequelize.query(`SELECT 1 FROM tool_keys WHERE status = 'active'`, { type: QueryTypes.SELECT });
+  const [has] = await store.sequelize.query(`SELECT 1 FROM tool_keys WHERE status = 'active'`, {
+    type: QueryTypes.SELECT,
+  });
   if (has) return;
   const k = await newKeyRow();
   await store.sequelize.query(
@@ -117,17 +124,23 @@ export async function ensureActiveKey(store: Store): Promise<void> {
  * `keys rotate`: a new active key; the previous one keeps being published (and accepted for our
  * own sessions) until the grace period ends. Keys past their grace period are deleted.
  */
-export async function rotateKeys(store: Store, graceMs = DEFAULT_GRACE_MS): Promise<{ kid: string; retired: string[]; deleted: number }> {
+export async function rotateKeys(
+  store: Store,
+  graceMs = DEFAULT_GRACE_MS,
+): Promise<{ kid: string; retired: string[]; deleted: number }> {
   const k = await newKeyRow();
   return inTransaction(store, async (t) => {
     const retired = await store.sequelize.query<{ kid: string }>(
       `UPDATE tool_keys SET status = 'retiring', retire_after = now() + ($1 || ' milliseconds')::interval WHERE status = 'active' RETURNING kid`,
       { bind: [String(graceMs)], type: QueryTypes.SELECT, transaction: t },
     );
-    await store.sequelize.query(`INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3)`, {
-      bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)],
-      transaction: t,
-    });
+    await store.sequelize.query(
+      `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3)`,
+      {
+        bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)],
+        transaction: t,
+      },
+    );
     const gone = await store.sequelize.query<{ kid: string }>(
       `DELETE FROM tool_keys WHERE status = 'retiring' AND retire_after <= now() RETURNING kid`,
       { type: QueryTypes.SELECT, transaction: t },

@@ -30,7 +30,12 @@ export interface LoginResult {
 const MAX = 4096;
 const str = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= MAX ? v : undefined);
 
-export async function startLogin(store: Store, params: LoginParams, publicUrl: string, registry?: RegistryCache): Promise<LoginResult> {
+export async function startLogin(
+  store: Store,
+  params: LoginParams,
+  publicUrl: string,
+  registry?: RegistryCache,
+): Promise<LoginResult> {
   const iss = str(params.iss);
   const loginHint = str(params.login_hint);
   const target = str(params.target_link_uri);
@@ -44,13 +49,17 @@ export async function startLogin(store: Store, params: LoginParams, publicUrl: s
   } catch {
     throw new LtiError('login', 'target_link_uri is not a URL');
   }
-  if (targetUrl.origin !== new URL(publicUrl).origin) throw new LtiError('target_link_uri', 'target_link_uri does not point at this tool');
+  if (targetUrl.origin !== new URL(publicUrl).origin)
+    throw new LtiError('target_link_uri', 'target_link_uri does not point at this tool');
 
   const clientId = str(params.client_id);
-  const platforms = registry ? await registry.forLogin(iss, clientId) : await findPlatformsForLogin(store, iss, clientId);
+  const platforms = registry
+    ? await registry.forLogin(iss, clientId)
+    : await findPlatformsForLogin(store, iss, clientId);
   if (platforms.length === 0) throw new LtiError('platform', 'This platform is not registered with this tool', 400);
   const clientIds = new Set(platforms.map((p) => p.clientId));
-  if (clientIds.size > 1) throw new LtiError('platform', 'The login request must name its client_id: this issuer has several registrations');
+  if (clientIds.size > 1)
+    throw new LtiError('platform', 'The login request must name its client_id: this issuer has several registrations');
   const platform = platforms[0];
   const deploymentHint = str(params.lti_deployment_id) ?? null;
   if (deploymentHint && !platforms.some((p) => p.deploymentIds.includes(deploymentHint))) {

@@ -71,7 +71,11 @@ export function ErrorPage(props: { status: number; check: string; message: strin
 }
 
 function DataScript(props: { id: string; value: unknown }) {
-  return <script type="application/json" id={props.id}>{raw(jsonForScript(props.value))}</script>;
+  return (
+    <script type="application/json" id={props.id}>
+      {raw(jsonForScript(props.value))}
+    </script>
+  );
 }
 
 /** Shared postMessage helpers of the platform storage flow (LTI-NOTES §1, §6.1). */
@@ -137,7 +141,10 @@ const LOGIN_JS = `
 `;
 
 /** Login response when the platform offers storage: store state and nonce, then go to the auth endpoint. */
-export function StorageLoginPage(props: { cspNonce: string; data: { authUrl: string; authOrigin: string; storageTarget: string; state: string; nonce: string } }) {
+export function StorageLoginPage(props: {
+  cspNonce: string;
+  data: { authUrl: string; authOrigin: string; storageTarget: string; state: string; nonce: string };
+}) {
   return (
     <Layout title="Opening the tool…">
       <p>Opening the tool…</p>
@@ -180,7 +187,15 @@ const VERIFY_JS = `
 /** Launch response without the state cookie: prove the browser through platform storage first. */
 export function StorageVerifyPage(props: {
   cspNonce: string;
-  data: { authOrigin: string; fallbackOrigin: string | null; storageTarget: string; state: string; nonce: string; ticket: string; confirmUrl: string };
+  data: {
+    authOrigin: string;
+    fallbackOrigin: string | null;
+    storageTarget: string;
+    state: string;
+    nonce: string;
+    ticket: string;
+    confirmUrl: string;
+  };
 }) {
   return (
     <Layout title="Opening the tool…">
@@ -192,7 +207,12 @@ export function StorageVerifyPage(props: {
 }
 
 /** Deep linking response: an auto-submitting form posting the signed JWT to the platform. */
-export function DeepLinkResponsePage(props: { cspNonce: string; returnUrl: string; jwt: string; itemTitle: string | null }) {
+export function DeepLinkResponsePage(props: {
+  cspNonce: string;
+  returnUrl: string;
+  jwt: string;
+  itemTitle: string | null;
+}) {
   return (
     <Layout title="Adding the tool…">
       <form id="dl" method="post" action={props.returnUrl}>
@@ -206,18 +226,26 @@ export function DeepLinkResponsePage(props: { cspNonce: string; returnUrl: strin
 }
 
 /** After dynamic registration: tell the platform's registration window to close (LTI DR §3.6). */
-export function RegistrationDonePage(props: { cspNonce: string; issuer: string; clientId: string; deploymentId: string }) {
+export function RegistrationDonePage(props: {
+  cspNonce: string;
+  issuer: string;
+  clientId: string;
+  deploymentId: string;
+}) {
   return (
     <Layout title="Rosterbridge registered">
       <h1>Rosterbridge is registered</h1>
       <p>
-        Platform <code>{props.issuer}</code>, client <code>{props.clientId}</code>, deployment <code>{props.deploymentId}</code>.
+        Platform <code>{props.issuer}</code>, client <code>{props.clientId}</code>, deployment{' '}
+        <code>{props.deploymentId}</code>.
       </p>
-      <script nonce={props.cspNonce}>{raw("(window.opener || window.parent).postMessage({ subject: 'org.imsglobal.lti.close' }, '*');")}</script>
+      <script nonce={props.cspNonce}>
+        {raw("(window.opener || window.parent).postMessage({ subject: 'org.imsglobal.lti.close' }, '*');")}
+      </script>
     </Layout>
   );
 }
 
 export function renderPage(node: unknown): string {
-  return '<!doctype html>' + String(node);
+  return `<!doctype html>${String(node)}`;
 }

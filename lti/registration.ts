@@ -15,12 +15,19 @@ const LINK_TTL_MS = 7 * 24 * 3600 * 1000;
 const TOOL_CONFIG = 'https://purl.imsglobal.org/spec/lti-tool-configuration';
 const PLATFORM_CONFIG = 'https://purl.imsglobal.org/spec/lti-platform-configuration';
 
-export async function createRegistrationLink(store: Store, tenantId: string, publicUrl: string): Promise<{ url: string; expiresAt: Date }> {
+export async function createRegistrationLink(
+  store: Store,
+  tenantId: string,
+  publicUrl: string,
+): Promise<{ url: string; expiresAt: Date }> {
   const token = randomToken();
   const expiresAt = new Date(Date.now() + LINK_TTL_MS);
-  await store.sequelize.query(`INSERT INTO lti_registration_links (token_hash, tenant_id, expires_at) VALUES ($1, $2, $3)`, {
-    bind: [sha256(token), tenantId, expiresAt],
-  });
+  await store.sequelize.query(
+    `INSERT INTO lti_registration_links (token_hash, tenant_id, expires_at) VALUES ($1, $2, $3)`,
+    {
+      bind: [sha256(token), tenantId, expiresAt],
+    },
+  );
   return { url: `${publicUrl}/lti/register?rb=${token}`, expiresAt };
 }
 
@@ -35,19 +42,29 @@ const openidConfig = z.object({
 
 const registrationResponse = z.object({
   client_id: z.string().min(1),
-  [TOOL_CONFIG]: z.object({ deployment_id: z.string().min(1).optional() }).passthrough().optional(),
+  [TOOL_CONFIG]: z
+    .object({ deployment_id: z.string().min(1).optional() })
+    .passthrough()
+    .optional(),
 });
 
 async function getJson(url: string, init: RequestInit = {}): Promise<unknown> {
   let res: Response;
   let text: string;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json', ...(init.headers ?? {}) } });
+    res = await fetch(url, {
+      ...init,
+      signal: AbortSignal.timeout(10_000),
+      headers: { accept: 'application/json', ...(init.headers ?? {}) },
+    });
     text = await res.text();
   } catch (err) {
-    throw new LtiError('registration', `The platform could not be reached at ${new URL(url).origin}`, 502, { cause: err });
+    throw new LtiError('registration', `The platform could not be reached at ${new URL(url).origin}`, 502, {
+      cause: err,
+    });
   }
-  if (!res.ok) throw new LtiError('registration', `The platform answered ${res.status} at ${new URL(url).pathname}`, 502);
+  if (!res.ok)
+    throw new LtiError('registration', `The platform answered ${res.status} at ${new URL(url).pathname}`, 502);
   try {
     return JSON.parse(text);
   } catch {
@@ -62,7 +79,8 @@ export async function completeRegistration(
   params: { rb?: string; openid_configuration?: string; registration_token?: string },
 ): Promise<PlatformView> {
   if (!params.rb) throw new LtiError('registration', 'This registration link is incomplete; ask for a new one');
-  if (!params.openid_configuration) throw new LtiError('registration', 'The platform did not send its openid_configuration');
+  if (!params.openid_configuration)
+    throw new LtiError('registration', 'The platform did not send its openid_configuration');
   const [link] = await store.sequelize.query<{ tenant_id: string }>(
     `SELECT tenant_id FROM lti_registration_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()`,
     { bind: [sha256(params.rb)], type: QueryTypes.SELECT },
@@ -106,19 +124,27 @@ export async function completeRegistration(
   const answer = registrationResponse.safeParse(
     await getJson(cfg.registration_endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(params.registration_token ? { authorization: `Bearer ${params.registration_token}` } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(params.registration_token ? { authorization: `Bearer ${params.registration_token}` } : {}),
+      },
       body: JSON.stringify(request),
     }),
   );
   if (!answer.success) throw new LtiError('registration', 'The platform did not return a client_id');
   const deploymentId = answer.data[TOOL_CONFIG]?.deployment_id;
-  if (!deploymentId) throw new LtiError('registration', 'The platform did not return a deployment_id; add it with `platform deployment add`');
+  if (!deploymentId)
+    throw new LtiError(
+      'registration',
+      'The platform did not return a deployment_id; add it with `platform deployment add`',
+    );
 
   const used = await store.sequelize.query(
     `UPDATE lti_registration_links SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING token_hash`,
     { bind: [sha256(params.rb)], type: QueryTypes.SELECT },
   );
-  if (used.length !== 1) throw new LtiError('registration', 'This registration link was used by another registration', 403);
+  if (used.length !== 1)
+    throw new LtiError('registration', 'This registration link was used by another registration', 403);
   return addPlatform(store, ctx, link.tenant_id, {
     issuer: cfg.issuer,
     clientId: answer.data.client_id,

@@ -1,5 +1,10 @@
 import type { Store } from '../src/db/store.js';
-import { findPlatformsForLogin, registryGeneration, resolveDeployment, type PlatformView } from '../src/domain/platforms.js';
+import {
+  findPlatformsForLogin,
+  registryGeneration,
+  resolveDeployment,
+  type PlatformView,
+} from '../src/domain/platforms.js';
 
 /**
  * Every login and launch looks up the platform registry; registrations change rarely. Positive
@@ -26,10 +31,18 @@ export class RegistryCache {
   }
 
   forLogin(issuer: string, clientId: string | undefined): Promise<PlatformView[]> {
-    return this.cached(`l\0${issuer}\0${clientId ?? ''}\0${clientId === undefined}`, () => findPlatformsForLogin(this.store, issuer, clientId), (v) => v.length > 0);
+    return this.cached(
+      `l\0${issuer}\0${clientId ?? ''}\0${clientId === undefined}`,
+      () => findPlatformsForLogin(this.store, issuer, clientId),
+      (v) => v.length > 0,
+    );
   }
 
   deployment(issuer: string, clientId: string, deploymentId: string): Promise<PlatformView | null> {
-    return this.cached(`d\0${issuer}\0${clientId}\0${deploymentId}`, () => resolveDeployment(this.store, issuer, clientId, deploymentId), (v) => v !== null);
+    return this.cached(
+      `d\0${issuer}\0${clientId}\0${deploymentId}`,
+      () => resolveDeployment(this.store, issuer, clientId, deploymentId),
+      (v) => v !== null,
+    );
   }
 }

@@ -5,7 +5,13 @@
  */
 export const LIS_MEMBERSHIP = 'http://purl.imsglobal.org/vocab/lis/v2/membership#';
 
-const ADMIN_LIKE = new Set(['Instructor', 'Administrator', 'ContentDeveloper', 'TeachingAssistant', 'Mentor#TeachingAssistant']);
+const ADMIN_LIKE = new Set([
+  'Instructor',
+  'Administrator',
+  'ContentDeveloper',
+  'TeachingAssistant',
+  'Mentor#TeachingAssistant',
+]);
 
 /** "…/membership#Instructor" → "Instructor"; "…/membership/Instructor#TeachingAssistant" → "TeachingAssistant". */
 export function roleName(role: string): string {

@@ -4,7 +4,11 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../src/config.js';
 import type { Transaction } from 'sequelize';
 import { inTransaction, type ActorContext, type Store } from '../src/db/store.js';
-import { upsertKnownCourseMembership, upsertLaunchCourse, upsertLaunchMembership } from '../src/domain/launch-course.js';
+import {
+  upsertKnownCourseMembership,
+  upsertLaunchCourse,
+  upsertLaunchMembership,
+} from '../src/domain/launch-course.js';
 import { resolveLaunchIdentity } from '../src/domain/launch-identity.js';
 import type { AppError } from '../src/errors.js';
 import { renderProblem, type ErrorRenderer } from '../src/http/errors.js';
@@ -14,10 +18,26 @@ import { signDeepLinkingResponse } from './deep-linking.js';
 import { LtiError } from './errors.js';
 import { JwksCache } from './jwks-cache.js';
 import { startLogin, type LoginParams } from './login.js';
-import { cspHeader, DeepLinkResponsePage, ErrorPage, RegistrationDonePage, renderPage, StorageLoginPage, StorageVerifyPage } from './pages.js';
+import {
+  cspHeader,
+  DeepLinkResponsePage,
+  ErrorPage,
+  RegistrationDonePage,
+  renderPage,
+  StorageLoginPage,
+  StorageVerifyPage,
+} from './pages.js';
 import { completeRegistration } from './registration.js';
 import { isCourseStaff, membershipRoles } from './roles.js';
-import { createTicket, issueSession, redeemTicket, SESSION_COOKIE, SESSION_TTL_SECONDS, sessionAuth, toolKeysFor } from './session.js';
+import {
+  createTicket,
+  issueSession,
+  redeemTicket,
+  SESSION_COOKIE,
+  SESSION_TTL_SECONDS,
+  sessionAuth,
+  toolKeysFor,
+} from './session.js';
 import { STATE_TTL_MS, stateCookieName, sweepExpired } from './state.js';
 import { RegistryCache } from './registry-cache.js';
 import { consumeLaunch, nonceExpiry, validateLaunch, type ValidatedLaunch } from './validate-launch.js';
@@ -37,14 +57,27 @@ const JSON_PATHS = new Set(['/lti/session', '/lti/launch/confirm', '/lti/me']);
 export const renderLtiError: ErrorRenderer = (c, err: AppError) => {
   const check = String((err.details as { check?: string } | undefined)?.check ?? err.code);
   const requestId = c.get('requestId') ?? '';
-  c.get('logger')?.warn({ check, status: err.status, detail: err.message, cause: err.cause ? String(err.cause) : undefined }, 'lti request rejected');
+  c.get('logger')?.warn(
+    { check, status: err.status, detail: err.message, cause: err.cause ? String(err.cause) : undefined },
+    'lti request rejected',
+  );
   if (JSON_PATHS.has(c.req.path)) return renderProblem(c, err);
   const html = renderPage(
-    ErrorPage({ status: err.status, check, message: err.expose ? err.message : 'Something went wrong on our side.', requestId }),
+    ErrorPage({
+      status: err.status,
+      check,
+      message: err.expose ? err.message : 'Something went wrong on our side.',
+      requestId,
+    }),
   );
   return new Response(html, {
     status: err.status,
-    headers: { 'Content-Type': 'text/html; charset=utf-8', 'X-Request-Id': requestId, 'Cache-Control': 'no-store', ...err.headers },
+    headers: {
+      'Content-Type': 'text/html; charset=utf-8',
+      'X-Request-Id': requestId,
+      'Cache-Control': 'no-store',
+      ...err.headers,
+    },
   });
 };
 
@@ -53,7 +86,14 @@ const actorFor = (c: Context, who: string): ActorContext => ({ actor: who, reque
 function cookieOptions(config: Config, path: string, maxAge: number) {
   const secure = config.publicUrl.startsWith('https://');
   // SameSite=None needs Secure; over plain http (development, tests) Lax is the best browsers allow.
-  return { path, httpOnly: true, secure, sameSite: secure ? ('None' as const) : ('Lax' as const), partitioned: secure, maxAge };
+  return {
+    path,
+    httpOnly: true,
+    secure,
+    sameSite: secure ? ('None' as const) : ('Lax' as const),
+    partitioned: secure,
+    maxAge,
+  };
 }
 
 function html(c: Context, body: string, nonce: string, status: 200 | 400 = 200) {
@@ -85,7 +125,12 @@ async function formOrQuery(c: Context): Promise<Record<string, string>> {
 }
 
 /** Door 3 and the course upsert for a validated resource link launch, inside the caller's transaction. */
-async function completeLaunch(store: Store, t: Transaction, actor: ActorContext, launch: ValidatedLaunch): Promise<SessionPrincipal> {
+async function completeLaunch(
+  store: Store,
+  t: Transaction,
+  actor: ActorContext,
+  launch: ValidatedLaunch,
+): Promise<SessionPrincipal> {
   const roles = membershipRoles(launch.roles);
   const tenantId = launch.platform.tenantId;
   const identity = await resolveLaunchIdentity(store, t, actor, {
@@ -97,12 +142,20 @@ async function completeLaunch(store: Store, t: Transaction, actor: ActorContext,
   let courseId: string | null = null;
   if (launch.context && identity.person) {
     // Returning to a known course (most launches): course and membership in one statement.
-    const fast = await upsertKnownCourseMembership(store, t, actor, { tenantId, platformId: launch.platform.id, contextId: launch.context.id, personId: identity.person.id, roles });
+    const fast = await upsertKnownCourseMembership(store, t, actor, {
+      tenantId,
+      platformId: launch.platform.id,
+      contextId: launch.context.id,
+      personId: identity.person.id,
+      roles,
+    });
     if (fast) return { tenantId, personId: identity.person.id, courseId: fast.courseId, roles };
   }
   if (launch.context) {
     const lis = (launch.claims[LIS] ?? {}) as Record<string, unknown>;
-    const sisKeys = [lis.course_offering_sourcedid, lis.course_section_sourcedid].filter((k): k is string => typeof k === 'string' && k !== '');
+    const sisKeys = [lis.course_offering_sourcedid, lis.course_section_sourcedid].filter(
+      (k): k is string => typeof k === 'string' && k !== '',
+    );
     const course = await upsertLaunchCourse(store, t, actor, {
       tenantId,
       platformId: launch.platform.id,
@@ -112,12 +165,14 @@ async function completeLaunch(store: Store, t: Transaction, actor: ActorContext,
       sisKeys,
     });
     courseId = course.courseId;
-    if (identity.person) await upsertLaunchMembership(store, t, actor, { tenantId, courseId, personId: identity.person.id, roles });
+    if (identity.person)
+      await upsertLaunchMembership(store, t, actor, { tenantId, courseId, personId: identity.person.id, roles });
   }
   return { tenantId, personId: identity.person?.id ?? null, courseId, roles };
 }
 
-const redirectFor = (p: SessionPrincipal) => (isCourseStaff(p.roles) && p.courseId ? `/app/courses/${p.courseId}` : '/app/welcome');
+const redirectFor = (p: SessionPrincipal) =>
+  isCourseStaff(p.roles) && p.courseId ? `/app/courses/${p.courseId}` : '/app/welcome';
 
 export function ltiRoutes(deps: LtiDeps) {
   const { config, store } = deps;
@@ -134,12 +189,23 @@ export function ltiRoutes(deps: LtiDeps) {
       lastSweep = Date.now();
       sweepExpired(store).catch((err) => c.get('logger')?.warn({ err }, 'lti sweep failed'));
     }
-    setCookie(c, stateCookieName(result.state), result.browserSecret, cookieOptions(config, '/lti', STATE_TTL_MS / 1000));
+    setCookie(
+      c,
+      stateCookieName(result.state),
+      result.browserSecret,
+      cookieOptions(config, '/lti', STATE_TTL_MS / 1000),
+    );
     if (!result.storageTarget) return c.redirect(result.authUrl, 302);
     const nonce = randomBytes(16).toString('base64');
     const page = StorageLoginPage({
       cspNonce: nonce,
-      data: { authUrl: result.authUrl, authOrigin: result.authOrigin, storageTarget: result.storageTarget, state: result.state, nonce: result.nonce },
+      data: {
+        authUrl: result.authUrl,
+        authOrigin: result.authOrigin,
+        storageTarget: result.storageTarget,
+        state: result.state,
+        nonce: result.nonce,
+      },
     });
     return html(c, renderPage(page), nonce);
   };
@@ -163,7 +229,8 @@ export function ltiRoutes(deps: LtiDeps) {
 
     if (launch.messageType === 'LtiDeepLinkingRequest') {
       await consumeLaunch(store, launch);
-      if (!isCourseStaff(launch.roles)) throw new LtiError('deep_linking', 'Only course staff can add this tool to a course', 403);
+      if (!isCourseStaff(launch.roles))
+        throw new LtiError('deep_linking', 'Only course staff can add this tool to a course', 403);
       const { jwt, items } = await signDeepLinkingResponse({
         key: await keys.signingKey(),
         clientId: launch.platform.clientId,
@@ -172,7 +239,12 @@ export function ltiRoutes(deps: LtiDeps) {
         settings: launch.deepLinking!,
         launchUrl: `${config.publicUrl}/lti/launch`,
       });
-      const page = DeepLinkResponsePage({ cspNonce, returnUrl: launch.deepLinking!.deep_link_return_url, jwt, itemTitle: items[0]?.title ?? null });
+      const page = DeepLinkResponsePage({
+        cspNonce,
+        returnUrl: launch.deepLinking!.deep_link_return_url,
+        jwt,
+        itemTitle: items[0]?.title ?? null,
+      });
       return html(c, renderPage(page), cspNonce);
     }
 
@@ -193,7 +265,9 @@ export function ltiRoutes(deps: LtiDeps) {
       roles,
     });
     if (!fast.consumed) {
-      throw fast.replayedNonce ? new LtiError('nonce', 'This nonce was already used') : new LtiError('state', 'This launch was already used (state replayed)');
+      throw fast.replayedNonce
+        ? new LtiError('nonce', 'This nonce was already used')
+        : new LtiError('state', 'This launch was already used (state replayed)');
     }
     const principal: SessionPrincipal = fast.handled
       ? { tenantId: launch.platform.tenantId, personId: fast.personId, courseId: fast.courseId, roles }
@@ -201,7 +275,13 @@ export function ltiRoutes(deps: LtiDeps) {
     const redirectTo = redirectFor(principal);
     // Cookie flow: the cookie may still not survive a third-party iframe, so the page can also
     // redeem the ticket. Storage flow: the ticket needs the state read back from platform storage.
-    const ticket = await createTicket(store, config.publicUrl, principal, redirectTo, launch.browserVerified ? null : launch.stateValue);
+    const ticket = await createTicket(
+      store,
+      config.publicUrl,
+      principal,
+      redirectTo,
+      launch.browserVerified ? null : launch.stateValue,
+    );
     if (launch.browserVerified) {
       const session = await issueSession(store, config.publicUrl, principal);
       setCookie(c, SESSION_COOKIE, session.token, cookieOptions(config, '/', SESSION_TTL_SECONDS));
@@ -237,9 +317,18 @@ export function ltiRoutes(deps: LtiDeps) {
     }
     const body = (await c.req.json().catch(() => null)) as { ticket?: unknown; state?: unknown } | null;
     if (!body || typeof body.ticket !== 'string') throw new LtiError('ticket', 'The request has no ticket');
-    const { principal, redirectTo } = await redeemTicket(store, config.publicUrl, body.ticket, typeof body.state === 'string' ? body.state : undefined);
+    const { principal, redirectTo } = await redeemTicket(
+      store,
+      config.publicUrl,
+      body.ticket,
+      typeof body.state === 'string' ? body.state : undefined,
+    );
     const session = await issueSession(store, config.publicUrl, principal);
-    return c.json({ token: session.token, tokenType: 'Bearer', expiresAt: session.expiresAt.toISOString(), redirectTo }, 200, { 'Cache-Control': 'no-store' });
+    return c.json(
+      { token: session.token, tokenType: 'Bearer', expiresAt: session.expiresAt.toISOString(), redirectTo },
+      200,
+      { 'Cache-Control': 'no-store' },
+    );
   };
   app.post('/launch/confirm', redeem);
   app.post('/session', redeem);
@@ -252,7 +341,12 @@ export function ltiRoutes(deps: LtiDeps) {
     const q = c.req.query();
     const platform = await completeRegistration(store, actorFor(c, 'lti:dynamic-registration'), config.publicUrl, q);
     const cspNonce = randomBytes(16).toString('base64');
-    const page = RegistrationDonePage({ cspNonce, issuer: platform.issuer, clientId: platform.clientId, deploymentId: platform.deploymentIds[0] ?? '' });
+    const page = RegistrationDonePage({
+      cspNonce,
+      issuer: platform.issuer,
+      clientId: platform.clientId,
+      deploymentId: platform.deploymentIds[0] ?? '',
+    });
     return html(c, renderPage(page), cspNonce);
   });
 

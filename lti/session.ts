@@ -29,7 +29,12 @@ export function toolKeysFor(store: Store): ToolKeys {
   return k;
 }
 
-export async function issueSession(store: Store, issuer: string, p: SessionPrincipal, ttlSeconds = SESSION_TTL_SECONDS): Promise<{ token: string; expiresAt: Date }> {
+export async function issueSession(
+  store: Store,
+  issuer: string,
+  p: SessionPrincipal,
+  ttlSeconds = SESSION_TTL_SECONDS,
+): Promise<{ token: string; expiresAt: Date }> {
   const { kid, secret } = (await toolKeysFor(store).sessionSecret())!;
   const now = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({ tid: p.tenantId, cid: p.courseId, roles: p.roles })
@@ -54,7 +59,12 @@ export async function verifySession(store: Store, issuer: string, token: string)
   const key = kid ? await toolKeysFor(store).sessionSecret(kid) : undefined;
   if (!key) throw new UnauthorizedError('Session token signed by an unknown key');
   try {
-    const { payload } = await jwtVerify(token, key.secret, { algorithms: ['HS256'], issuer, audience: SESSION_AUDIENCE, clockTolerance: 30 });
+    const { payload } = await jwtVerify(token, key.secret, {
+      algorithms: ['HS256'],
+      issuer,
+      audience: SESSION_AUDIENCE,
+      clockTolerance: 30,
+    });
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     if (typeof payload.tid !== 'string' || typeof payload.sub !== 'string') throw new Error('missing claims');
     return {
@@ -104,7 +114,13 @@ export function sessionAuth(options: SessionAuthOptions): MiddlewareHandler {
  */
 export const TICKET_AUDIENCE = 'rosterbridge:ticket';
 
-export async function createTicket(store: Store, issuer: string, p: SessionPrincipal, redirectTo: string, stateCheck: string | null): Promise<string> {
+export async function createTicket(
+  store: Store,
+  issuer: string,
+  p: SessionPrincipal,
+  redirectTo: string,
+  stateCheck: string | null,
+): Promise<string> {
   const { kid, secret } = (await toolKeysFor(store).sessionSecret())!;
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ p, rt: redirectTo, ...(stateCheck ? { sc: sha256(stateCheck) } : {}) })
@@ -117,16 +133,23 @@ export async function createTicket(store: Store, issuer: string, p: SessionPrinc
     .sign(secret);
 }
 
-const badTicket = () => new LtiError('ticket', 'This launch ticket is unknown, expired or already used; launch the tool again', 401);
+const badTicket = () =>
+  new LtiError('ticket', 'This launch ticket is unknown, expired or already used; launch the tool again', 401);
 
 /** Redeems a ticket once; a ticket issued for the platform-storage flow also needs its state. */
-export async function redeemTicket(store: Store, issuer: string, ticket: string, state: string | undefined): Promise<{ principal: SessionPrincipal; redirectTo: string }> {
+export async function redeemTicket(
+  store: Store,
+  issuer: string,
+  ticket: string,
+  state: string | undefined,
+): Promise<{ principal: SessionPrincipal; redirectTo: string }> {
   let claims: { p?: SessionPrincipal; rt?: string; sc?: string; jti?: string; exp?: number };
   try {
     const kid = decodeProtectedHeader(ticket).kid;
     const key = kid ? await toolKeysFor(store).sessionSecret(kid) : undefined;
     if (!key) throw badTicket();
-    claims = (await jwtVerify(ticket, key.secret, { algorithms: ['HS256'], issuer, audience: TICKET_AUDIENCE })).payload as typeof claims;
+    claims = (await jwtVerify(ticket, key.secret, { algorithms: ['HS256'], issuer, audience: TICKET_AUDIENCE }))
+      .payload as typeof claims;
   } catch {
     throw badTicket();
   }
@@ -136,7 +159,10 @@ export async function redeemTicket(store: Store, issuer: string, ticket: string,
   const used = await store.sequelize.query(
     `INSERT INTO lti_tickets (ticket_hash, tenant_id, session, redirect_to, state_check, expires_at, used_at)
      VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING RETURNING ticket_hash`,
-    { bind: [sha256(jti), p.tenantId, JSON.stringify(p), rt, sc ?? null, new Date((exp ?? 0) * 1000)], type: QueryTypes.SELECT },
+    {
+      bind: [sha256(jti), p.tenantId, JSON.stringify(p), rt, sc ?? null, new Date((exp ?? 0) * 1000)],
+      type: QueryTypes.SELECT,
+    },
   );
   if (used.length !== 1) throw badTicket();
   return { principal: p, redirectTo: rt };

@@ -48,7 +48,18 @@ export async function createState(store: Store, s: NewState): Promise<{ state: s
     `INSERT INTO lti_states (state_hash, nonce, issuer, client_id, deployment_hint, target_link_uri, storage_target, auth_origin, browser_hash, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     {
-      bind: [sha256(state), s.nonce, s.issuer, s.clientId, s.deploymentHint, s.targetLinkUri, s.storageTarget, s.authOrigin, sha256(browserSecret), new Date(Date.now() + STATE_TTL_MS)],
+      bind: [
+        sha256(state),
+        s.nonce,
+        s.issuer,
+        s.clientId,
+        s.deploymentHint,
+        s.targetLinkUri,
+        s.storageTarget,
+        s.authOrigin,
+        sha256(browserSecret),
+        new Date(Date.now() + STATE_TTL_MS),
+      ],
     },
   );
   return { state, browserSecret };

@@ -75,7 +75,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 const requireFormFields: Step = (ctx) => {
   const { idToken, state } = ctx.input;
-  if (!isNonEmptyString(idToken) || idToken.length > 64 * 1024) throw new LtiError('request', 'The launch has no id_token');
+  if (!isNonEmptyString(idToken) || idToken.length > 64 * 1024)
+    throw new LtiError('request', 'The launch has no id_token');
   if (!isNonEmptyString(state) || state.length > 200) throw new LtiError('request', 'The launch has no state');
   ctx.idToken = idToken;
   ctx.stateValue = state;
@@ -85,21 +86,26 @@ const loadLoginState: Step = async (ctx) => {
   const row = await loadState(ctx.deps.store, ctx.stateValue);
   if (!row) throw new LtiError('state', 'This launch does not belong to a login this tool started (unknown state)');
   if (row.used_at) throw new LtiError('state', 'This launch was already used (state replayed)');
-  if (new Date(row.expires_at).getTime() <= ctx.deps.now()) throw new LtiError('state', 'The login expired before the launch arrived; launch again');
+  if (new Date(row.expires_at).getTime() <= ctx.deps.now())
+    throw new LtiError('state', 'The login expired before the launch arrived; launch again');
   ctx.state = row;
 };
 
 const checkBrowserBinding: Step = (ctx) => {
   const secret = ctx.input.browserSecret;
   if (secret !== undefined) {
-    if (!safeEqual(sha256(secret), ctx.state.browser_hash)) throw new LtiError('browser', 'The launch did not come from the browser that started the login');
+    if (!safeEqual(sha256(secret), ctx.state.browser_hash))
+      throw new LtiError('browser', 'The launch did not come from the browser that started the login');
     ctx.browserVerified = true;
     return;
   }
   // No cookie: allowed only where the platform offered client-side storage, and then the page must
   // prove the state through it before a session is issued (see routes: /lti/launch/confirm).
   if (!ctx.state.storage_target) {
-    throw new LtiError('browser', 'Your browser blocked the login cookie and the platform offers no storage; open the tool in a new window');
+    throw new LtiError(
+      'browser',
+      'Your browser blocked the login cookie and the platform offers no storage; open the tool in a new window',
+    );
   }
   ctx.browserVerified = false;
 };
@@ -114,7 +120,8 @@ const decodeToken: Step = (ctx) => {
 };
 
 const checkAlg: Step = (ctx) => {
-  if (ctx.header.alg !== 'RS256') throw new LtiError('alg', `The id_token must be signed with RS256, not ${JSON.stringify(ctx.header.alg ?? null)}`);
+  if (ctx.header.alg !== 'RS256')
+    throw new LtiError('alg', `The id_token must be signed with RS256, not ${JSON.stringify(ctx.header.alg ?? null)}`);
 };
 
 const checkKid: Step = (ctx) => {
@@ -122,7 +129,8 @@ const checkKid: Step = (ctx) => {
 };
 
 const checkIssuer: Step = (ctx) => {
-  if (ctx.claims.iss !== ctx.state.issuer) throw new LtiError('iss', 'The id_token was issued by another platform than the one that started the login');
+  if (ctx.claims.iss !== ctx.state.issuer)
+    throw new LtiError('iss', 'The id_token was issued by another platform than the one that started the login');
 };
 
 const resolveTenantDeployment: Step = async (ctx) => {
@@ -144,7 +152,9 @@ const verifySignature: Step = async (ctx) => {
   try {
     await compactVerify(ctx.idToken, key, { algorithms: ['RS256'] });
   } catch (err) {
-    throw new LtiError('signature', 'The id_token signature does not verify with the platform key', 400, { cause: err });
+    throw new LtiError('signature', 'The id_token signature does not verify with the platform key', 400, {
+      cause: err,
+    });
   }
 };
 
@@ -163,11 +173,14 @@ const checkAudience: Step = async (ctx) => {
     );
     const ok = new Set(trusted.map((r) => r.client_id));
     const untrusted = extras.filter((a) => typeof a !== 'string' || !ok.has(a));
-    if (untrusted.length) throw new LtiError('aud', 'The id_token is also addressed to an audience this tool does not trust');
+    if (untrusted.length)
+      throw new LtiError('aud', 'The id_token is also addressed to an audience this tool does not trust');
   }
   const azp = ctx.claims.azp;
-  if (list.length > 1 && azp === undefined) throw new LtiError('azp', 'An id_token with several audiences must name its authorized party (azp)');
-  if (azp !== undefined && azp !== clientId) throw new LtiError('azp', 'The id_token was authorized for another client (azp)');
+  if (list.length > 1 && azp === undefined)
+    throw new LtiError('azp', 'An id_token with several audiences must name its authorized party (azp)');
+  if (azp !== undefined && azp !== clientId)
+    throw new LtiError('azp', 'The id_token was authorized for another client (azp)');
 };
 
 const checkExpiry: Step = (ctx) => {
@@ -180,8 +193,10 @@ const checkExpiry: Step = (ctx) => {
 const checkIssuedAt: Step = (ctx) => {
   const now = ctx.deps.now() / 1000;
   const iat = ctx.claims.iat;
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new LtiError('iat', 'The id_token has no issue time (iat)');
-  if (iat > now + ctx.deps.skewSeconds) throw new LtiError('iat', 'The id_token was issued in the future (check the platform clock)');
+  if (typeof iat !== 'number' || !Number.isFinite(iat))
+    throw new LtiError('iat', 'The id_token has no issue time (iat)');
+  if (iat > now + ctx.deps.skewSeconds)
+    throw new LtiError('iat', 'The id_token was issued in the future (check the platform clock)');
   if (now - iat > ctx.deps.maxAgeSeconds) throw new LtiError('iat', 'The id_token is too old');
 };
 
@@ -198,7 +213,8 @@ const checkVersion: Step = (ctx) => {
 
 const checkMessageType: Step = (ctx) => {
   const t = ctx.claims[CLAIM.messageType];
-  if (!MESSAGE_TYPES.includes(t as MessageType)) throw new LtiError('message_type', `Unsupported LTI message type ${JSON.stringify(t ?? null)}`);
+  if (!MESSAGE_TYPES.includes(t as MessageType))
+    throw new LtiError('message_type', `Unsupported LTI message type ${JSON.stringify(t ?? null)}`);
   ctx.messageType = t as MessageType;
 };
 
@@ -206,13 +222,15 @@ const checkTargetLinkUri: Step = (ctx) => {
   const t = ctx.claims[CLAIM.targetLinkUri];
   if (t === undefined && ctx.messageType === 'LtiDeepLinkingRequest') return;
   if (!isNonEmptyString(t)) throw new LtiError('target_link_uri', 'The launch has no target_link_uri');
-  if (t !== ctx.state.target_link_uri) throw new LtiError('target_link_uri', 'The launch target differs from the one its login asked for');
+  if (t !== ctx.state.target_link_uri)
+    throw new LtiError('target_link_uri', 'The launch target differs from the one its login asked for');
 };
 
 const checkResourceLink: Step = (ctx) => {
   if (ctx.messageType !== 'LtiResourceLinkRequest') return;
   const rl = ctx.claims[CLAIM.resourceLink];
-  if (!isObject(rl) || !isNonEmptyString(rl.id)) throw new LtiError('resource_link', 'A resource link launch must carry resource_link.id');
+  if (!isObject(rl) || !isNonEmptyString(rl.id))
+    throw new LtiError('resource_link', 'A resource link launch must carry resource_link.id');
 };
 
 const checkContext: Step = (ctx) => {
@@ -222,13 +240,15 @@ const checkContext: Step = (ctx) => {
     return;
   }
   // A course privilege tool needs to know the course: a resource launch without context is refused.
-  if (!isObject(c) || !isNonEmptyString(c.id) || c.id.length > 255) throw new LtiError('context', 'The launch does not say which course it comes from (context.id)');
+  if (!isObject(c) || !isNonEmptyString(c.id) || c.id.length > 255)
+    throw new LtiError('context', 'The launch does not say which course it comes from (context.id)');
   ctx.context = c as unknown as LaunchContextClaim;
 };
 
 const checkRoles: Step = (ctx) => {
   const roles = ctx.claims[CLAIM.roles];
-  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new LtiError('roles', 'The launch has no roles claim');
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string'))
+    throw new LtiError('roles', 'The launch has no roles claim');
   ctx.roles = roles as string[];
 };
 
@@ -238,7 +258,8 @@ const checkSubject: Step = (ctx) => {
     return;
   }
   const sub = ctx.claims.sub;
-  if (!isNonEmptyString(sub) || sub.length > 255) throw new LtiError('sub', 'The launch names an empty or invalid user (sub)');
+  if (!isNonEmptyString(sub) || sub.length > 255)
+    throw new LtiError('sub', 'The launch names an empty or invalid user (sub)');
   ctx.sub = sub;
 };
 
@@ -248,7 +269,12 @@ const checkDeepLinkingSettings: Step = (ctx) => {
     return;
   }
   const s = ctx.claims[CLAIM.deepLinkingSettings];
-  if (!isObject(s) || !isNonEmptyString(s.deep_link_return_url) || !/^https?:\/\//.test(s.deep_link_return_url) || !Array.isArray(s.accept_types)) {
+  if (
+    !isObject(s) ||
+    !isNonEmptyString(s.deep_link_return_url) ||
+    !/^https?:\/\//.test(s.deep_link_return_url) ||
+    !Array.isArray(s.accept_types)
+  ) {
     throw new LtiError('deep_linking', 'The deep linking request has no valid deep_linking_settings');
   }
   ctx.deepLinking = s as unknown as DeepLinkingSettings;
@@ -279,7 +305,8 @@ export const launchSteps: ReadonlyArray<readonly [string, Step]> = [
 ];
 
 /** Nonces are remembered an hour beyond the token's expiry (and skew). */
-export const nonceExpiry = (launch: ValidatedLaunch) => new Date(((launch.claims.exp as number) + 60) * 1000 + 3600_000);
+export const nonceExpiry = (launch: ValidatedLaunch) =>
+  new Date(((launch.claims.exp as number) + 60) * 1000 + 3600_000);
 
 /**
  * The last check, run by the caller once every step above passed (so a forged token cannot burn a
@@ -287,7 +314,14 @@ export const nonceExpiry = (launch: ValidatedLaunch) => new Date(((launch.claims
  * race to another request with the same state is a replay.
  */
 export async function consumeLaunch(store: Store, launch: ValidatedLaunch, t?: Transaction): Promise<void> {
-  const r = await consumeStateAndNonce(store, launch.stateValue, launch.state.issuer, launch.state.nonce, nonceExpiry(launch), t);
+  const r = await consumeStateAndNonce(
+    store,
+    launch.stateValue,
+    launch.state.issuer,
+    launch.state.nonce,
+    nonceExpiry(launch),
+    t,
+  );
   if (!r.state) throw new LtiError('state', 'This launch was already used (state replayed)');
   if (!r.nonce) throw new LtiError('nonce', 'This nonce was already used');
 }

@@ -28,23 +28,30 @@ interface OpResult {
   response?: unknown;
 }
 
-const bad = (m: string, scimType: 'invalidSyntax' | 'invalidValue' | 'invalidPath' = 'invalidSyntax') => new AppError(400, 'bad_request', m, { scimType });
+const bad = (m: string, scimType: 'invalidSyntax' | 'invalidValue' | 'invalidPath' = 'invalidSyntax') =>
+  new AppError(400, 'bad_request', m, { scimType });
 
 function readOps(body: Json, maxOperations: number): { ops: BulkOp[]; failOnErrors: number } {
   const key = Object.keys(body).find((k) => k.toLowerCase() === 'operations');
   const ops = key ? body[key] : undefined;
   if (!Array.isArray(ops)) throw bad('BulkRequest needs an "Operations" array');
   if (ops.length > maxOperations) {
-    throw new AppError(413, 'payload_too_large', `Bulk request has ${ops.length} operations; maxOperations is ${maxOperations}`);
+    throw new AppError(
+      413,
+      'payload_too_large',
+      `Bulk request has ${ops.length} operations; maxOperations is ${maxOperations}`,
+    );
   }
   const failRaw = body.failOnErrors;
-  if (failRaw !== undefined && (!Number.isInteger(failRaw) || (failRaw as number) < 1)) throw bad('failOnErrors must be a positive integer', 'invalidValue');
+  if (failRaw !== undefined && (!Number.isInteger(failRaw) || (failRaw as number) < 1))
+    throw bad('failOnErrors must be a positive integer', 'invalidValue');
   return {
     failOnErrors: (failRaw as number | undefined) ?? Infinity,
     ops: ops.map((o, i) => {
       if (!o || typeof o !== 'object') throw bad(`Operations[${i}] is not an object`);
       const op = Object.fromEntries(Object.entries(o as Json).map(([k, v]) => [k.toLowerCase(), v]));
-      if (typeof op.method !== 'string' || typeof op.path !== 'string') throw bad(`Operations[${i}] needs method and path`);
+      if (typeof op.method !== 'string' || typeof op.path !== 'string')
+        throw bad(`Operations[${i}] needs method and path`);
       return {
         method: op.method.toUpperCase(),
         bulkId: typeof op.bulkid === 'string' ? op.bulkid : undefined,
@@ -73,7 +80,12 @@ function errorResult(op: BulkOp, err: AppError): OpResult {
     method: op.method,
     ...(op.bulkId ? { bulkId: op.bulkId } : {}),
     status: String(err.status),
-    response: { schemas: [URN.error], status: String(err.status), ...(err.scimType && (err.status === 400 || err.status === 409) ? { scimType: err.scimType } : {}), detail: err.expose ? err.message : 'Internal server error' },
+    response: {
+      schemas: [URN.error],
+      status: String(err.status),
+      ...(err.scimType && (err.status === 400 || err.status === 409) ? { scimType: err.scimType } : {}),
+      detail: err.expose ? err.message : 'Internal server error',
+    },
   };
 }
 
@@ -83,7 +95,8 @@ async function runOne(deps: ScimDeps, c: Context, op: BulkOp, path: string, data
   const kind: ResourceKind = m[1].toLowerCase() === 'users' ? 'User' : 'Group';
   const id = m[2];
   const body = (data ?? {}) as Json;
-  if (data !== undefined && (typeof data !== 'object' || Array.isArray(data) || data === null)) throw bad('data must be an object');
+  if (data !== undefined && (typeof data !== 'object' || Array.isArray(data) || data === null))
+    throw bad('data must be an object');
   const done = (status: number, row: { id: string; version: number } | null): OpResult => ({
     method: op.method,
     ...(op.bulkId ? { bulkId: op.bulkId } : {}),
@@ -97,9 +110,19 @@ async function runOne(deps: ScimDeps, c: Context, op: BulkOp, path: string, data
   if (!id) throw bad(`${op.method} path must name a resource`, 'invalidPath');
   switch (op.method) {
     case 'PUT':
-      return done(200, kind === 'User' ? await replaceUser(deps, c, id, body, op.version) : await replaceGroup(deps, c, id, body, op.version));
+      return done(
+        200,
+        kind === 'User'
+          ? await replaceUser(deps, c, id, body, op.version)
+          : await replaceGroup(deps, c, id, body, op.version),
+      );
     case 'PATCH':
-      return done(200, kind === 'User' ? await patchUser(deps, c, id, body, op.version) : await patchGroup(deps, c, id, body, op.version, false));
+      return done(
+        200,
+        kind === 'User'
+          ? await patchUser(deps, c, id, body, op.version)
+          : await patchGroup(deps, c, id, body, op.version, false),
+      );
     case 'DELETE':
       if (kind === 'User') await deleteUser(deps, c, id, op.version);
       else await deleteGroupById(deps, c, id, op.version);
@@ -125,7 +148,8 @@ export async function handleBulk(deps: ScimDeps, c: Context, charge: (units: num
       if (errors >= failOnErrors) break;
       const op = ops[i];
       const path = resolveRefs(op.path, ids);
-      const data = op.data === undefined || op.data === null ? { value: undefined, missing: [] } : resolveRefs(op.data, ids);
+      const data =
+        op.data === undefined || op.data === null ? { value: undefined, missing: [] } : resolveRefs(op.data, ids);
       if (path.missing.length || data.missing.length) {
         waiting.push(i);
         continue;
@@ -142,7 +166,10 @@ export async function handleBulk(deps: ScimDeps, c: Context, charge: (units: num
     if (waiting.length === pending.length) {
       for (const i of waiting) {
         if (errors >= failOnErrors) break;
-        results[i] = errorResult(ops[i], bad(`Unresolvable bulkId reference in operation ${ops[i].bulkId ?? i}`, 'invalidValue'));
+        results[i] = errorResult(
+          ops[i],
+          bad(`Unresolvable bulkId reference in operation ${ops[i].bulkId ?? i}`, 'invalidValue'),
+        );
         errors++;
       }
       break;

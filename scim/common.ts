@@ -45,12 +45,17 @@ export async function readJsonObject(c: Context): Promise<Json> {
   try {
     body = JSON.parse(text);
   } catch (err) {
-    throw new BadRequestError(`Request body is not valid JSON: ${(err as Error).message}`, { scimType: 'invalidSyntax' });
+    throw new BadRequestError(`Request body is not valid JSON: ${(err as Error).message}`, {
+      scimType: 'invalidSyntax',
+    });
   }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('Request body must be a JSON object', { scimType: 'invalidSyntax' });
-  if (depthOf(body) > MAX_JSON_DEPTH) throw new BadRequestError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { scimType: 'invalidValue' });
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new BadRequestError('Request body must be a JSON object', { scimType: 'invalidSyntax' });
+  if (depthOf(body) > MAX_JSON_DEPTH)
+    throw new BadRequestError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { scimType: 'invalidValue' });
   // PostgreSQL text and jsonb cannot hold NUL: refuse it here rather than fail in the database.
-  if (/\\u0000/i.test(text)) throw new BadRequestError('Strings must not contain NUL (\\u0000)', { scimType: 'invalidValue' });
+  if (/\\u0000/i.test(text))
+    throw new BadRequestError('Strings must not contain NUL (\\u0000)', { scimType: 'invalidValue' });
   return body as Json;
 }
 
@@ -83,7 +88,9 @@ export function ifMatchOf(header: string | undefined): ((version: number) => boo
 export function notModified(c: Context, version: number): boolean {
   const h = c.req.header('if-none-match');
   if (!h) return false;
-  return h.split(',').some((tag) => tag.trim() === '*' || /^(?:W\/)?"?(\d+)"?$/.exec(tag.trim())?.[1] === String(version));
+  return h
+    .split(',')
+    .some((tag) => tag.trim() === '*' || /^(?:W\/)?"?(\d+)"?$/.exec(tag.trim())?.[1] === String(version));
 }
 
 export interface ListParams {
@@ -117,11 +124,15 @@ export function readListParams(source: Record<string, unknown>): ListParams {
     const raw = get(name);
     if (raw === undefined || raw === '') return undefined;
     const n = Number(raw);
-    if (!Number.isInteger(n)) throw new BadRequestError(`${name} must be an integer`, { scimType: name === 'count' ? 'invalidCount' : 'invalidValue' });
+    if (!Number.isInteger(n))
+      throw new BadRequestError(`${name} must be an integer`, {
+        scimType: name === 'count' ? 'invalidCount' : 'invalidValue',
+      });
     return n;
   };
   const sortOrder = String(get('sortOrder') ?? 'ascending').toLowerCase();
-  if (sortOrder !== 'ascending' && sortOrder !== 'descending') throw new BadRequestError('sortOrder must be ascending or descending', { scimType: 'invalidValue' });
+  if (sortOrder !== 'ascending' && sortOrder !== 'descending')
+    throw new BadRequestError('sortOrder must be ascending or descending', { scimType: 'invalidValue' });
   const cursor = get('cursor');
   return {
     filter: get('filter') === undefined ? undefined : String(get('filter')),

@@ -13,13 +13,23 @@ export function serviceProviderConfig(deps: ScimDeps) {
     schemas: [URN.spConfig],
     documentationUri: `${deps.config.publicUrl}/docs`,
     patch: { supported: true },
-    bulk: { supported: true, maxOperations: deps.config.scim.bulkMaxOperations, maxPayloadSize: deps.config.scim.bulkMaxPayloadBytes },
+    bulk: {
+      supported: true,
+      maxOperations: deps.config.scim.bulkMaxOperations,
+      maxPayloadSize: deps.config.scim.bulkMaxPayloadBytes,
+    },
     filter: { supported: true, maxResults: MAX_PAGE_SIZE },
     changePassword: { supported: false },
     sort: { supported: true },
     etag: { supported: true },
     // RFC 9865 §5
-    pagination: { cursor: true, index: true, defaultPaginationMethod: 'index', defaultPageSize: DEFAULT_PAGE_SIZE, maxPageSize: MAX_PAGE_SIZE },
+    pagination: {
+      cursor: true,
+      index: true,
+      defaultPaginationMethod: 'index',
+      defaultPageSize: DEFAULT_PAGE_SIZE,
+      maxPageSize: MAX_PAGE_SIZE,
+    },
     authenticationSchemes: [
       {
         type: 'oauthbearertoken',

@@ -9,7 +9,8 @@ export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
  */
 export const renderScimError: ErrorRenderer = (c, err) => {
   // scimType is only meaningful with 400 (and 409 uniqueness, 413 tooMany... per §3.12's table).
-  const scimType = err.scimType && (err.status === 400 || err.status === 409 || err.status === 413) ? err.scimType : undefined;
+  const scimType =
+    err.scimType && (err.status === 400 || err.status === 409 || err.status === 413) ? err.scimType : undefined;
   const body = {
     schemas: [URN.error],
     status: String(err.status),

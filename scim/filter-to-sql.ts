@@ -54,7 +54,8 @@ function quoteBareValues(tokens: Token[]): Token[] {
   return tokens.map((t, i) => {
     const op = tokens[i - 1];
     const attrTok = tokens[i - 2];
-    const isValue = op && attrTok && op.type === 'Word' && COMPARE_OPS.has(op.literal.toLowerCase()) && attrTok.type === 'Word';
+    const isValue =
+      op && attrTok && op.type === 'Word' && COMPARE_OPS.has(op.literal.toLowerCase()) && attrTok.type === 'Word';
     if (isValue && t.type === 'Word' && !['true', 'false', 'null'].includes(t.literal)) {
       const lower = t.literal.toLowerCase();
       // Case variants of the JSON literals, as IdPs write them ("True").
@@ -85,7 +86,10 @@ function foldValuePathSubAttributes(tokens: Token[]): Token[] {
         if (takesValue && !value) throw invalidFilter('Missing comparison value after value path');
         const inner = out.splice(open + 1);
         out.push({ type: 'Bracket', literal: '(' }, ...inner, { type: 'Bracket', literal: ')' });
-        out.push({ type: 'Word', literal: 'and' }, sub, op, ...(value ? [value] : []), { type: 'Bracket', literal: ']' });
+        out.push({ type: 'Word', literal: 'and' }, sub, op, ...(value ? [value] : []), {
+          type: 'Bracket',
+          literal: ']',
+        });
         i += takesValue ? 3 : 2;
         continue;
       }
@@ -121,7 +125,7 @@ const jsonPath = (parts: string[]) => `'{${parts.map((p) => `"${p}"`).join(',')}
 export function splitAttrPath(path: string): { urn?: string; parts: string[] } {
   const lower = path.toLowerCase();
   for (const urn of [URN.enterprise, URN.user, URN.group]) {
-    if (lower.startsWith(urn.toLowerCase() + ':')) return { urn, parts: path.slice(urn.length + 1).split('.') };
+    if (lower.startsWith(`${urn.toLowerCase()}:`)) return { urn, parts: path.slice(urn.length + 1).split('.') };
     if (lower === urn.toLowerCase()) return { urn, parts: [] };
   }
   return { parts: path.split('.') };
@@ -184,7 +188,11 @@ const memberElements: Elements = {
       case 'value':
         return { expr: 'm.member_id', type: 'uuid', caseExact: true };
       case 'type':
-        return { expr: "(CASE m.member_type WHEN 'person' THEN 'User' ELSE 'Group' END)", type: 'string', caseExact: false };
+        return {
+          expr: "(CASE m.member_type WHEN 'person' THEN 'User' ELSE 'Group' END)",
+          type: 'string',
+          caseExact: false,
+        };
       default:
         return undefined;
     }
@@ -199,7 +207,11 @@ function jsonElements(def: AttrDef, path: string[]): Elements {
       const type = s && scalarType(s);
       if (!s || !type) return undefined;
       // Booleans compare as their JSON text ('true'/'false'): a cast could fail on odd stored data.
-      return { expr: `(x.v ->> '${s.name}')`, type: type === 'boolean' ? 'string' : type, caseExact: s.caseExact || type === 'boolean' };
+      return {
+        expr: `(x.v ->> '${s.name}')`,
+        type: type === 'boolean' ? 'string' : type,
+        caseExact: s.caseExact || type === 'boolean',
+      };
     },
   };
 }
@@ -223,10 +235,22 @@ export function resolveAttr(kind: ResourceKind, attrPath: string): Resolved {
     if (def.type === 'complex') {
       const sub = findAttr(def.subAttributes, parts[1] ?? 'value');
       if (!sub || parts.length > 2) throw unknown();
-      return { scalar: { expr: `(p.scim #>> ${jsonPath([URN.enterprise, def.name, sub.name])})`, type: 'string', caseExact: sub.caseExact } };
+      return {
+        scalar: {
+          expr: `(p.scim #>> ${jsonPath([URN.enterprise, def.name, sub.name])})`,
+          type: 'string',
+          caseExact: sub.caseExact,
+        },
+      };
     }
     if (parts.length > 1) throw unknown();
-    return { scalar: { expr: `(p.scim #>> ${jsonPath([URN.enterprise, def.name])})`, type: 'string', caseExact: def.caseExact } };
+    return {
+      scalar: {
+        expr: `(p.scim #>> ${jsonPath([URN.enterprise, def.name])})`,
+        type: 'string',
+        caseExact: def.caseExact,
+      },
+    };
   }
   if (urn && urn !== URN.user) throw unknown();
   if (USER_COLUMNS[key]) return { scalar: USER_COLUMNS[key] };
@@ -238,7 +262,9 @@ export function resolveAttr(kind: ResourceKind, attrPath: string): Resolved {
   if (def.type === 'complex') {
     const sub = parts[1] && findAttr(def.subAttributes, parts[1]);
     if (!sub) throw unknown();
-    return { scalar: { expr: `(p.scim #>> ${jsonPath([def.name, sub.name])})`, type: 'string', caseExact: sub.caseExact } };
+    return {
+      scalar: { expr: `(p.scim #>> ${jsonPath([def.name, sub.name])})`, type: 'string', caseExact: sub.caseExact },
+    };
   }
   if (parts.length > 1) throw unknown();
   const type = scalarType(def)!;
@@ -249,10 +275,11 @@ export function resolveAttr(kind: ResourceKind, attrPath: string): Resolved {
 // ---------------------------------------------------------------------------------------------
 // Translation
 
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (m) => '\\' + m);
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (m) => `\\${m}`);
 
 export function compareSql(s: Scalar, op: string, value: unknown, b: Binder, attrPath: string): string {
-  if (op === 'pr') return s.type === 'string' ? `(${s.expr} IS NOT NULL AND ${s.expr} <> '')` : `(${s.expr} IS NOT NULL)`;
+  if (op === 'pr')
+    return s.type === 'string' ? `(${s.expr} IS NOT NULL AND ${s.expr} <> '')` : `(${s.expr} IS NOT NULL)`;
   if (value === null) {
     if (op === 'eq') return `(${s.expr} IS NULL)`;
     if (op === 'ne') return `(${s.expr} IS NOT NULL)`;
@@ -355,7 +382,9 @@ function elementFilter(f: Filter, el: Elements, b: Binder, parent: string): stri
     default: {
       const c = f as { op: string; attrPath: string; compValue?: unknown };
       // Tolerate the full path inside brackets (emails[emails.type eq "work"]).
-      const name = c.attrPath.toLowerCase().startsWith(parent.toLowerCase() + '.') ? c.attrPath.slice(parent.length + 1) : c.attrPath;
+      const name = c.attrPath.toLowerCase().startsWith(`${parent.toLowerCase()}.`)
+        ? c.attrPath.slice(parent.length + 1)
+        : c.attrPath;
       const sub = el.sub(name);
       if (!sub) throw invalidFilter(`Unknown sub-attribute "${c.attrPath}" of "${parent}"`);
       return compareSql(sub, c.op, c.compValue, b, `${parent}.${name}`);
@@ -370,7 +399,8 @@ export const MAX_FILTER_VALUES = 1000;
 export function scimFilterToSql(text: string, kind: ResourceKind, b: Binder): string {
   const before = b.params.length;
   const sql = filterToSql(parseScimFilter(text), kind, b);
-  if (b.params.length - before > MAX_FILTER_VALUES) throw invalidFilter(`Filter has more than ${MAX_FILTER_VALUES} values`);
+  if (b.params.length - before > MAX_FILTER_VALUES)
+    throw invalidFilter(`Filter has more than ${MAX_FILTER_VALUES} values`);
   return sql;
 }
 
@@ -382,8 +412,10 @@ export function sortExpression(kind: ResourceKind, sortBy: string): string {
   } catch {
     throw new BadRequestError(`Cannot sort by "${sortBy}"`, { scimType: 'invalidValue' });
   }
-  if ('scalar' in r) return r.scalar.caseExact || r.scalar.type !== 'string' ? r.scalar.expr : `lower(${r.scalar.expr})`;
+  if ('scalar' in r)
+    return r.scalar.caseExact || r.scalar.type !== 'string' ? r.scalar.expr : `lower(${r.scalar.expr})`;
   // Multi-valued: sort by the primary email (RFC: the primary value, if any).
-  if (kind === 'User' && r.elements === emailElements && (!r.sub || r.sub.toLowerCase() === 'value')) return 'p.primary_email';
+  if (kind === 'User' && r.elements === emailElements && (!r.sub || r.sub.toLowerCase() === 'value'))
+    return 'p.primary_email';
   throw new BadRequestError(`Cannot sort by multi-valued "${sortBy}"`, { scimType: 'invalidValue' });
 }

@@ -36,15 +36,26 @@ export async function listPage<R extends { id: string }>(deps: ScimDeps, spec: L
   if (params.filter !== undefined) where.push(scimFilterToSql(params.filter, spec.kind, b));
   const countWhere = [...where];
   const countParams = [...b.params];
-  const run = <T extends object>(sql: string, bind: unknown[]) => deps.store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT });
-  const count = async () => (await run<{ n: number }>(`SELECT count(*)::int AS n FROM ${spec.from} WHERE ${countWhere.join(' AND ')}`, countParams))[0].n;
+  const run = <T extends object>(sql: string, bind: unknown[]) =>
+    deps.store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT });
+  const count = async () =>
+    (
+      await run<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${spec.from} WHERE ${countWhere.join(' AND ')}`,
+        countParams,
+      )
+    )[0].n;
 
   if (params.cursor !== undefined) {
-    if (params.sortBy) throw new BadRequestError('sortBy cannot be combined with cursor paging', { scimType: 'invalidValue' });
+    if (params.sortBy)
+      throw new BadRequestError('sortBy cannot be combined with cursor paging', { scimType: 'invalidValue' });
     const after = decodeCursor(params.cursor);
     if (after) where.push(`${idColumn} > ${b.add(after)}::uuid`);
     const limit = params.count;
-    const rows = await run<R>(`SELECT ${spec.select} FROM ${spec.from} WHERE ${where.join(' AND ')} ORDER BY ${idColumn} LIMIT ${limit + 1}`, b.params);
+    const rows = await run<R>(
+      `SELECT ${spec.select} FROM ${spec.from} WHERE ${where.join(' AND ')} ORDER BY ${idColumn} LIMIT ${limit + 1}`,
+      b.params,
+    );
     const more = rows.length > limit;
     const pageRows = rows.slice(0, limit);
     const total = !after && !more ? pageRows.length : await count();
@@ -61,12 +72,22 @@ export async function listPage<R extends { id: string }>(deps: ScimDeps, spec: L
   }
 
   const dir = params.sortOrder === 'descending' ? 'DESC' : 'ASC';
-  const order = params.sortBy ? `${sortExpression(spec.kind, params.sortBy)} ${dir} NULLS LAST, ${idColumn} ${dir}` : idColumn;
+  const order = params.sortBy
+    ? `${sortExpression(spec.kind, params.sortBy)} ${dir} NULLS LAST, ${idColumn} ${dir}`
+    : idColumn;
   const offset = params.startIndex - 1;
   const rows =
     params.count === 0
       ? []
-      : await run<R>(`SELECT ${spec.select} FROM ${spec.from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${params.count} OFFSET ${offset}`, b.params);
-  const total = rows.length > 0 && rows.length < params.count ? offset + rows.length : offset === 0 && rows.length === 0 && params.count > 0 ? 0 : await count();
+      : await run<R>(
+          `SELECT ${spec.select} FROM ${spec.from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${params.count} OFFSET ${offset}`,
+          b.params,
+        );
+  const total =
+    rows.length > 0 && rows.length < params.count
+      ? offset + rows.length
+      : offset === 0 && rows.length === 0 && params.count > 0
+        ? 0
+        : await count();
   return { rows, total, response: (render) => listResponse(rows.map(render), total, params.startIndex) };
 }

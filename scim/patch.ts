@@ -1,7 +1,16 @@
 import type { Filter } from 'scim2-parse-filter';
 import { BadRequestError } from '../src/errors.js';
 import { parseScimFilter, splitAttrPath } from './filter-to-sql.js';
-import { coerceBoolean, commonAttributes, findAttr, normalizeResource, normalizeValue, resourceSchemas, URN, type AttrDef, type ResourceKind } from './schemas.js';
+import {
+  coerceBoolean,
+  commonAttributes,
+  findAttr,
+  normalizeResource,
+  normalizeValue,
+  resourceSchemas,
+  type AttrDef,
+  type ResourceKind,
+} from './schemas.js';
 
 /**
  * The PATCH engine (RFC 7644 §3.5.2), pure: it applies a PatchOp to a resource document (canonical
@@ -27,18 +36,25 @@ const mutability = (m: string) => new BadRequestError(m, { scimType: 'mutability
 
 /** Validates a PatchOp message body and returns its operations. */
 export function readPatchRequest(body: unknown): PatchOperation[] {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('PATCH body must be a PatchOp object', { scimType: 'invalidSyntax' });
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new BadRequestError('PATCH body must be a PatchOp object', { scimType: 'invalidSyntax' });
   const b = body as Record<string, unknown>;
   const opsKey = Object.keys(b).find((k) => k.toLowerCase() === 'operations');
   const ops = opsKey ? b[opsKey] : undefined;
-  if (!Array.isArray(ops) || ops.length === 0) throw new BadRequestError('PatchOp needs a non-empty "Operations" array', { scimType: 'invalidSyntax' });
+  if (!Array.isArray(ops) || ops.length === 0)
+    throw new BadRequestError('PatchOp needs a non-empty "Operations" array', { scimType: 'invalidSyntax' });
   return ops.map((o, i) => {
-    if (!o || typeof o !== 'object') throw new BadRequestError(`Operations[${i}] is not an object`, { scimType: 'invalidSyntax' });
-    const entries = Object.fromEntries(Object.entries(o as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), v]));
+    if (!o || typeof o !== 'object')
+      throw new BadRequestError(`Operations[${i}] is not an object`, { scimType: 'invalidSyntax' });
+    const entries = Object.fromEntries(
+      Object.entries(o as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), v]),
+    );
     const op = typeof entries.op === 'string' ? entries.op.toLowerCase() : '';
-    if (!['add', 'replace', 'remove'].includes(op)) throw new BadRequestError(`Operations[${i}].op must be add, replace or remove`, { scimType: 'invalidSyntax' });
+    if (!['add', 'replace', 'remove'].includes(op))
+      throw new BadRequestError(`Operations[${i}].op must be add, replace or remove`, { scimType: 'invalidSyntax' });
     const path = entries.path;
-    if (path !== undefined && path !== null && typeof path !== 'string') throw invalidPath(`Operations[${i}].path must be a string`);
+    if (path !== undefined && path !== null && typeof path !== 'string')
+      throw invalidPath(`Operations[${i}].path must be a string`);
     return { op, path: typeof path === 'string' && path.trim() ? path.trim() : undefined, value: entries.value };
   });
 }
@@ -62,7 +78,9 @@ export function resolvePath(kind: ResourceKind, path: string): Target {
   const { core, extensions } = resourceSchemas[kind];
   const ext = urn ? extensions.find((e) => e.id === urn) : undefined;
   if (urn && !ext && urn !== core.id) throw invalidPath(`Unknown schema in path "${path}"`);
-  const def = ext ? findAttr(ext.attributes, parts[0]) : (findAttr(core.attributes, parts[0]) ?? findAttr(commonAttributes, parts[0]));
+  const def = ext
+    ? findAttr(ext.attributes, parts[0])
+    : (findAttr(core.attributes, parts[0]) ?? findAttr(commonAttributes, parts[0]));
   if (!def) throw invalidPath(`Unknown attribute in path "${path}"`);
   if (def.mutability === 'readOnly' || def.name === 'id') throw mutability(`"${def.name}" is read-only`);
   let sub: AttrDef | undefined;
@@ -94,13 +112,15 @@ export function applyPatch(kind: ResourceKind, doc: Doc, ops: PatchOperation[]):
 
 function applyPathless(kind: ResourceKind, doc: Doc, op: PatchOperation) {
   if (op.op === 'remove') throw noTarget('remove needs a path');
-  if (!op.value || typeof op.value !== 'object' || Array.isArray(op.value)) throw invalidValue(`${op.op} without a path needs an object value`);
+  if (!op.value || typeof op.value !== 'object' || Array.isArray(op.value))
+    throw invalidValue(`${op.op} without a path needs an object value`);
   for (const [key, value] of Object.entries(op.value as Record<string, unknown>)) {
     if (key.toLowerCase() === 'schemas' || key.toLowerCase() === 'id' || key.toLowerCase() === 'meta') continue;
     const ext = resourceSchemas[kind].extensions.find((e) => e.id.toLowerCase() === key.toLowerCase());
     if (ext && value && typeof value === 'object' && !Array.isArray(value)) {
       // {"urn:...:enterprise:2.0:User": {"department": "x"}}: each key is an attribute of the extension.
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) applyAtPath(doc, resolvePath(kind, `${ext.id}:${k}`), { ...op, value: v });
+      for (const [k, v] of Object.entries(value as Record<string, unknown>))
+        applyAtPath(doc, resolvePath(kind, `${ext.id}:${k}`), { ...op, value: v });
       continue;
     }
     let target: Target | undefined;
@@ -108,7 +128,13 @@ function applyPathless(kind: ResourceKind, doc: Doc, op: PatchOperation) {
       target = resolvePath(kind, key);
     } catch (err) {
       // Attributes no schema knows round-trip unchanged; anything else (read-only, bad sub-attribute) is an error.
-      if (err instanceof BadRequestError && err.scimType === 'invalidPath' && !key.includes('.') && !key.includes('[') && !key.includes(':')) {
+      if (
+        err instanceof BadRequestError &&
+        err.scimType === 'invalidPath' &&
+        !key.includes('.') &&
+        !key.includes('[') &&
+        !key.includes(':')
+      ) {
         const normalized = normalizeResource(kind, { [key]: value });
         Object.assign(doc, normalized);
         continue;
@@ -204,7 +230,11 @@ function applyAtPath(doc: Doc, t: Target, op: PatchOperation) {
     }
     const key = (v: Doc) => (v.value === undefined ? JSON.stringify(v) : String(v.value).toLowerCase());
     const seen = new Set(current.map(key));
-    for (const v of incoming) if (!seen.has(key(v))) (current.push(v), seen.add(key(v)));
+    for (const v of incoming)
+      if (!seen.has(key(v))) {
+        current.push(v);
+        seen.add(key(v));
+      }
     c[name] = current;
     return;
   }
@@ -215,14 +245,26 @@ function applyAtPath(doc: Doc, t: Target, op: PatchOperation) {
     return;
   }
   const value = normalizeValue(t.def, op.value);
-  if (t.def.type === 'complex' && op.op === 'add' && value && typeof value === 'object' && c[name] && typeof c[name] === 'object') {
+  if (
+    t.def.type === 'complex' &&
+    op.op === 'add' &&
+    value &&
+    typeof value === 'object' &&
+    c[name] &&
+    typeof c[name] === 'object'
+  ) {
     c[name] = { ...(c[name] as Doc), ...(value as Doc) }; // add merges sub-attributes (§3.5.2.1)
   } else {
     c[name] = value;
   }
 }
 
-const asList = (v: unknown): Doc[] => (Array.isArray(v) ? v.filter((x) => x && typeof x === 'object').map((x) => x as Doc) : v && typeof v === 'object' ? [v as Doc] : []);
+const asList = (v: unknown): Doc[] =>
+  Array.isArray(v)
+    ? v.filter((x) => x && typeof x === 'object').map((x) => x as Doc)
+    : v && typeof v === 'object'
+      ? [v as Doc]
+      : [];
 
 /** The `a eq x and b eq y` conditions of a filter, as an element to create, or null. */
 function equalitySeed(f: Filter): Doc | null {
@@ -255,7 +297,9 @@ export function matches(el: Doc, f: Filter, def: AttrDef): boolean {
       throw invalidPath('Nested value paths are not allowed');
     default: {
       const c = f as { op: string; attrPath: string; compValue?: unknown };
-      const name = c.attrPath.toLowerCase().startsWith(def.name.toLowerCase() + '.') ? c.attrPath.slice(def.name.length + 1) : c.attrPath;
+      const name = c.attrPath.toLowerCase().startsWith(`${def.name.toLowerCase()}.`)
+        ? c.attrPath.slice(def.name.length + 1)
+        : c.attrPath;
       const sub = findAttr(def.subAttributes, name);
       if (!sub) throw invalidPath(`Unknown sub-attribute "${c.attrPath}" in path filter`);
       return compare(el[sub.name], c.op, c.compValue, sub);
@@ -297,5 +341,3 @@ function compare(actual: unknown, op: string, expected: unknown, def: AttrDef): 
       return false;
   }
 }
-
-

@@ -39,7 +39,9 @@ export function scimApp(deps: ScimAppDeps) {
   }
   app.post('/.search', (c) => rootSearch(deps, c));
   // The host app's general body limit skips this path; Bulk's own maxPayloadSize applies instead.
-  app.post('/Bulk', bodyLimit(deps.config.scim.bulkMaxPayloadBytes), async (c) => scimJson(await handleBulk(deps, c, (units) => limiter.charge(c.get('auth').tokenId, units))));
+  app.post('/Bulk', bodyLimit(deps.config.scim.bulkMaxPayloadBytes), async (c) =>
+    scimJson(await handleBulk(deps, c, (units) => limiter.charge(c.get('auth').tokenId, units))),
+  );
   app.all('/Me', () => {
     throw new NotImplementedError('/Me is not supported: SCIM tokens here belong to a tenant, not a user');
   });
@@ -51,14 +53,16 @@ export function scimApp(deps: ScimAppDeps) {
 /** POST /.search at the root: Users then Groups, as one list (RFC 7644 §3.4.3). */
 async function rootSearch(deps: ScimDeps, c: Context): Promise<Response> {
   const params = readListParams(await readJsonObject(c));
-  if (params.cursor !== undefined) throw new BadRequestError('Cursor paging is not supported on the root /.search', { scimType: 'invalidValue' });
+  if (params.cursor !== undefined)
+    throw new BadRequestError('Cursor paging is not supported on the root /.search', { scimType: 'invalidValue' });
   const tenantId = c.get('auth').tenant.id;
   // A filter naming an attribute only one resource type has matches nothing of the other type.
   const tolerant = async <T>(fn: () => Promise<T>, empty: T) => {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof AppError && err.scimType === 'invalidFilter' && /Unknown or unfilterable/.test(err.message)) return empty;
+      if (err instanceof AppError && err.scimType === 'invalidFilter' && /Unknown or unfilterable/.test(err.message))
+        return empty;
       throw err;
     }
   };
@@ -68,9 +72,15 @@ async function rootSearch(deps: ScimDeps, c: Context): Promise<Response> {
   const resources: Json[] = users ? users.rows.map((r) => render(renderUser(deps, r))) : [];
   const remaining = params.count - resources.length;
   const groupStart = Math.max(1, params.startIndex - usersTotal);
-  const groups = await tolerant(() => listGroups(deps, tenantId, { ...params, startIndex: groupStart, count: remaining }), null);
+  const groups = await tolerant(
+    () => listGroups(deps, tenantId, { ...params, startIndex: groupStart, count: remaining }),
+    null,
+  );
   if (groups) resources.push(...groups.rows.map((r) => render(renderGroup(deps, r))));
   const groupsTotal = groups ? groups.total : 0;
-  if (!users && !groups) throw new BadRequestError(`Unknown or unfilterable attribute in filter "${params.filter}"`, { scimType: 'invalidFilter' });
+  if (!users && !groups)
+    throw new BadRequestError(`Unknown or unfilterable attribute in filter "${params.filter}"`, {
+      scimType: 'invalidFilter',
+    });
   return scimJson(listResponse(resources, usersTotal + groupsTotal, params.startIndex));
 }

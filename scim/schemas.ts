@@ -58,7 +58,13 @@ const attr = (name: string, type: AttrType, description: string, o: Opts = {}): 
 const str = (name: string, description: string, o: Opts = {}) => attr(name, 'string', description, o);
 
 /** The sub-attributes every multi-valued attribute shares (RFC 7643 §2.4). */
-const multi = (name: string, description: string, types: string[], extra: AttrDef[] = [], valueType: AttrType = 'string') =>
+const multi = (
+  name: string,
+  description: string,
+  types: string[],
+  extra: AttrDef[] = [],
+  valueType: AttrType = 'string',
+) =>
   attr(name, 'complex', description, {
     multiValued: true,
     subAttributes: [
@@ -91,17 +97,31 @@ export const userSchema: SchemaDef = {
     }),
     str('displayName', 'The name of the User, suitable for display to end-users'),
     str('nickName', 'The casual way to address the user'),
-    attr('profileUrl', 'reference', "A fully qualified URL pointing to the User's online profile", { referenceTypes: ['external'] }),
+    attr('profileUrl', 'reference', "A fully qualified URL pointing to the User's online profile", {
+      referenceTypes: ['external'],
+    }),
     str('title', "The user's title, such as 'Vice President'"),
     str('userType', 'Used to identify the relationship between the organization and the user'),
     str('preferredLanguage', "The User's preferred written or spoken language"),
     str('locale', "The User's default location for localizing"),
     str('timezone', "The User's time zone in IANA format"),
     attr('active', 'boolean', "The User's administrative status; false suspends the person"),
-    str('password', 'Write-only; accepted and never stored in clear or returned', { mutability: 'writeOnly', returned: 'never' }),
+    str('password', 'Write-only; accepted and never stored in clear or returned', {
+      mutability: 'writeOnly',
+      returned: 'never',
+    }),
     multi('emails', 'Email addresses for the user', ['work', 'home', 'other']),
     multi('phoneNumbers', 'Phone numbers for the User', ['work', 'home', 'mobile', 'fax', 'pager', 'other']),
-    multi('ims', 'Instant messaging addresses for the User', ['aim', 'gtalk', 'icq', 'xmpp', 'msn', 'skype', 'qq', 'yahoo']),
+    multi('ims', 'Instant messaging addresses for the User', [
+      'aim',
+      'gtalk',
+      'icq',
+      'xmpp',
+      'msn',
+      'skype',
+      'qq',
+      'yahoo',
+    ]),
     multi('photos', 'URLs of photos of the User', ['photo', 'thumbnail'], [], 'reference'),
     attr('addresses', 'complex', 'A physical mailing address for this User', {
       multiValued: true,
@@ -171,7 +191,12 @@ export const groupSchema: SchemaDef = {
 
 /** Attributes of every resource (RFC 7643 §3.1); not part of any schema's attribute list. */
 export const commonAttributes: AttrDef[] = [
-  str('id', 'Unique identifier assigned by the service provider', { caseExact: true, mutability: 'readOnly', returned: 'always', uniqueness: 'server' }),
+  str('id', 'Unique identifier assigned by the service provider', {
+    caseExact: true,
+    mutability: 'readOnly',
+    returned: 'always',
+    uniqueness: 'server',
+  }),
   str('externalId', 'Identifier assigned by the provisioning client', { caseExact: true }),
   attr('meta', 'complex', 'Resource metadata', {
     mutability: 'readOnly',
@@ -210,7 +235,8 @@ export function normalizeResource(kind: ResourceKind, body: Record<string, unkno
   for (const [key, value] of Object.entries(body)) {
     const ext = extensions.find((e) => e.id.toLowerCase() === key.toLowerCase());
     if (ext) {
-      if (value && typeof value === 'object' && !Array.isArray(value)) out[ext.id] = normalizeAttrs(ext.attributes, value as Record<string, unknown>);
+      if (value && typeof value === 'object' && !Array.isArray(value))
+        out[ext.id] = normalizeAttrs(ext.attributes, value as Record<string, unknown>);
       continue;
     }
     const common = findAttr(commonAttributes, key);
@@ -247,7 +273,11 @@ export function normalizeValue(def: AttrDef, value: unknown): unknown {
   if (def.multiValued && def.type === 'complex') {
     const list = Array.isArray(value) ? value : [value];
     return list.map((v) =>
-      v && typeof v === 'object' && !Array.isArray(v) ? normalizeAttrs(def.subAttributes ?? [], v as Record<string, unknown>) : hasValue ? { value: v } : v,
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? normalizeAttrs(def.subAttributes ?? [], v as Record<string, unknown>)
+        : hasValue
+          ? { value: v }
+          : v,
     );
   }
   if (def.type === 'complex') {

@@ -12,16 +12,34 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    .optional(),
   SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6000),
   SCIM_BULK_MAX_OPERATIONS: z.coerce.number().int().positive().default(1000),
-  SCIM_BULK_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  SCIM_BULK_MAX_PAYLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
   AUTHZ_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
-  INVITATION_TTL_HOURS: z.coerce.number().positive().default(14 * 24),
+  INVITATION_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .default(14 * 24),
   MAIL_FROM: z.string().min(3).optional(),
-  BULK_ENROLMENT_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+  BULK_ENROLMENT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(8 * 1024 * 1024),
 });
 
 export interface Config {

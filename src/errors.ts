@@ -111,7 +111,9 @@ export class ConflictError extends AppError {
 /** The tenant's seat limit would be exceeded by one more person who holds a seat. */
 export class SeatLimitError extends AppError {
   constructor(limit: number) {
-    super(403, 'seat_limit_reached', `The tenant's seat limit of ${limit} people is reached`, { details: { seatLimit: limit } });
+    super(403, 'seat_limit_reached', `The tenant's seat limit of ${limit} people is reached`, {
+      details: { seatLimit: limit },
+    });
   }
 }
 export class PreconditionFailedError extends AppError {

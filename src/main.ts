@@ -5,7 +5,7 @@ import { startServer } from './server.js';
 
 /** `npm start`: serve until SIGTERM/SIGINT, then drain and exit. */
 export async function main(env = process.env): Promise<void> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(env);
   } catch (err) {
@@ -16,7 +16,7 @@ export async function main(env = process.env): Promise<void> {
     throw err;
   }
   const logger = createLogger(config);
-  let server;
+  let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(config, logger);
   } catch (err) {

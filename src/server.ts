@@ -17,7 +17,11 @@ export interface RunningServer {
 }
 
 /** Connects (or opens the embedded database), migrates, and serves the app. */
-export async function startServer(config: Config, logger: Logger, options: { persist?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  options: { persist?: boolean } = {},
+): Promise<RunningServer> {
   const db = await connectDatabase(config, { persist: options.persist });
   try {
     const applied = await migrate(db.sequelize);

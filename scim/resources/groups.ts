@@ -1,7 +1,16 @@
 import { Hono, type Context } from 'hono';
 import { QueryTypes, type Transaction } from 'sequelize';
 import { inTransaction } from '../../src/db/store.js';
-import { createGroup, deleteGroup, GROUP_COLUMNS, lockGroup, memberIdsOf, updateGroup, type GroupInput, type GroupRow } from '../../src/domain/groups.js';
+import {
+  createGroup,
+  deleteGroup,
+  GROUP_COLUMNS,
+  lockGroup,
+  memberIdsOf,
+  updateGroup,
+  type GroupInput,
+  type GroupRow,
+} from '../../src/domain/groups.js';
 import { BadRequestError, NotFoundError } from '../../src/errors.js';
 import {
   actorOf,
@@ -71,13 +80,15 @@ export function renderGroup(deps: ScimDeps, row: GroupListRow): Json {
     externalId: row.externalId,
     displayName: row.displayName,
     // An empty member list is unassigned (RFC 7643 §2.5), like a user without emails.
-    members: row.members?.length ? row.members.map((m) => ({
-      ...(m.scim ?? {}),
-      value: m.value,
-      display: m.display,
-      type: memberType(m.type),
-      $ref: resourceLocation(deps.config, memberType(m.type), m.value),
-    })) : undefined,
+    members: row.members?.length
+      ? row.members.map((m) => ({
+          ...(m.scim ?? {}),
+          value: m.value,
+          display: m.display,
+          type: memberType(m.type),
+          $ref: resourceLocation(deps.config, memberType(m.type), m.value),
+        }))
+      : undefined,
     meta: {
       resourceType: 'Group',
       created: new Date(row.createdAt).toISOString(),
@@ -97,13 +108,22 @@ const MEMBERS_SQL = `(SELECT coalesce(json_agg(json_build_object('value', m.memb
 const groupSelect = (withMembers: boolean) => `${GROUP_COLUMNS}${withMembers ? `, ${MEMBERS_SQL}` : ''}`;
 const VISIBLE = 'g.deleted_at IS NULL';
 
-export async function loadGroup(deps: ScimDeps, tenantId: string, id: string, t?: Transaction, withMembers = true): Promise<GroupListRow> {
+export async function loadGroup(
+  deps: ScimDeps,
+  tenantId: string,
+  id: string,
+  t?: Transaction,
+  withMembers = true,
+): Promise<GroupListRow> {
   if (!UUID.test(id)) throw new NotFoundError(`Group ${id} not found`);
-  const rows = await deps.store.sequelize.query<GroupListRow>(`SELECT ${groupSelect(withMembers)} FROM groups g WHERE g.tenant_id = $1 AND g.id = $2 AND ${VISIBLE}`, {
-    bind: [tenantId, id],
-    type: QueryTypes.SELECT,
-    transaction: t,
-  });
+  const rows = await deps.store.sequelize.query<GroupListRow>(
+    `SELECT ${groupSelect(withMembers)} FROM groups g WHERE g.tenant_id = $1 AND g.id = $2 AND ${VISIBLE}`,
+    {
+      bind: [tenantId, id],
+      type: QueryTypes.SELECT,
+      transaction: t,
+    },
+  );
   if (!rows[0]) throw new NotFoundError(`Group ${id} not found`);
   return rows[0];
 }
@@ -129,7 +149,13 @@ export async function createGroupFrom(deps: ScimDeps, c: Context, body: Json): P
   });
 }
 
-export async function replaceGroup(deps: ScimDeps, c: Context, id: string, body: Json, ifMatch?: string): Promise<GroupListRow> {
+export async function replaceGroup(
+  deps: ScimDeps,
+  c: Context,
+  id: string,
+  body: Json,
+  ifMatch?: string,
+): Promise<GroupListRow> {
   const input = toGroupInput(normalizeResource('Group', body));
   const tenantId = c.get('auth').tenant.id;
   return inTransaction(deps.store, async (t) => {
@@ -139,7 +165,14 @@ export async function replaceGroup(deps: ScimDeps, c: Context, id: string, body:
   });
 }
 
-export async function patchGroup(deps: ScimDeps, c: Context, id: string, body: Json, ifMatch?: string, withResult = true): Promise<GroupListRow | null> {
+export async function patchGroup(
+  deps: ScimDeps,
+  c: Context,
+  id: string,
+  body: Json,
+  ifMatch?: string,
+  withResult = true,
+): Promise<GroupListRow | null> {
   const ops = readPatchRequest(body);
   const tenantId = c.get('auth').tenant.id;
   return inTransaction(deps.store, async (t) => {
@@ -148,8 +181,18 @@ export async function patchGroup(deps: ScimDeps, c: Context, id: string, body: J
     const beforeDoc = docOf(before);
     const input = toGroupInput(applyPatch('Group', beforeDoc, ops));
     const unchanged = JSON.stringify(toGroupInput(beforeDoc)) === JSON.stringify(input);
-    if (!unchanged) await updateGroup(deps.store, t, actorOf(c), current, (before.members ?? []).map((m) => m.value), input);
-    return withResult ? loadGroup(deps, tenantId, id, t) : { ...current, version: unchanged ? current.version : current.version + 1 };
+    if (!unchanged)
+      await updateGroup(
+        deps.store,
+        t,
+        actorOf(c),
+        current,
+        (before.members ?? []).map((m) => m.value),
+        input,
+      );
+    return withResult
+      ? loadGroup(deps, tenantId, id, t)
+      : { ...current, version: unchanged ? current.version : current.version + 1 };
   });
 }
 
@@ -173,21 +216,43 @@ export function groupsRoutes(deps: ScimDeps) {
   const list = async (c: Context, source: Record<string, unknown>) => {
     const params = readListParams(source);
     const page = await listGroups(deps, c.get('auth').tenant.id, params);
-    return scimJson(page.response((row) => project(renderGroup(deps, row), params.attributes, params.excludedAttributes)));
+    return scimJson(
+      page.response((row) => project(renderGroup(deps, row), params.attributes, params.excludedAttributes)),
+    );
   };
   app.get('/', (c) => list(c, c.req.query()));
   app.post('/.search', async (c) => list(c, await readJsonObject(c)));
   app.post('/', async (c) => singleResponse(deps, c, await createGroupFrom(deps, c, await readJsonObject(c)), 201));
   app.get('/:id', async (c) => {
     const params = readListParams(c.req.query());
-    const row = await loadGroup(deps, c.get('auth').tenant.id, c.req.param('id'), undefined, wants('members', params.attributes, params.excludedAttributes));
+    const row = await loadGroup(
+      deps,
+      c.get('auth').tenant.id,
+      c.req.param('id'),
+      undefined,
+      wants('members', params.attributes, params.excludedAttributes),
+    );
     if (notModified(c, row.version)) return new Response(null, { status: 304, headers: { ETag: etagOf(row.version) } });
     return singleResponse(deps, c, row, 200);
   });
-  app.put('/:id', async (c) => singleResponse(deps, c, await replaceGroup(deps, c, c.req.param('id'), await readJsonObject(c), c.req.header('if-match')), 200));
+  app.put('/:id', async (c) =>
+    singleResponse(
+      deps,
+      c,
+      await replaceGroup(deps, c, c.req.param('id'), await readJsonObject(c), c.req.header('if-match')),
+      200,
+    ),
+  );
   app.patch('/:id', async (c) => {
     const wantBody = Boolean(c.req.query('attributes') || c.req.query('excludedAttributes'));
-    const row = await patchGroup(deps, c, c.req.param('id'), await readJsonObject(c), c.req.header('if-match'), wantBody);
+    const row = await patchGroup(
+      deps,
+      c,
+      c.req.param('id'),
+      await readJsonObject(c),
+      c.req.header('if-match'),
+      wantBody,
+    );
     if (wantBody && row) return singleResponse(deps, c, row, 200);
     return new Response(null, { status: 204, headers: { ETag: etagOf(row!.version) } });
   });

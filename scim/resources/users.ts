@@ -2,7 +2,17 @@ import { Hono, type Context } from 'hono';
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { PersonAttrs } from '../../src/db/models.js';
 import { inTransaction } from '../../src/db/store.js';
-import { lockPerson, PERSON_COLUMNS, provisionNewPersonFast, provisionPerson, deprovisionPerson, SCIM_VISIBLE, updatePerson, type PersonInput, type ProvisionedEmail } from '../../src/domain/provisioning.js';
+import {
+  lockPerson,
+  PERSON_COLUMNS,
+  provisionNewPersonFast,
+  provisionPerson,
+  deprovisionPerson,
+  SCIM_VISIBLE,
+  updatePerson,
+  type PersonInput,
+  type ProvisionedEmail,
+} from '../../src/domain/provisioning.js';
 import { BadRequestError, NotFoundError } from '../../src/errors.js';
 import {
   actorOf,
@@ -43,7 +53,8 @@ export function toPersonInput(doc: Json): PersonInput {
   if (typeof active !== 'boolean') throw invalidValue('active must be a boolean');
   const name = (doc.name ?? {}) as Json;
   const emails: ProvisionedEmail[] = ((doc.emails as Json[] | undefined) ?? []).map((e, i) => {
-    if (typeof e.value !== 'string' || !e.value.trim()) throw invalidValue(`emails[${i}].value must be a non-empty string`);
+    if (typeof e.value !== 'string' || !e.value.trim())
+      throw invalidValue(`emails[${i}].value must be a non-empty string`);
     return { value: e.value.trim(), type: typeof e.type === 'string' ? e.type : null, primary: e.primary === true };
   });
   assertIndexable('userName', userName);
@@ -51,7 +62,11 @@ export function toPersonInput(doc: Json): PersonInput {
   emails.forEach((e, i) => assertIndexable(`emails[${i}].value`, e.value));
   // RFC 7643 §2.4: at most one primary; keep the first a client marks.
   let seenPrimary = false;
-  for (const e of emails) if (e.primary) (e.primary = !seenPrimary), (seenPrimary = true);
+  for (const e of emails) {
+    if (!e.primary) continue;
+    e.primary = !seenPrimary;
+    seenPrimary = true;
+  }
   const scim: Json = {};
   for (const [k, v] of Object.entries(doc)) if (!COLUMN_ATTRS.has(k)) scim[k] = v;
   return {
@@ -85,7 +100,9 @@ export function docOf(row: UserRow): Json {
     displayName: row.displayName,
     ...Object.fromEntries(Object.entries(row.scim).filter(([k]) => k !== 'name')),
     active: row.active,
-    emails: row.emails.length ? row.emails.map((e) => ({ value: e.value, ...(e.type ? { type: e.type } : {}), primary: e.primary })) : undefined,
+    emails: row.emails.length
+      ? row.emails.map((e) => ({ value: e.value, ...(e.type ? { type: e.type } : {}), primary: e.primary }))
+      : undefined,
   });
 }
 
@@ -96,7 +113,15 @@ export function renderUser(deps: ScimDeps, row: UserRow): Json {
     schemas: [URN.user, ...(doc[URN.enterprise] ? [URN.enterprise] : [])],
     id: row.id,
     ...doc,
-    ...(row.groups ? { groups: row.groups.map((g) => ({ ...g, $ref: resourceLocation(deps.config, 'Group', g.value), type: 'direct' })) } : {}),
+    ...(row.groups
+      ? {
+          groups: row.groups.map((g) => ({
+            ...g,
+            $ref: resourceLocation(deps.config, 'Group', g.value),
+            type: 'direct',
+          })),
+        }
+      : {}),
     meta: {
       resourceType: 'User',
       created: new Date(row.createdAt).toISOString(),
@@ -113,9 +138,16 @@ const GROUPS_SQL = `(SELECT coalesce(json_agg(json_build_object('value', g.id, '
   FROM group_members gm JOIN groups g ON g.id = gm.group_id AND g.deleted_at IS NULL
   WHERE gm.tenant_id = p.tenant_id AND gm.member_type = 'person' AND gm.member_id = p.id) AS groups`;
 
-export const userSelect = (withGroups: boolean) => `${PERSON_COLUMNS}, ${EMAILS_SQL}${withGroups ? `, ${GROUPS_SQL}` : ''}`;
+export const userSelect = (withGroups: boolean) =>
+  `${PERSON_COLUMNS}, ${EMAILS_SQL}${withGroups ? `, ${GROUPS_SQL}` : ''}`;
 
-export async function loadUser(deps: ScimDeps, tenantId: string, id: string, t?: Transaction, withGroups = true): Promise<UserRow> {
+export async function loadUser(
+  deps: ScimDeps,
+  tenantId: string,
+  id: string,
+  t?: Transaction,
+  withGroups = true,
+): Promise<UserRow> {
   if (!UUID.test(id)) throw new NotFoundError(`User ${id} not found`);
   const rows = await deps.store.sequelize.query<UserRow>(
     `SELECT ${userSelect(withGroups)} FROM people p WHERE p.tenant_id = $1 AND p.id = $2 AND ${SCIM_VISIBLE}`,
@@ -125,7 +157,12 @@ export async function loadUser(deps: ScimDeps, tenantId: string, id: string, t?:
   return rows[0];
 }
 
-export async function listUsers(deps: ScimDeps, tenantId: string, params: ListParams, extraWhere?: { sql: string; bind: unknown[] }) {
+export async function listUsers(
+  deps: ScimDeps,
+  tenantId: string,
+  params: ListParams,
+  extraWhere?: { sql: string; bind: unknown[] },
+) {
   const withGroups = wants('groups', params.attributes, params.excludedAttributes);
   return listPage<UserRow>(deps, {
     kind: 'User',
@@ -153,7 +190,13 @@ export async function createUser(deps: ScimDeps, c: Context, body: Json): Promis
 }
 
 /** Full replace (PUT): attributes not sent are cleared; id, meta and groups are the server's. */
-export async function replaceUser(deps: ScimDeps, c: Context, id: string, body: Json, ifMatch?: string): Promise<UserRow> {
+export async function replaceUser(
+  deps: ScimDeps,
+  c: Context,
+  id: string,
+  body: Json,
+  ifMatch?: string,
+): Promise<UserRow> {
   const input = toPersonInput(normalizeResource('User', body));
   const tenantId = c.get('auth').tenant.id;
   return inTransaction(deps.store, async (t) => {
@@ -163,7 +206,13 @@ export async function replaceUser(deps: ScimDeps, c: Context, id: string, body: 
   });
 }
 
-export async function patchUser(deps: ScimDeps, c: Context, id: string, body: Json, ifMatch?: string): Promise<UserRow> {
+export async function patchUser(
+  deps: ScimDeps,
+  c: Context,
+  id: string,
+  body: Json,
+  ifMatch?: string,
+): Promise<UserRow> {
   const ops = readPatchRequest(body);
   const tenantId = c.get('auth').tenant.id;
   return inTransaction(deps.store, async (t) => {
@@ -172,7 +221,8 @@ export async function patchUser(deps: ScimDeps, c: Context, id: string, body: Js
     const beforeDoc = docOf(before);
     const input = toPersonInput(applyPatch('User', beforeDoc, ops));
     // A PATCH that changes nothing writes nothing: no version bump, no audit noise.
-    if (JSON.stringify(toPersonInput(beforeDoc)) !== JSON.stringify(input)) await updatePerson(deps.store, t, actorOf(c), current, input);
+    if (JSON.stringify(toPersonInput(beforeDoc)) !== JSON.stringify(input))
+      await updatePerson(deps.store, t, actorOf(c), current, input);
     return loadUser(deps, tenantId, id, t);
   });
 }
@@ -198,17 +248,32 @@ export function usersRoutes(deps: ScimDeps) {
   const list = async (c: Context, source: Record<string, unknown>) => {
     const params = readListParams(source);
     const page = await listUsers(deps, c.get('auth').tenant.id, params);
-    return scimJson(page.response((row) => project(renderUser(deps, row), params.attributes, params.excludedAttributes)));
+    return scimJson(
+      page.response((row) => project(renderUser(deps, row), params.attributes, params.excludedAttributes)),
+    );
   };
   app.get('/', (c) => list(c, c.req.query()));
   app.post('/.search', async (c) => list(c, await readJsonObject(c)));
   app.post('/', async (c) => singleResponse(deps, c, await createUser(deps, c, await readJsonObject(c)), 201));
   app.get('/:id', async (c) => {
-    const row = await loadUser(deps, c.get('auth').tenant.id, c.req.param('id'), undefined, wants('groups', readListParams(c.req.query()).attributes, readListParams(c.req.query()).excludedAttributes));
+    const row = await loadUser(
+      deps,
+      c.get('auth').tenant.id,
+      c.req.param('id'),
+      undefined,
+      wants('groups', readListParams(c.req.query()).attributes, readListParams(c.req.query()).excludedAttributes),
+    );
     if (notModified(c, row.version)) return new Response(null, { status: 304, headers: { ETag: etagOf(row.version) } });
     return singleResponse(deps, c, row, 200);
   });
-  app.put('/:id', async (c) => singleResponse(deps, c, await replaceUser(deps, c, c.req.param('id'), await readJsonObject(c), c.req.header('if-match')), 200));
+  app.put('/:id', async (c) =>
+    singleResponse(
+      deps,
+      c,
+      await replaceUser(deps, c, c.req.param('id'), await readJsonObject(c), c.req.header('if-match')),
+      200,
+    ),
+  );
   app.patch('/:id', async (c) => {
     const row = await patchUser(deps, c, c.req.param('id'), await readJsonObject(c), c.req.header('if-match'));
     // RFC 7644 §3.5.2: 204 is allowed; clients asking for attributes get the resource.

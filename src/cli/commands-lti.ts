@@ -83,8 +83,24 @@ export const ltiCommands: Record<string, Command> = {
       const slug = ctx.flags.tenant;
       const tenantId = typeof slug === 'string' ? (await getTenantBySlug(ctx.store, slug)).id : undefined;
       const platforms = await listPlatforms(ctx.store, tenantId);
-      const rows = platforms.map((p) => ({ ...p, deployments: p.deploymentIds.join(','), trustEmail: p.trustEmail ? 'yes' : 'no', jitCreate: p.jitCreate ? 'yes' : 'no' }));
-      ctx.out.print(platforms, () => table(rows as never, ['issuer', 'clientId', 'deployments', 'identityClaim', 'trustEmail', 'jitCreate', 'tenantId', 'id']));
+      const rows = platforms.map((p) => ({
+        ...p,
+        deployments: p.deploymentIds.join(','),
+        trustEmail: p.trustEmail ? 'yes' : 'no',
+        jitCreate: p.jitCreate ? 'yes' : 'no',
+      }));
+      ctx.out.print(platforms, () =>
+        table(rows as never, [
+          'issuer',
+          'clientId',
+          'deployments',
+          'identityClaim',
+          'trustEmail',
+          'jitCreate',
+          'tenantId',
+          'id',
+        ]),
+      );
     },
   },
   'platform register-link': {
@@ -95,7 +111,13 @@ export const ltiCommands: Record<string, Command> = {
       const tenant = await getTenantBySlug(ctx.store, required(ctx, 'tenant'));
       const link = await createRegistrationLink(ctx.store, tenant.id, ctx.config.publicUrl);
       ctx.out.print({ url: link.url, expiresAt: link.expiresAt.toISOString() }, () =>
-        [`One-time LTI dynamic registration link for ${tenant.slug} (expires ${link.expiresAt.toISOString()}):`, '', `  ${link.url}`, '', 'Paste it into the platform\'s "register tool by URL" form.'].join('\n'),
+        [
+          `One-time LTI dynamic registration link for ${tenant.slug} (expires ${link.expiresAt.toISOString()}):`,
+          '',
+          `  ${link.url}`,
+          '',
+          'Paste it into the platform\'s "register tool by URL" form.',
+        ].join('\n'),
       );
     },
   },
@@ -107,7 +129,11 @@ export const ltiCommands: Record<string, Command> = {
       const grace = ctx.flags.grace;
       const graceMs = typeof grace === 'string' ? parseDuration(grace) : undefined;
       const r = await rotateKeys(ctx.store, graceMs);
-      ctx.out.print(r, () => `New signing key ${r.kid}; retiring ${r.retired.join(', ') || 'none'}; deleted ${r.deleted} expired key(s). Running servers pick it up within 30 s.`);
+      ctx.out.print(
+        r,
+        () =>
+          `New signing key ${r.kid}; retiring ${r.retired.join(', ') || 'none'}; deleted ${r.deleted} expired key(s). Running servers pick it up within 30 s.`,
+      );
     },
   },
 };

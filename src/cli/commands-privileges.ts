@@ -18,12 +18,16 @@ export function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (cell += '"'), i++;
-      else if (ch === '"') quoted = false;
+      if (ch === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
       else cell += ch;
     } else if (ch === '"' && cell === '') quoted = true;
-    else if (ch === ',') row.push(cell), (cell = '');
-    else if (ch === '\n' || ch === '\r') {
+    else if (ch === ',') {
+      row.push(cell);
+      cell = '';
+    } else if (ch === '\n' || ch === '\r') {
       if (ch === '\r' && text[i + 1] === '\n') i++;
       row.push(cell);
       if (row.some((c) => c.trim() !== '')) rows.push(row);
@@ -45,13 +49,20 @@ export function csvToRows(text: string): Array<Record<string, unknown>> {
   const names = header.map((h) => h.trim().toLowerCase());
   const unknown = names.filter((n) => !COLUMNS.includes(n));
   if (unknown.length) throw new UsageError(`unknown CSV column ${unknown.join(', ')}; use ${COLUMNS.join(', ')}`);
-  if (!names.includes('email') && !names.includes('key')) throw new UsageError('the CSV needs an email or a key column');
+  if (!names.includes('email') && !names.includes('key'))
+    throw new UsageError('the CSV needs an email or a key column');
   return body.map((cells) => {
     const row: Record<string, unknown> = {};
     names.forEach((n, i) => {
       const v = (cells[i] ?? '').trim();
       if (!v) return;
-      row[n] = n === 'email' || n === 'key' ? v : v.split(/[;|]/).map((x) => x.trim()).filter(Boolean);
+      row[n] =
+        n === 'email' || n === 'key'
+          ? v
+          : v
+              .split(/[;|]/)
+              .map((x) => x.trim())
+              .filter(Boolean);
     });
     return row;
   });
@@ -66,7 +77,9 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr) {
     last = now;
     const width = 30;
     const filled = total ? Math.round((done / total) * width) : width;
-    stream.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(total ? (done / total) * 100 : 100)).padStart(3)}% ${done}/${total} rows${done >= total ? '\n' : ''}`);
+    stream.write(
+      `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(total ? (done / total) * 100 : 100)).padStart(3)}% ${done}/${total} rows${done >= total ? '\n' : ''}`,
+    );
   };
 }
 
@@ -83,27 +96,46 @@ export const privilegeCommands: Record<string, Command> = {
       const file = ctx.positionals[0];
       if (!file) throw new UsageError('import needs the CSV file');
       const rows = csvToRows(await readFile(file, 'utf8'));
-      if (rows.length > BULK_MAX_ROWS) throw new UsageError(`at most ${BULK_MAX_ROWS} rows per import; this file has ${rows.length}`);
+      if (rows.length > BULK_MAX_ROWS)
+        throw new UsageError(`at most ${BULK_MAX_ROWS} rows per import; this file has ${rows.length}`);
       const tenant = await getTenantBySlug(ctx.store, slug);
-      const courseRef = /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(courseFlag) || courseFlag.startsWith('key:') ? courseFlag : `key:${courseFlag}`;
+      const courseRef =
+        /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(courseFlag) || courseFlag.startsWith('key:')
+          ? courseFlag
+          : `key:${courseFlag}`;
       const result: BulkResult = await bulkEnrol(
         ctx.store,
         { kind: 'admin', tenantId: tenant.id, tokenId: 'cli' },
         ctx.actor,
         courseRef,
         { rows },
-        { invite: { publicUrl: ctx.config.publicUrl, ttlMs: ctx.config.privileges.invitationTtlMs }, onProgress: progressBar() },
+        {
+          invite: { publicUrl: ctx.config.publicUrl, ttlMs: ctx.config.privileges.invitationTtlMs },
+          onProgress: progressBar(),
+        },
       );
       const failed = result.results.filter((r) => !SUCCESS.includes(r.status));
       ctx.out.print(result, () =>
         [
-          `Imported ${rows.length} rows into course ${result.courseId}: ${Object.entries(result.summary).map(([k, v]) => `${v} ${k}`).join(', ')}.`,
+          `Imported ${rows.length} rows into course ${result.courseId}: ${Object.entries(result.summary)
+            .map(([k, v]) => `${v} ${k}`)
+            .join(', ')}.`,
           ...(failed.length
-            ? ['', 'Rows not imported (line = CSV line):', table(failed.map((r) => ({ line: r.row + 2, ref: r.ref, status: r.status, error: r.error })) as never, ['line', 'ref', 'status', 'error'])]
+            ? [
+                '',
+                'Rows not imported (line = CSV line):',
+                table(failed.map((r) => ({ line: r.row + 2, ref: r.ref, status: r.status, error: r.error })) as never, [
+                  'line',
+                  'ref',
+                  'status',
+                  'error',
+                ]),
+              ]
             : []),
         ].join('\n'),
       );
-      if (failed.length === rows.length && rows.length > 0) throw new AppError(422, 'validation_failed', 'No row was imported');
+      if (failed.length === rows.length && rows.length > 0)
+        throw new AppError(422, 'validation_failed', 'No row was imported');
     },
   },
 };

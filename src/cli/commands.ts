@@ -75,18 +75,32 @@ export const commands: Record<string, Command> = {
   },
   'tenant update': {
     usage: 'tenant update --slug S [--name N] [--seat-limit N|none] [--status active|suspended] [--json]',
-    options: { slug: { type: 'string' }, name: { type: 'string' }, 'seat-limit': { type: 'string' }, status: { type: 'string' } },
+    options: {
+      slug: { type: 'string' },
+      name: { type: 'string' },
+      'seat-limit': { type: 'string' },
+      status: { type: 'string' },
+    },
     needsDb: true,
     async run(ctx) {
       const status = ctx.flags.status;
-      if (status !== undefined && status !== 'active' && status !== 'suspended') throw new UsageError('--status must be active or suspended');
+      if (status !== undefined && status !== 'active' && status !== 'suspended')
+        throw new UsageError('--status must be active or suspended');
       const seat = ctx.flags['seat-limit'];
       const tenant = await updateTenant(ctx.store, ctx.actor, required(ctx, 'slug'), {
         ...(typeof ctx.flags.name === 'string' ? { name: ctx.flags.name } : {}),
-        ...(seat === 'none' ? { seatLimit: null } : seat !== undefined ? { seatLimit: optionalInt(ctx, 'seat-limit') } : {}),
+        ...(seat === 'none'
+          ? { seatLimit: null }
+          : seat !== undefined
+            ? { seatLimit: optionalInt(ctx, 'seat-limit') }
+            : {}),
         ...(status ? { status } : {}),
       });
-      ctx.out.print(tenant, () => `Updated tenant ${tenant.slug}: ${tenant.name}, ${tenant.status}, seat limit ${tenant.seatLimit ?? 'none'}`);
+      ctx.out.print(
+        tenant,
+        () =>
+          `Updated tenant ${tenant.slug}: ${tenant.name}, ${tenant.status}, seat limit ${tenant.seatLimit ?? 'none'}`,
+      );
     },
   },
   'tenant delete': {
@@ -100,11 +114,17 @@ export const commands: Record<string, Command> = {
   },
   'token create': {
     usage: 'token create --tenant S --kind scim|admin [--name X] [--expires-in 90d] [--json]',
-    options: { tenant: { type: 'string' }, kind: { type: 'string' }, name: { type: 'string' }, 'expires-in': { type: 'string' } },
+    options: {
+      tenant: { type: 'string' },
+      kind: { type: 'string' },
+      name: { type: 'string' },
+      'expires-in': { type: 'string' },
+    },
     needsDb: true,
     async run(ctx) {
       const kind = required(ctx, 'kind');
-      if (!TOKEN_KINDS.includes(kind as TokenKind)) throw new UsageError(`--kind must be one of ${TOKEN_KINDS.join(', ')}`);
+      if (!TOKEN_KINDS.includes(kind as TokenKind))
+        throw new UsageError(`--kind must be one of ${TOKEN_KINDS.join(', ')}`);
       const expiresIn = ctx.flags['expires-in'];
       let expiresAt: Date | null = null;
       if (expiresIn !== undefined) {
@@ -136,7 +156,9 @@ export const commands: Record<string, Command> = {
       const slug = ctx.flags.tenant;
       const tenantId = typeof slug === 'string' ? (await getTenantBySlug(ctx.store, slug)).id : undefined;
       const tokens = await listTokens(ctx.store, tenantId);
-      ctx.out.print(tokens, () => table(tokens as never, ['id', 'prefix', 'kind', 'name', 'expiresAt', 'revokedAt', 'lastUsedAt']));
+      ctx.out.print(tokens, () =>
+        table(tokens as never, ['id', 'prefix', 'kind', 'name', 'expiresAt', 'revokedAt', 'lastUsedAt']),
+      );
     },
   },
   'token revoke': {

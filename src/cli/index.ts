@@ -44,7 +44,7 @@ export async function runCli(argv: string[], env = process.env): Promise<number>
     return code;
   };
   if (argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(HELP + '\n');
+    process.stdout.write(`${HELP}\n`);
     return argv.length === 0 ? 2 : 0;
   }
   if (argv[0] === 'serve') {
@@ -52,15 +52,29 @@ export async function runCli(argv: string[], env = process.env): Promise<number>
     return -1; // the server keeps the process alive; signals end it
   }
   const found = findCommand(argv);
-  if (!found) return fail(2, `unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}" (try --help)`);
+  if (!found)
+    return fail(
+      2,
+      `unknown command "${argv
+        .filter((a) => !a.startsWith('-'))
+        .slice(0, 2)
+        .join(' ')}" (try --help)`,
+    );
   const command = commands[found.name];
-  let parsed;
+  const parseFlags = () =>
+    parseArgs({
+      args: found.rest,
+      options: { ...command.options, json: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  let parsed: ReturnType<typeof parseFlags>;
   try {
-    parsed = parseArgs({ args: found.rest, options: { ...command.options, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    parsed = parseFlags();
   } catch (err) {
     return fail(2, `${(err as Error).message.split('\n')[0]}\n  usage: rosterbridge ${command.usage}`);
   }
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(env);
   } catch (err) {
@@ -68,7 +82,7 @@ export async function runCli(argv: string[], env = process.env): Promise<number>
     throw err;
   }
   const out = createOut(Boolean(parsed.values.json));
-  let db;
+  let db: Awaited<ReturnType<typeof connectDatabase>>;
   try {
     db = await connectDatabase(config, { allowClient: true });
   } catch (err) {

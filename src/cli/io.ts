@@ -16,10 +16,10 @@ export function createOut(json: boolean, stdout = process.stdout, stderr = proce
   return {
     json,
     print(value, human) {
-      stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human() + '\n');
+      stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
     },
     info(line) {
-      stderr.write(line + '\n');
+      stderr.write(`${line}\n`);
     },
   };
 }
@@ -28,6 +28,10 @@ export function table(rows: Array<Record<string, unknown>>, columns: string[]): 
   if (rows.length === 0) return '(none)';
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
 }

@@ -12,7 +12,10 @@ export const SOCKET_PORT = 5432;
 const LOCK_FILE = 'rosterbridge.lock';
 
 export class DataDirLockedError extends Error {
-  constructor(readonly dataDir: string, readonly pid: number) {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
     super(`DATA_DIR ${dataDir} is in use by process ${pid}; stop it or point DATA_DIR elsewhere`);
     this.name = 'DataDirLockedError';
   }

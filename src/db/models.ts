@@ -14,7 +14,10 @@ export interface TenantAttrs {
   updatedAt: Date;
   deletedAt: Date | null;
 }
-export type TenantModel = Model<TenantAttrs, Optional<TenantAttrs, 'id' | 'status' | 'seatLimit' | 'createdAt' | 'updatedAt' | 'deletedAt'>>;
+export type TenantModel = Model<
+  TenantAttrs,
+  Optional<TenantAttrs, 'id' | 'status' | 'seatLimit' | 'createdAt' | 'updatedAt' | 'deletedAt'>
+>;
 
 export type TokenKind = 'scim' | 'admin';
 export interface ApiTokenAttrs {
@@ -29,7 +32,10 @@ export interface ApiTokenAttrs {
   revokedAt: Date | null;
   lastUsedAt: Date | null;
 }
-export type ApiTokenModel = Model<ApiTokenAttrs, Optional<ApiTokenAttrs, 'id' | 'createdAt' | 'expiresAt' | 'revokedAt' | 'lastUsedAt'>>;
+export type ApiTokenModel = Model<
+  ApiTokenAttrs,
+  Optional<ApiTokenAttrs, 'id' | 'createdAt' | 'expiresAt' | 'revokedAt' | 'lastUsedAt'>
+>;
 
 export interface AuditEventAttrs {
   id: number;
@@ -43,7 +49,10 @@ export interface AuditEventAttrs {
   after: unknown;
   requestId: string | null;
 }
-export type AuditEventModel = Model<AuditEventAttrs, Optional<AuditEventAttrs, 'id' | 'at' | 'before' | 'after' | 'requestId'>>;
+export type AuditEventModel = Model<
+  AuditEventAttrs,
+  Optional<AuditEventAttrs, 'id' | 'at' | 'before' | 'after' | 'requestId'>
+>;
 
 export type PersonStatus = 'provisioned' | 'invited' | 'active' | 'suspended' | 'deprovisioned' | 'merged';
 export type PersonSource = 'scim' | 'invite' | 'lti' | 'roster' | 'admin';
@@ -71,8 +80,21 @@ export type PersonModel = Model<
   PersonAttrs,
   Optional<
     PersonAttrs,
-    | 'id' | 'userName' | 'externalId' | 'primaryEmail' | 'givenName' | 'familyName' | 'displayName' | 'active'
-    | 'scim' | 'version' | 'firstLaunchAt' | 'mergedInto' | 'createdAt' | 'updatedAt' | 'deletedAt'
+    | 'id'
+    | 'userName'
+    | 'externalId'
+    | 'primaryEmail'
+    | 'givenName'
+    | 'familyName'
+    | 'displayName'
+    | 'active'
+    | 'scim'
+    | 'version'
+    | 'firstLaunchAt'
+    | 'mergedInto'
+    | 'createdAt'
+    | 'updatedAt'
+    | 'deletedAt'
   >
 >;
 

@@ -35,13 +35,36 @@ export async function recordAudit(store: Store, t: Transaction, ctx: ActorContex
  */
 export async function listAudit(
   store: Store,
-  q: { tenantId: string; course?: string; person?: string; actor?: string; action?: string; since?: Date; until?: Date; before?: number; limit?: number },
+  q: {
+    tenantId: string;
+    course?: string;
+    person?: string;
+    actor?: string;
+    action?: string;
+    since?: Date;
+    until?: Date;
+    before?: number;
+    limit?: number;
+  },
 ) {
-  for (const [name, v] of [['course', q.course], ['person', q.person]] as const) {
+  for (const [name, v] of [
+    ['course', q.course],
+    ['person', q.person],
+  ] as const) {
     if (v !== undefined && !UUID.test(v)) throw new ValidationError(`${name}: an id`);
   }
   const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
-  const rows = await store.sequelize.query<{ id: number; at: Date; actor: string; action: string; target_type: string; target_id: string; before: unknown; after: unknown; request_id: string | null }>(
+  const rows = await store.sequelize.query<{
+    id: number;
+    at: Date;
+    actor: string;
+    action: string;
+    target_type: string;
+    target_id: string;
+    before: unknown;
+    after: unknown;
+    request_id: string | null;
+  }>(
     `SELECT id, at, actor, action, target_type, target_id, before, after, request_id FROM audit_events
       WHERE tenant_id = $1
         AND ($2::text IS NULL OR (target_type IN ('course_person', 'course_group') AND target_id LIKE $2 || '/%') OR (target_type = 'course' AND target_id = $2))
@@ -53,7 +76,17 @@ export async function listAudit(
         AND ($8::bigint IS NULL OR id < $8)
       ORDER BY id DESC LIMIT $9`,
     {
-      bind: [q.tenantId, q.course ?? null, q.person ?? null, q.actor ?? null, q.action ?? null, q.since ?? null, q.until ?? null, Number.isFinite(q.before) ? q.before : null, limit + 1],
+      bind: [
+        q.tenantId,
+        q.course ?? null,
+        q.person ?? null,
+        q.actor ?? null,
+        q.action ?? null,
+        q.since ?? null,
+        q.until ?? null,
+        Number.isFinite(q.before) ? q.before : null,
+        limit + 1,
+      ],
       type: QueryTypes.SELECT,
     },
   );

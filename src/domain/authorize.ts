@@ -6,7 +6,15 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { ResolvedToken } from './tokens.js';
 import { getCourse } from './courses.js';
 import { findByRefs, getPersonById, parsePersonRef, refKey } from './person-reference.js';
-import { assertKnownPrivileges, catalogue, decisionFor, effectiveOne, onAuthzChange, type Decision, type Effective } from './privileges.js';
+import {
+  assertKnownPrivileges,
+  catalogue,
+  decisionFor,
+  effectiveOne,
+  onAuthzChange,
+  type Decision,
+  type Effective,
+} from './privileges.js';
 
 /**
  * The fast path behind POST /authorize. Decisions are computed by effectiveOne (one SQL round trip)
@@ -26,7 +34,8 @@ import { assertKnownPrivileges, catalogue, decisionFor, effectiveOne, onAuthzCha
  *     PGlite, a CLI process writing through the socket — PGlite delivers no notifications).
  * A generation counter stops a read that raced a write from caching the pre-write answer.
  */
-const WRITE_RE = /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(people|person_emails|groups|group_members|course_memberships|courses|privilege_grants|group_privilege_grants|role_privilege_defaults|privilege_catalogue|tenants|api_tokens)"?[\s(]/i;
+const WRITE_RE =
+  /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(people|person_emails|groups|group_members|course_memberships|courses|privilege_grants|group_privilege_grants|role_privilege_defaults|privilege_catalogue|tenants|api_tokens)"?[\s(]/i;
 
 interface TenantEntries {
   gen: number;
@@ -84,7 +93,10 @@ export class AuthorizationCache {
       if (!this.stopped) setTimeout(() => void this.listen().catch(() => {}), 1000).unref();
     };
     client.on('error', (err) => {
-      this.options.logger?.warn({ err }, 'authorization cache: LISTEN connection lost; cache bypassed until it is back');
+      this.options.logger?.warn(
+        { err },
+        'authorization cache: LISTEN connection lost; cache bypassed until it is back',
+      );
       lost();
     });
     client.on('end', lost);
@@ -139,7 +151,12 @@ export class AuthorizationCache {
   }
 
   /** Runs load(); stores the value only if no invalidation happened meanwhile. */
-  private async through<T>(tenantId: string, get: (e: TenantEntries) => { at: number; value: T } | null | undefined, put: (e: TenantEntries, v: { at: number; value: T }) => void, load: () => Promise<T>): Promise<T> {
+  private async through<T>(
+    tenantId: string,
+    get: (e: TenantEntries) => { at: number; value: T } | null | undefined,
+    put: (e: TenantEntries, v: { at: number; value: T }) => void,
+    load: () => Promise<T>,
+  ): Promise<T> {
     const now = Date.now();
     if (this.enabled) {
       const hit = get(this.entries(tenantId));
@@ -173,12 +190,21 @@ export class AuthorizationCache {
     const value = await load();
     if (this.enabled && gen === this.globalGen) {
       // Expiry is a moment, not a write: remember it so an expired token is never served from memory.
-      const [row] = await this.store.sequelize.query<{ expires_at: Date | null }>('SELECT expires_at FROM api_tokens WHERE id = $1', {
-        bind: [value.tokenId],
-        type: QueryTypes.SELECT,
-      });
+      const [row] = await this.store.sequelize.query<{ expires_at: Date | null }>(
+        'SELECT expires_at FROM api_tokens WHERE id = $1',
+        {
+          bind: [value.tokenId],
+          type: QueryTypes.SELECT,
+        },
+      );
       if (this.tokens.size > 10_000) this.tokens.clear();
-      if (row) this.tokens.set(header, { at: now, gen, value, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : Infinity });
+      if (row)
+        this.tokens.set(header, {
+          at: now,
+          gen,
+          value,
+          expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : Infinity,
+        });
     }
     return value;
   }
@@ -221,10 +247,21 @@ export class AuthorizationCache {
       async () => {
         const ref = parsePersonRef(raw);
         if (ref.kind === 'id') return (await getPersonById(this.store, tenantId, ref.id)).id;
-        const found = (await findByRefs(this.store, tenantId, ref.kind === 'email' ? [ref.email] : [], ref.kind === 'key' ? [ref.key] : [])).get(refKey(ref)) ?? [];
+        const found =
+          (
+            await findByRefs(
+              this.store,
+              tenantId,
+              ref.kind === 'email' ? [ref.email] : [],
+              ref.kind === 'key' ? [ref.key] : [],
+            )
+          ).get(refKey(ref)) ?? [];
         if (found.length === 1) return found[0].id;
         if (found.length === 0) throw new NotFoundError(`Nobody in this tenant matches ${raw}`);
-        throw new ConflictError(`${raw} matches ${found.length} people; use a person id`, { scimType: undefined, details: { candidates: found } });
+        throw new ConflictError(`${raw} matches ${found.length} people; use a person id`, {
+          scimType: undefined,
+          details: { candidates: found },
+        });
       },
     );
   }
@@ -244,7 +281,10 @@ export async function authorize(
 ): Promise<AuthorizeResult> {
   const known = await cache.catalogue(tenantId);
   if (!known.includes(req.privilege)) await assertKnownPrivileges(store, tenantId, [req.privilege]);
-  const [courseId, personId] = await Promise.all([cache.courseId(tenantId, req.course), cache.personId(tenantId, req.person)]);
+  const [courseId, personId] = await Promise.all([
+    cache.courseId(tenantId, req.course),
+    cache.personId(tenantId, req.person),
+  ]);
   const d = decisionFor(await cache.effective(tenantId, courseId, personId), req.privilege);
   return { course: courseId, person: personId, privilege: d.privilege, allowed: d.allowed, why: d.why };
 }

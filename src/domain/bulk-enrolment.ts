@@ -3,7 +3,16 @@ import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { AppError, ForbiddenError, ValidationError } from '../errors.js';
 import { getCourse, type CourseView } from './courses.js';
 import type { InviteSettings } from './invitations.js';
-import { createPlaceholders, findByRefs, isValidEmail, lockRefs, refKey, refString, type PersonRef, type PersonSummary } from './person-reference.js';
+import {
+  createPlaceholders,
+  findByRefs,
+  isValidEmail,
+  lockRefs,
+  refKey,
+  refString,
+  type PersonRef,
+  type PersonSummary,
+} from './person-reference.js';
 import {
   advisoryLocks,
   assertCanManage,
@@ -70,13 +79,16 @@ interface Prepared {
 
 export class TooManyRowsError extends AppError {
   constructor(n: number) {
-    super(413, 'payload_too_large', `A bulk request takes at most ${BULK_MAX_ROWS} rows; this one has ${n}`, { details: { maxRows: BULK_MAX_ROWS, rows: n } });
+    super(413, 'payload_too_large', `A bulk request takes at most ${BULK_MAX_ROWS} rows; this one has ${n}`, {
+      details: { maxRows: BULK_MAX_ROWS, rows: n },
+    });
   }
 }
 
 const strList = (v: unknown, name: string, max: number): string[] | null => {
   if (v === undefined || v === null) return null;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.trim() === '' || x.length > 300)) throw new Error(`${name} must be a list of names`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.trim() === '' || x.length > 300))
+    throw new Error(`${name} must be a list of names`);
   if (v.length > max) throw new Error(`${name}: at most ${max}`);
   return [...new Set((v as string[]).map((x) => x.trim()))];
 };
@@ -88,7 +100,14 @@ export interface BulkOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function bulkEnrol(store: Store, principal: Principal, ctx: ActorContext, courseRef: string, body: unknown, options: BulkOptions = {}): Promise<BulkResult> {
+export async function bulkEnrol(
+  store: Store,
+  principal: Principal,
+  ctx: ActorContext,
+  courseRef: string,
+  body: unknown,
+  options: BulkOptions = {},
+): Promise<BulkResult> {
   const rows = Array.isArray(body) ? body : (body as { rows?: unknown } | null)?.rows;
   if (!Array.isArray(rows)) throw new ValidationError('Expected {"rows": [...]} or an array of rows');
   if (rows.length > BULK_MAX_ROWS) throw new TooManyRowsError(rows.length);
@@ -133,11 +152,14 @@ export async function bulkEnrol(store: Store, principal: Principal, ctx: ActorCo
       if (bad.length) return fail(`unknown role ${bad.join(', ')}; known: ${[...validRoles].join(', ')}`, refText);
     }
     const badPriv = [...(allow ?? []), ...(deny ?? [])].filter((p) => !validPrivileges.has(p));
-    if (badPriv.length) return fail(`unknown privilege ${badPriv.join(', ')}; valid: ${[...validPrivileges].join(', ')}`, refText);
-    if (allow && deny && allow.some((p) => deny!.includes(p))) return fail('a privilege cannot be both allowed and denied', refText);
+    if (badPriv.length)
+      return fail(`unknown privilege ${badPriv.join(', ')}; valid: ${[...validPrivileges].join(', ')}`, refText);
+    if (allow && deny && allow.some((p) => deny!.includes(p)))
+      return fail('a privilege cannot be both allowed and denied', refText);
     const key = refKey(ref);
     const first = seen.get(key);
-    if (first !== undefined) return (results[row] = { row, ref: refText, status: 'duplicate', error: `same person as row ${first}` });
+    if (first !== undefined)
+      return (results[row] = { row, ref: refText, status: 'duplicate', error: `same person as row ${first}` });
     seen.set(key, row);
     prepared.push({ row, ref, key, roles, grants: allow || deny ? { allow: allow ?? [], deny: deny ?? [] } : null });
   });
@@ -150,14 +172,29 @@ export async function bulkEnrol(store: Store, principal: Principal, ctx: ActorCo
       if (!held.has('members.manage')) throw new ForbiddenError('Bulk enrolment needs members.manage in this course');
       const defaults = await roleDefaults(store, tenantId, t);
       work = prepared.filter((p) => {
-        const wants = [...(p.grants?.allow ?? []), ...(p.grants?.deny ?? []), ...(p.roles ?? []).flatMap((r) => defaults[r] ?? [])];
+        const wants = [
+          ...(p.grants?.allow ?? []),
+          ...(p.grants?.deny ?? []),
+          ...(p.roles ?? []).flatMap((r) => defaults[r] ?? []),
+        ];
         const missing = [...new Set(wants)].filter((x) => !held.has(x));
-        if (missing.length) results[p.row] = { row: p.row, ref: refString(p.ref), status: 'invalid', error: `you cannot grant privileges you do not hold: ${missing.join(', ')}` };
+        if (missing.length)
+          results[p.row] = {
+            row: p.row,
+            ref: refString(p.ref),
+            status: 'invalid',
+            error: `you cannot grant privileges you do not hold: ${missing.join(', ')}`,
+          };
         return missing.length === 0;
       });
     }
     // All email/key locks first, then grant locks chunk by chunk: the order every writer follows.
-    await lockRefs(store, t, tenantId, work.map((p) => p.key));
+    await lockRefs(
+      store,
+      t,
+      tenantId,
+      work.map((p) => p.key),
+    );
     const personRows = new Map<string, number>();
     let done = rows.length - work.length;
     options.onProgress?.(done, rows.length);
@@ -167,7 +204,8 @@ export async function bulkEnrol(store: Store, principal: Principal, ctx: ActorCo
         for (const p of chunk) await applyInSavepoint(store, t, ctx, course, [p], personRows, results, options, true);
       } else {
         const ok = await applyInSavepoint(store, t, ctx, course, chunk, personRows, results, options, false);
-        if (!ok) for (const p of chunk) await applyInSavepoint(store, t, ctx, course, [p], personRows, results, options, true);
+        if (!ok)
+          for (const p of chunk) await applyInSavepoint(store, t, ctx, course, [p], personRows, results, options, true);
       }
       done += chunk.length;
       options.onProgress?.(done, rows.length);
@@ -176,7 +214,14 @@ export async function bulkEnrol(store: Store, principal: Principal, ctx: ActorCo
     changedOnCommit(t, tenantId);
   });
 
-  const summary: Record<RowStatus, number> = { created: 0, updated: 0, pending: 0, duplicate: 0, conflict: 0, invalid: 0 };
+  const summary: Record<RowStatus, number> = {
+    created: 0,
+    updated: 0,
+    pending: 0,
+    duplicate: 0,
+    conflict: 0,
+    invalid: 0,
+  };
   for (const r of results) summary[r.status]++;
   const ok = results.filter((r) => SUCCESS.includes(r.status)).length;
   return { httpStatus: ok === results.length ? 200 : ok === 0 ? 422 : 207, courseId: course.id, summary, results };
@@ -210,7 +255,12 @@ async function applyInSavepoint(
     await exec(store, `ROLLBACK TO SAVEPOINT ${sp}`, [], t);
     if (!single) return false;
     const p = items[0];
-    results[p.row] = { row: p.row, ref: refString(p.ref), status: 'conflict', error: err instanceof AppError ? err.message : 'could not be written; retry this row' };
+    results[p.row] = {
+      row: p.row,
+      ref: refString(p.ref),
+      status: 'conflict',
+      error: err instanceof AppError ? err.message : 'could not be written; retry this row',
+    };
     return true;
   }
 }
@@ -240,11 +290,24 @@ async function applyRows(
   for (const p of items) {
     const matches = found.get(p.key) ?? [];
     if (matches.length > 1) {
-      out.set(p.row, { row: p.row, ref: refString(p.ref), status: 'conflict', error: `matches ${matches.length} people; use a person id`, candidates: matches });
+      out.set(p.row, {
+        row: p.row,
+        ref: refString(p.ref),
+        status: 'conflict',
+        error: `matches ${matches.length} people; use a person id`,
+        candidates: matches,
+      });
     } else if (matches.length === 1) resolved.push({ p, person: matches[0] });
     else toCreate.push(p);
   }
-  const created = await createPlaceholders(store, t, ctx, tenantId, toCreate.map((p) => p.ref), { invite: options.invite, courseId: course.id });
+  const created = await createPlaceholders(
+    store,
+    t,
+    ctx,
+    tenantId,
+    toCreate.map((p) => p.ref),
+    { invite: options.invite, courseId: course.id },
+  );
   for (const p of toCreate) resolved.push({ p, person: created.get(p.key)! });
 
   // Two refs (an email and a key) can name the same person: the later row is the duplicate.
@@ -252,7 +315,14 @@ async function applyRows(
   const live: typeof resolved = [];
   for (const r of resolved) {
     const first = personRows.get(r.person.id) ?? stagedPeople.get(r.person.id);
-    if (first !== undefined) out.set(r.p.row, { row: r.p.row, ref: refString(r.p.ref), status: 'duplicate', personId: r.person.id, error: `same person as row ${first}` });
+    if (first !== undefined)
+      out.set(r.p.row, {
+        row: r.p.row,
+        ref: refString(r.p.ref),
+        status: 'duplicate',
+        personId: r.person.id,
+        error: `same person as row ${first}`,
+      });
     else {
       stagedPeople.set(r.person.id, r.p.row);
       live.push(r);
@@ -301,7 +371,12 @@ async function applyRows(
   // Grants: rows that name allow/deny get exactly those lists; unchanged grant rows are left alone.
   const withGrants = live.filter((r) => r.p.grants);
   if (withGrants.length) {
-    await advisoryLocks(store, t, 'grants', withGrants.map((r) => grantLockKey(tenantId, course.id, r.person.id)));
+    await advisoryLocks(
+      store,
+      t,
+      'grants',
+      withGrants.map((r) => grantLockKey(tenantId, course.id, r.person.id)),
+    );
     const current = await select<{ id: string; person_id: string; privilege: string; effect: Effect }>(
       store,
       'SELECT id, person_id, privilege, effect FROM privilege_grants WHERE tenant_id = $1 AND course_id = $2 AND person_id = ANY($3::uuid[]) FOR UPDATE',
@@ -319,21 +394,33 @@ async function applyRows(
     const flipTo: string[] = [];
     const add: Array<[string, string, string]> = [];
     for (const { p, person } of withGrants) {
-      const want = new Map<string, Effect>([...p.grants!.allow.map((x) => [x, 'allow'] as const), ...p.grants!.deny.map((x) => [x, 'deny'] as const)]);
+      const want = new Map<string, Effect>([
+        ...p.grants!.allow.map((x) => [x, 'allow'] as const),
+        ...p.grants!.deny.map((x) => [x, 'deny'] as const),
+      ]);
       const have = byPerson.get(person.id) ?? [];
-      let changed = false;
+      const before = del.length + flipIds.length + add.length;
       for (const g of have) {
-        if (!want.has(g.privilege)) (del.push(g.id), (changed = true));
-        else if (want.get(g.privilege) !== g.effect) (flipIds.push(g.id), flipTo.push(want.get(g.privilege)!), (changed = true));
+        if (!want.has(g.privilege)) del.push(g.id);
+        else if (want.get(g.privilege) !== g.effect) {
+          flipIds.push(g.id);
+          flipTo.push(want.get(g.privilege)!);
+        }
       }
-      for (const [priv, eff] of want) if (!have.some((g) => g.privilege === priv)) (add.push([person.id, priv, eff]), (changed = true));
+      for (const [priv, eff] of want) if (!have.some((g) => g.privilege === priv)) add.push([person.id, priv, eff]);
+      const changed = del.length + flipIds.length + add.length > before;
       if (changed) {
         audits.push({
           action: 'privileges.set',
           targetType: 'course_person',
           targetId: `${course.id}/${person.id}`,
           before: { courseId: course.id, personId: person.id, ...grantAuditView(have) },
-          after: { courseId: course.id, personId: person.id, allow: [...p.grants!.allow].sort(), deny: [...p.grants!.deny].sort() },
+          after: {
+            courseId: course.id,
+            personId: person.id,
+            allow: [...p.grants!.allow].sort(),
+            deny: [...p.grants!.deny].sort(),
+          },
         });
       }
     }
@@ -363,4 +450,3 @@ async function applyRows(
     out.set(p.row, { row: p.row, ref: refString(p.ref), status, personId: person.id });
   }
 }
-

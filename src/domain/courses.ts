@@ -42,7 +42,12 @@ export const courseInput = z
   })
   .strict();
 
-export async function createCourse(store: Store, ctx: ActorContext, tenantId: string, input: unknown): Promise<CourseView> {
+export async function createCourse(
+  store: Store,
+  ctx: ActorContext,
+  tenantId: string,
+  input: unknown,
+): Promise<CourseView> {
   const data = parseInput(courseInput, input);
   try {
     return await inTransaction(store, async (t) => {
@@ -53,11 +58,18 @@ export async function createCourse(store: Store, ctx: ActorContext, tenantId: st
         t,
       );
       const course = view(row);
-      await recordAudit(store, t, ctx, { tenantId, action: 'course.create', targetType: 'course', targetId: course.id, after: course });
+      await recordAudit(store, t, ctx, {
+        tenantId,
+        action: 'course.create',
+        targetType: 'course',
+        targetId: course.id,
+        after: course,
+      });
       return course;
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError(`A course with external key "${data.externalKey}" already exists`);
+    if (isUniqueViolation(err))
+      throw new ConflictError(`A course with external key "${data.externalKey}" already exists`);
     throw err;
   }
 }
@@ -77,7 +89,11 @@ export async function getCourse(store: Store, tenantId: string, ref: string, t?:
   return view(row);
 }
 
-export async function listCourses(store: Store, tenantId: string, opts: { q?: string; limit?: number; after?: string } = {}) {
+export async function listCourses(
+  store: Store,
+  tenantId: string,
+  opts: { q?: string; limit?: number; after?: string } = {},
+) {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
   const rows = await select<CourseRow & { sort_title: string }>(
     store,
@@ -86,7 +102,13 @@ export async function listCourses(store: Store, tenantId: string, opts: { q?: st
         AND ($2::text IS NULL OR lower(title) LIKE $2 OR lower(external_key) LIKE $2)
         AND ($3::text IS NULL OR (lower(title), id::text) > ($4::text, $3::text))
       ORDER BY lower(title), id LIMIT $5`,
-    [tenantId, opts.q ? `%${likeEscape(opts.q.toLowerCase())}%` : null, opts.after ? decodeCursor(opts.after)[1] : null, opts.after ? decodeCursor(opts.after)[0] : null, limit + 1],
+    [
+      tenantId,
+      opts.q ? `%${likeEscape(opts.q.toLowerCase())}%` : null,
+      opts.after ? decodeCursor(opts.after)[1] : null,
+      opts.after ? decodeCursor(opts.after)[0] : null,
+      limit + 1,
+    ],
   );
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
@@ -113,7 +135,13 @@ export const courseUpdate = z
   .strict();
 
 /** PATCH: title and/or SIS key; audited with before/after. */
-export async function updateCourse(store: Store, ctx: ActorContext, tenantId: string, ref: string, input: unknown): Promise<CourseView> {
+export async function updateCourse(
+  store: Store,
+  ctx: ActorContext,
+  tenantId: string,
+  ref: string,
+  input: unknown,
+): Promise<CourseView> {
   const data = parseInput(courseUpdate, input);
   try {
     return await inTransaction(store, async (t) => {
@@ -126,11 +154,19 @@ export async function updateCourse(store: Store, ctx: ActorContext, tenantId: st
         t,
       );
       const after = view(row);
-      await recordAudit(store, t, ctx, { tenantId, action: 'course.update', targetType: 'course', targetId: after.id, before, after });
+      await recordAudit(store, t, ctx, {
+        tenantId,
+        action: 'course.update',
+        targetType: 'course',
+        targetId: after.id,
+        before,
+        after,
+      });
       return after;
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError(`A course with external key "${data.externalKey}" already exists`);
+    if (isUniqueViolation(err))
+      throw new ConflictError(`A course with external key "${data.externalKey}" already exists`);
     throw err;
   }
 }
@@ -139,7 +175,19 @@ export async function updateCourse(store: Store, ctx: ActorContext, tenantId: st
 export async function deleteCourse(store: Store, ctx: ActorContext, tenantId: string, ref: string): Promise<void> {
   await inTransaction(store, async (t) => {
     const before = await getCourse(store, tenantId, ref, t);
-    await select(store, 'UPDATE courses SET deleted_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, before.id], t);
-    await recordAudit(store, t, ctx, { tenantId, action: 'course.delete', targetType: 'course', targetId: before.id, before, after: null });
+    await select(
+      store,
+      'UPDATE courses SET deleted_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING id',
+      [tenantId, before.id],
+      t,
+    );
+    await recordAudit(store, t, ctx, {
+      tenantId,
+      action: 'course.delete',
+      targetType: 'course',
+      targetId: before.id,
+      before,
+      after: null,
+    });
   });
 }

@@ -45,7 +45,12 @@ export const GROUP_COLUMNS = `g.id, g.tenant_id AS "tenantId", g.display_name AS
 const auditView = (g: GroupRow) => ({ id: g.id, displayName: g.displayName, externalId: g.externalId });
 
 /** Resolves member ids to live people and groups of this tenant, in one query. */
-export async function resolveMembers(store: Store, t: Transaction, tenantId: string, ids: string[]): Promise<MemberRef[]> {
+export async function resolveMembers(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  ids: string[],
+): Promise<MemberRef[]> {
   const wanted = [...new Set(ids.filter((id) => UUID.test(id)).map((id) => id.toLowerCase()))];
   if (wanted.length === 0) return [];
   return store.sequelize.query<MemberRef>(
@@ -57,44 +62,81 @@ export async function resolveMembers(store: Store, t: Transaction, tenantId: str
   );
 }
 
-export async function lockGroup(store: Store, t: Transaction, tenantId: string, id: string, ifMatch?: (version: number) => boolean): Promise<GroupRow> {
+export async function lockGroup(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  id: string,
+  ifMatch?: (version: number) => boolean,
+): Promise<GroupRow> {
   if (!UUID.test(id)) throw new NotFoundError(`Group ${id} not found`);
   const rows = await store.sequelize.query<GroupRow>(
     `SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.tenant_id = $1 AND g.id = $2 AND g.deleted_at IS NULL FOR UPDATE`,
     { bind: [tenantId, id], type: QueryTypes.SELECT, transaction: t },
   );
   if (!rows[0]) throw new NotFoundError(`Group ${id} not found`);
-  if (ifMatch && !ifMatch(rows[0].version)) throw new PreconditionFailedError(`Group ${id} has changed (version ${rows[0].version})`);
+  if (ifMatch && !ifMatch(rows[0].version))
+    throw new PreconditionFailedError(`Group ${id} has changed (version ${rows[0].version})`);
   return rows[0];
 }
 
-export async function memberIdsOf(store: Store, t: Transaction | undefined, tenantId: string, groupId: string): Promise<string[]> {
-  const rows = await store.sequelize.query<{ id: string }>('SELECT member_id::text AS id FROM group_members WHERE tenant_id = $1 AND group_id = $2', {
-    bind: [tenantId, groupId],
-    type: QueryTypes.SELECT,
-    transaction: t,
-  });
+export async function memberIdsOf(
+  store: Store,
+  t: Transaction | undefined,
+  tenantId: string,
+  groupId: string,
+): Promise<string[]> {
+  const rows = await store.sequelize.query<{ id: string }>(
+    'SELECT member_id::text AS id FROM group_members WHERE tenant_id = $1 AND group_id = $2',
+    {
+      bind: [tenantId, groupId],
+      type: QueryTypes.SELECT,
+      transaction: t,
+    },
+  );
   return rows.map((r) => r.id);
 }
 
-export async function createGroup(store: Store, t: Transaction, ctx: ActorContext, tenantId: string, input: GroupInput): Promise<GroupRow> {
+export async function createGroup(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  tenantId: string,
+  input: GroupInput,
+): Promise<GroupRow> {
   const [rows] = (await store.sequelize.query(
     `INSERT INTO groups AS g (tenant_id, display_name, external_id, scim) VALUES ($1, $2, $3, $4::jsonb) RETURNING ${GROUP_COLUMNS}`,
     { bind: [tenantId, input.displayName, input.externalId, JSON.stringify(input.scim)], transaction: t },
   )) as [GroupRow[], unknown];
   const group = rows[0];
   const added = await setMembers(store, t, tenantId, group.id, [], input.members);
-  await recordAudit(store, t, ctx, { tenantId, action: 'group.create', targetType: 'group', targetId: group.id, after: { ...auditView(group), members: added.added } });
+  await recordAudit(store, t, ctx, {
+    tenantId,
+    action: 'group.create',
+    targetType: 'group',
+    targetId: group.id,
+    after: { ...auditView(group), members: added.added },
+  });
   return group;
 }
 
 /** Replaces the group's attributes and member set and bumps its version (callers skip no-op changes). */
-export async function updateGroup(store: Store, t: Transaction, ctx: ActorContext, current: GroupRow, currentMemberIds: string[], input: GroupInput): Promise<GroupRow> {
+export async function updateGroup(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  current: GroupRow,
+  currentMemberIds: string[],
+  input: GroupInput,
+): Promise<GroupRow> {
   const change = await setMembers(store, t, current.tenantId, current.id, currentMemberIds, input.members);
   const [rows] = (await store.sequelize.query(
     `UPDATE groups g SET display_name = $3, external_id = $4, scim = $5::jsonb, version = g.version + 1, updated_at = clock_timestamp()
      WHERE g.tenant_id = $1 AND g.id = $2 RETURNING ${GROUP_COLUMNS}`,
-    { bind: [current.tenantId, current.id, input.displayName, input.externalId, JSON.stringify(input.scim)], transaction: t },
+    {
+      bind: [current.tenantId, current.id, input.displayName, input.externalId, JSON.stringify(input.scim)],
+      transaction: t,
+    },
   )) as [GroupRow[], unknown];
   const group = rows[0];
   await recordAudit(store, t, ctx, {
@@ -108,7 +150,14 @@ export async function updateGroup(store: Store, t: Transaction, ctx: ActorContex
   return group;
 }
 
-async function setMembers(store: Store, t: Transaction, tenantId: string, groupId: string, current: string[], wanted: MemberInput[]) {
+async function setMembers(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  groupId: string,
+  current: string[],
+  wanted: MemberInput[],
+) {
   const have = new Set(current.map((id) => id.toLowerCase()));
   const extras = new Map(wanted.map((m) => [m.id.toLowerCase(), m.scim && Object.keys(m.scim).length ? m.scim : null]));
   const want = new Set(extras.keys());
@@ -116,17 +165,26 @@ async function setMembers(store: Store, t: Transaction, tenantId: string, groupI
   const toAdd = [...want].filter((id) => !have.has(id) && id !== groupId);
   const resolved = await resolveMembers(store, t, tenantId, toAdd);
   if (removed.length) {
-    await store.sequelize.query('DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = ANY($3::uuid[])', {
-      bind: [tenantId, groupId, removed],
-      transaction: t,
-    });
+    await store.sequelize.query(
+      'DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = ANY($3::uuid[])',
+      {
+        bind: [tenantId, groupId, removed],
+        transaction: t,
+      },
+    );
   }
   if (resolved.length) {
     await store.sequelize.query(
       `INSERT INTO group_members (tenant_id, group_id, member_type, member_id, scim)
        SELECT $1, $2, u.type, u.id, u.scim::jsonb FROM unnest($3::text[], $4::uuid[], $5::text[]) AS u(type, id, scim) ON CONFLICT DO NOTHING`,
       {
-        bind: [tenantId, groupId, resolved.map((m) => m.type), resolved.map((m) => m.id), resolved.map((m) => (extras.get(m.id) ? JSON.stringify(extras.get(m.id)) : null))],
+        bind: [
+          tenantId,
+          groupId,
+          resolved.map((m) => m.type),
+          resolved.map((m) => m.id),
+          resolved.map((m) => (extras.get(m.id) ? JSON.stringify(extras.get(m.id)) : null)),
+        ],
         transaction: t,
       },
     );
@@ -137,13 +195,22 @@ async function setMembers(store: Store, t: Transaction, tenantId: string, groupI
 /** Soft delete: the group disappears from SCIM, its memberships (both directions) end, audit stays. */
 export async function deleteGroup(store: Store, t: Transaction, ctx: ActorContext, current: GroupRow): Promise<void> {
   const tenantId = current.tenantId;
-  await store.sequelize.query('UPDATE groups SET deleted_at = clock_timestamp(), version = version + 1 WHERE tenant_id = $1 AND id = $2', {
-    bind: [tenantId, current.id],
-    transaction: t,
-  });
+  await store.sequelize.query(
+    'UPDATE groups SET deleted_at = clock_timestamp(), version = version + 1 WHERE tenant_id = $1 AND id = $2',
+    {
+      bind: [tenantId, current.id],
+      transaction: t,
+    },
+  );
   await store.sequelize.query(
     `DELETE FROM group_members WHERE tenant_id = $1 AND (group_id = $2 OR (member_type = 'group' AND member_id = $2))`,
     { bind: [tenantId, current.id], transaction: t },
   );
-  await recordAudit(store, t, ctx, { tenantId, action: 'group.delete', targetType: 'group', targetId: current.id, before: auditView(current) });
+  await recordAudit(store, t, ctx, {
+    tenantId,
+    action: 'group.delete',
+    targetType: 'group',
+    targetId: current.id,
+    before: auditView(current),
+  });
 }

@@ -46,17 +46,34 @@ export async function queueInvitations(
        FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS x (p, c, e, h)
      ON CONFLICT (tenant_id, person_id) WHERE status = 'pending' DO NOTHING
      RETURNING id, person_id, email`,
-    [tenantId, items.map((i) => i.personId), items.map((i) => i.courseId), items.map((i) => i.email.toLowerCase()), tokens.map(hash), settings.ttlMs],
+    [
+      tenantId,
+      items.map((i) => i.personId),
+      items.map((i) => i.courseId),
+      items.map((i) => i.email.toLowerCase()),
+      tokens.map(hash),
+      settings.ttlMs,
+    ],
     t,
   );
   const tokenOf = new Map(items.map((i, n) => [i.personId, tokens[n]]));
-  await enqueueMail(store, t, tenantId, created.map((r) => mailFor(r.email, tokenOf.get(r.person_id)!, settings)));
+  await enqueueMail(
+    store,
+    t,
+    tenantId,
+    created.map((r) => mailFor(r.email, tokenOf.get(r.person_id)!, settings)),
+  );
   await recordAuditBatch(
     store,
     t,
     ctx,
     tenantId,
-    created.map((r) => ({ action: 'invitation.create', targetType: 'person', targetId: r.person_id, after: { invitationId: r.id, email: r.email } })),
+    created.map((r) => ({
+      action: 'invitation.create',
+      targetType: 'person',
+      targetId: r.person_id,
+      after: { invitationId: r.id, email: r.email },
+    })),
   );
 }
 
@@ -86,7 +103,11 @@ export const invitationView = (r: InvitationRow) => ({
 });
 const COLS = 'id, person_id, course_id, email, status, expires_at, sent_count, last_sent_at, accepted_at, created_at';
 
-export async function listInvitations(store: Store, tenantId: string, filter: { personId?: string; status?: string } = {}) {
+export async function listInvitations(
+  store: Store,
+  tenantId: string,
+  filter: { personId?: string; status?: string } = {},
+) {
   const rows = await select<InvitationRow>(
     store,
     `SELECT ${COLS} FROM invitations WHERE tenant_id = $1 AND ($2::uuid IS NULL OR person_id = $2) ORDER BY created_at DESC, id LIMIT 500`,
@@ -97,7 +118,13 @@ export async function listInvitations(store: Store, tenantId: string, filter: { 
 }
 
 /** Sends a fresh link: the old token stops working, the expiry restarts. Creates one if the person had none open. */
-export async function resendInvitation(store: Store, ctx: ActorContext, tenantId: string, personId: string, settings: InviteSettings) {
+export async function resendInvitation(
+  store: Store,
+  ctx: ActorContext,
+  tenantId: string,
+  personId: string,
+  settings: InviteSettings,
+) {
   return inTransaction(store, async (t) => {
     const [person] = await select<{ status: string; primary_email: string | null }>(
       store,
@@ -106,9 +133,15 @@ export async function resendInvitation(store: Store, ctx: ActorContext, tenantId
       t,
     );
     if (!person) throw new NotFoundError(`No person ${personId} in this tenant`);
-    if (person.status !== 'invited') throw new ConflictError(`Person is ${person.status}; only invited placeholders get invitations`);
+    if (person.status !== 'invited')
+      throw new ConflictError(`Person is ${person.status}; only invited placeholders get invitations`);
     if (!person.primary_email) throw new ConflictError('This placeholder has no email address to invite');
-    await exec(store, "UPDATE invitations SET status = 'expired' WHERE tenant_id = $1 AND person_id = $2 AND status = 'pending' AND expires_at <= now()", [tenantId, personId], t);
+    await exec(
+      store,
+      "UPDATE invitations SET status = 'expired' WHERE tenant_id = $1 AND person_id = $2 AND status = 'pending' AND expires_at <= now()",
+      [tenantId, personId],
+      t,
+    );
     const token = newToken();
     const [row] = await select<InvitationRow>(
       store,
@@ -129,7 +162,12 @@ export async function resendInvitation(store: Store, ctx: ActorContext, tenantId
     }
     await enqueueMail(store, t, tenantId, [mailFor(inv.email, token, settings)]);
     await recordAuditBatch(store, t, ctx, tenantId, [
-      { action: 'invitation.resend', targetType: 'person', targetId: personId, after: { invitationId: inv.id, sentCount: inv.sent_count } },
+      {
+        action: 'invitation.resend',
+        targetType: 'person',
+        targetId: personId,
+        after: { invitationId: inv.id, sentCount: inv.sent_count },
+      },
     ]);
     return invitationView(inv);
   });
@@ -162,14 +200,25 @@ export async function acceptInvitation(
       await exec(store, "UPDATE invitations SET status = 'expired' WHERE id = $1", [inv.id], t);
       return { expired: true as const };
     }
-    await exec(store, "UPDATE invitations SET status = 'accepted', accepted_at = now(), accepted_by = $2 WHERE id = $1", [inv.id, signedIn], t);
+    await exec(
+      store,
+      "UPDATE invitations SET status = 'accepted', accepted_at = now(), accepted_by = $2 WHERE id = $1",
+      [inv.id, signedIn],
+      t,
+    );
     let personId = inv.person_id;
     if (signedIn && signedIn !== inv.person_id) {
       await merge(t, inv.tenant_id, inv.person_id, signedIn);
       personId = signedIn;
     }
     await recordAuditBatch(store, t, ctx, inv.tenant_id, [
-      { action: 'invitation.accept', targetType: 'person', targetId: inv.person_id, before: { status: 'pending' }, after: { status: 'accepted', by: signedIn } },
+      {
+        action: 'invitation.accept',
+        targetType: 'person',
+        targetId: inv.person_id,
+        before: { status: 'pending' },
+        after: { status: 'accepted', by: signedIn },
+      },
     ]);
     changedOnCommit(t, inv.tenant_id);
     return { expired: false as const, personId, courseId: inv.course_id };

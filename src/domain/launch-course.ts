@@ -23,8 +23,14 @@ export interface LaunchCourse {
   outcome: 'existing' | 'adopted' | 'created';
 }
 
-export async function upsertLaunchCourse(store: Store, t: Transaction, ctx: ActorContext, input: LaunchCourseInput): Promise<LaunchCourse> {
-  const q = <T extends object>(sql: string, bind: unknown[]) => store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT, transaction: t });
+export async function upsertLaunchCourse(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  input: LaunchCourseInput,
+): Promise<LaunchCourse> {
+  const q = <T extends object>(sql: string, bind: unknown[]) =>
+    store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT, transaction: t });
   const [found] = await q<{ id: string }>(
     `SELECT id FROM courses WHERE tenant_id = $1 AND lti_platform_id = $2 AND lti_context_id = $3 AND deleted_at IS NULL`,
     [input.tenantId, input.platformId, input.contextId],
@@ -119,7 +125,11 @@ export async function upsertKnownCourseMembership(
   ctx: ActorContext,
   input: { tenantId: string; platformId: string; contextId: string; personId: string; roles: string[] },
 ): Promise<{ courseId: string; changed: boolean } | null> {
-  const [r] = await store.sequelize.query<{ course_id: string | null; before: { roles: string[]; status: string } | null; changed: number }>(
+  const [r] = await store.sequelize.query<{
+    course_id: string | null;
+    before: { roles: string[]; status: string } | null;
+    changed: number;
+  }>(
     `WITH c AS (
        SELECT id FROM courses WHERE tenant_id = $1 AND lti_platform_id = $2 AND lti_context_id = $3 AND deleted_at IS NULL
      ), old AS (
@@ -131,7 +141,11 @@ export async function upsertKnownCourseMembership(
        RETURNING 1
      )
      SELECT (SELECT id FROM c) AS course_id, (SELECT to_jsonb(old) FROM old) AS before, (SELECT count(*) FROM up)::int AS changed`,
-    { bind: [input.tenantId, input.platformId, input.contextId, input.personId, input.roles], type: QueryTypes.SELECT, transaction: t },
+    {
+      bind: [input.tenantId, input.platformId, input.contextId, input.personId, input.roles],
+      type: QueryTypes.SELECT,
+      transaction: t,
+    },
   );
   if (!r.course_id) return null;
   if (r.changed > 0) {

@@ -21,7 +21,9 @@ export class LaunchIdentityError extends AppError {
     readonly reason: 'no_match' | 'inactive' | 'linked_elsewhere' | 'ambiguous',
     message: string,
   ) {
-    super(403, 'forbidden', message, { details: { check: reason === 'inactive' ? 'person_inactive' : 'identity', reason } });
+    super(403, 'forbidden', message, {
+      details: { check: reason === 'inactive' ? 'person_inactive' : 'identity', reason },
+    });
   }
 }
 
@@ -56,7 +58,8 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() !=
 
 /** The value of the platform's configured identity claim in this launch, if any. */
 export function identityClaimValue(claim: string, claims: Record<string, unknown>): string | null {
-  if (claim === 'lis.person_sourcedid') return str((claims[LIS] as Record<string, unknown> | undefined)?.person_sourcedid);
+  if (claim === 'lis.person_sourcedid')
+    return str((claims[LIS] as Record<string, unknown> | undefined)?.person_sourcedid);
   if (claim === 'preferred_username') return str(claims.preferred_username);
   if (claim.startsWith('custom.')) {
     const v = str((claims[CUSTOM] as Record<string, unknown> | undefined)?.[claim.slice('custom.'.length)]);
@@ -71,22 +74,39 @@ const PERSON_COLUMNS = `id, tenant_id AS "tenantId", status, user_name AS "userN
   active, source, scim, version, first_launch_at AS "firstLaunchAt", merged_into AS "mergedInto",
   created_at AS "createdAt", updated_at AS "updatedAt", deleted_at AS "deletedAt"`;
 
-async function personById(store: Store, t: Transaction, tenantId: string, id: string): Promise<PersonAttrs | undefined> {
-  const [p] = await store.sequelize.query<PersonAttrs>(`SELECT ${PERSON_COLUMNS} FROM people WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, {
-    bind: [tenantId, id],
-    type: QueryTypes.SELECT,
-    transaction: t,
-  });
+async function personById(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  id: string,
+): Promise<PersonAttrs | undefined> {
+  const [p] = await store.sequelize.query<PersonAttrs>(
+    `SELECT ${PERSON_COLUMNS} FROM people WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+    {
+      bind: [tenantId, id],
+      type: QueryTypes.SELECT,
+      transaction: t,
+    },
+  );
   return p;
 }
 
 function assertCanLaunch(p: PersonAttrs): void {
   if (p.deletedAt || INACTIVE.has(p.status) || !p.active) {
-    throw new LaunchIdentityError('inactive', 'Your account at your school is not active, so you cannot use this tool. Ask your school if this is unexpected.');
+    throw new LaunchIdentityError(
+      'inactive',
+      'Your account at your school is not active, so you cannot use this tool. Ask your school if this is unexpected.',
+    );
   }
 }
 
-async function linkedSubOf(store: Store, t: Transaction, tenantId: string, platformId: string, personId: string): Promise<string | undefined> {
+async function linkedSubOf(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  platformId: string,
+  personId: string,
+): Promise<string | undefined> {
   const [row] = await store.sequelize.query<{ sub: string }>(
     `SELECT sub FROM identity_links WHERE tenant_id = $1 AND platform_id = $2 AND person_id = $3`,
     { bind: [tenantId, platformId, personId], type: QueryTypes.SELECT, transaction: t },
@@ -94,7 +114,12 @@ async function linkedSubOf(store: Store, t: Transaction, tenantId: string, platf
   return row?.sub;
 }
 
-async function byClaim(store: Store, t: Transaction, tenantId: string, value: string): Promise<PersonAttrs | undefined> {
+async function byClaim(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  value: string,
+): Promise<PersonAttrs | undefined> {
   // externalId first (the IdP's stable key), then userName (case-insensitive, RFC 7643). externalId
   // is not unique (RFC 7643 gives it no uniqueness; see docs/decisions/0002): two live people with
   // the best-ranked match are a data problem for the school, never a guess.
@@ -105,12 +130,21 @@ async function byClaim(store: Store, t: Transaction, tenantId: string, value: st
     { bind: [tenantId, value], type: QueryTypes.SELECT, transaction: t },
   );
   if (rows.length === 2 && rows[0].rank === rows[1].rank) {
-    throw new LaunchIdentityError('ambiguous', 'More than one person at your school matches this account, so the tool cannot tell which one you are. Ask your school to fix the duplicate.');
+    throw new LaunchIdentityError(
+      'ambiguous',
+      'More than one person at your school matches this account, so the tool cannot tell which one you are. Ask your school to fix the duplicate.',
+    );
   }
   return rows[0];
 }
 
-async function byEmail(store: Store, t: Transaction, tenantId: string, platformId: string, email: string): Promise<PersonAttrs | undefined> {
+async function byEmail(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  platformId: string,
+  email: string,
+): Promise<PersonAttrs | undefined> {
   const rows = await store.sequelize.query<PersonAttrs>(
     `SELECT ${PERSON_COLUMNS} FROM people p
      WHERE p.tenant_id = $1 AND p.deleted_at IS NULL AND p.status NOT IN ('merged', 'deprovisioned')
@@ -123,7 +157,12 @@ async function byEmail(store: Store, t: Transaction, tenantId: string, platformI
 }
 
 /** Sets status active and first_launch_at on the first launch; returns whether it was the first. */
-async function markLaunched(store: Store, t: Transaction, ctx: ActorContext, p: PersonAttrs): Promise<{ person: PersonAttrs; first: boolean }> {
+async function markLaunched(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  p: PersonAttrs,
+): Promise<{ person: PersonAttrs; first: boolean }> {
   const becomesActive = p.status === 'provisioned' || p.status === 'invited';
   if (!becomesActive && p.firstLaunchAt) return { person: p, first: false };
   // invited placeholders do not hold a seat; active people do.
@@ -145,10 +184,20 @@ async function markLaunched(store: Store, t: Transaction, ctx: ActorContext, p: 
   return { person: updated, first: !p.firstLaunchAt };
 }
 
-async function link(store: Store, t: Transaction, ctx: ActorContext, input: LaunchIdentityInput, person: PersonAttrs, matchedBy: 'claim' | 'email' | 'jit') {
+async function link(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  input: LaunchIdentityInput,
+  person: PersonAttrs,
+  matchedBy: 'claim' | 'email' | 'jit',
+) {
   const existingSub = await linkedSubOf(store, t, input.tenantId, input.platform.id, person.id);
   if (existingSub !== undefined && existingSub !== input.sub) {
-    throw new LaunchIdentityError('linked_elsewhere', 'Your school account is already linked to another account on this learning platform. Ask your school to check your account.');
+    throw new LaunchIdentityError(
+      'linked_elsewhere',
+      'Your school account is already linked to another account on this learning platform. Ask your school to check your account.',
+    );
   }
   try {
     await store.sequelize.transaction({ transaction: t }, (sp) =>
@@ -159,7 +208,11 @@ async function link(store: Store, t: Transaction, ctx: ActorContext, input: Laun
     );
   } catch (err) {
     // A concurrent first launch linked the same sub or person: the caller retries the whole launch.
-    if (isUniqueViolation(err)) throw new LaunchIdentityError('linked_elsewhere', 'This account was linked by another launch at the same moment; launch again.');
+    if (isUniqueViolation(err))
+      throw new LaunchIdentityError(
+        'linked_elsewhere',
+        'This account was linked by another launch at the same moment; launch again.',
+      );
     throw err;
   }
   await recordAudit(store, t, ctx, {
@@ -177,7 +230,12 @@ const NAME = (claims: Record<string, unknown>) => ({
   displayName: str(claims.name),
 });
 
-export async function resolveLaunchIdentity(store: Store, t: Transaction, ctx: ActorContext, input: LaunchIdentityInput): Promise<LaunchIdentity> {
+export async function resolveLaunchIdentity(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  input: LaunchIdentityInput,
+): Promise<LaunchIdentity> {
   if (input.sub === null) return { person: null, matchedBy: 'anonymous', firstLaunch: false };
   const { tenantId, platform, claims } = input;
 
@@ -191,7 +249,8 @@ export async function resolveLaunchIdentity(store: Store, t: Transaction, ctx: A
   );
   if (linked) {
     let person: PersonAttrs | undefined = linked;
-    if (person.status === 'merged' && person.mergedInto) person = await personById(store, t, tenantId, person.mergedInto);
+    if (person.status === 'merged' && person.mergedInto)
+      person = await personById(store, t, tenantId, person.mergedInto);
     if (!person) throw new LaunchIdentityError('no_match', 'Your account is no longer known to your school here.');
     assertCanLaunch(person);
     const done = await markLaunched(store, t, ctx, person);
@@ -230,5 +289,8 @@ export async function resolveLaunchIdentity(store: Store, t: Transaction, ctx: A
     const done = await markLaunched(store, t, ctx, created);
     return { person: done.person, matchedBy: 'jit', firstLaunch: true };
   }
-  throw new LaunchIdentityError('no_match', 'Your school has not set you up for this tool yet. Please ask your school to add you.');
+  throw new LaunchIdentityError(
+    'no_match',
+    'Your school has not set you up for this tool yet. Please ask your school to add you.',
+  );
 }

@@ -43,7 +43,13 @@ interface Row {
   source: string;
 }
 
-export async function getMembership(store: Store, tenantId: string, courseId: string, personId: string, t?: Transaction): Promise<Row | null> {
+export async function getMembership(
+  store: Store,
+  tenantId: string,
+  courseId: string,
+  personId: string,
+  t?: Transaction,
+): Promise<Row | null> {
   const [row] = await select<Row>(
     store,
     'SELECT person_id, roles, status, source FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3',
@@ -54,7 +60,15 @@ export async function getMembership(store: Store, tenantId: string, courseId: st
 }
 
 export async function listMemberships(store: Store, tenantId: string, courseId: string): Promise<MembershipView[]> {
-  const rows = await select<Row & { user_name: string | null; primary_email: string | null; display_name: string | null; external_id: string | null; pstatus: string }>(
+  const rows = await select<
+    Row & {
+      user_name: string | null;
+      primary_email: string | null;
+      display_name: string | null;
+      external_id: string | null;
+      pstatus: string;
+    }
+  >(
     store,
     `SELECT m.person_id, m.roles, m.status, m.source, p.user_name, p.primary_email, p.display_name, p.external_id, p.status AS pstatus
        FROM course_memberships m JOIN people p ON p.id = m.person_id
@@ -66,7 +80,14 @@ export async function listMemberships(store: Store, tenantId: string, courseId: 
     roles: r.roles,
     status: r.status,
     source: r.source,
-    person: { id: r.person_id, status: r.pstatus, userName: r.user_name, externalId: r.external_id, primaryEmail: r.primary_email, displayName: r.display_name },
+    person: {
+      id: r.person_id,
+      status: r.pstatus,
+      userName: r.user_name,
+      externalId: r.external_id,
+      primaryEmail: r.primary_email,
+      displayName: r.display_name,
+    },
   }));
 }
 
@@ -77,7 +98,12 @@ async function impliedBy(store: Store, tenantId: string, roles: string[], t: Tra
 }
 
 /** Session callers need members.manage to change memberships. */
-async function heldForMembership(store: Store, principal: Principal, courseId: string, t: Transaction): Promise<Set<string> | null> {
+async function heldForMembership(
+  store: Store,
+  principal: Principal,
+  courseId: string,
+  t: Transaction,
+): Promise<Set<string> | null> {
   if (principal.kind === 'admin') return null;
   const held = new Set((await effectiveOne(store, principal.tenantId, courseId, principal.personId, t)).effective);
   if (!held.has('members.manage')) throw new ForbiddenError('You need members.manage in this course');
@@ -99,8 +125,13 @@ export async function setMembership(
     const held = await heldForMembership(store, principal, course.id, t);
     assertHolds(held, await impliedBy(store, tenantId, roles, t));
     // An actor without privileges.manage: count the holders now, to tell "removed the last" from "there was none".
-    const managersBefore = held && !held.has(MANAGE) ? (await managers(store, tenantId, course.id, t)).length : undefined;
-    const { person, created } = await resolvePersonRef(store, t, ctx, tenantId, input.personRef, { create: true, invite, courseId: course.id });
+    const managersBefore =
+      held && !held.has(MANAGE) ? (await managers(store, tenantId, course.id, t)).length : undefined;
+    const { person, created } = await resolvePersonRef(store, t, ctx, tenantId, input.personRef, {
+      create: true,
+      invite,
+      courseId: course.id,
+    });
     const before = await getMembership(store, tenantId, course.id, person.id, t);
     const [after] = await select<Row>(
       store,
@@ -116,27 +147,44 @@ export async function setMembership(
         action: 'membership.set',
         targetType: 'course_person',
         targetId: `${course.id}/${person.id}`,
-        before: before ? { courseId: course.id, personId: person.id, roles: before.roles, status: before.status } : null,
+        before: before
+          ? { courseId: course.id, personId: person.id, roles: before.roles, status: before.status }
+          : null,
         after: { courseId: course.id, personId: person.id, roles: after.roles, status: after.status },
       });
       changedOnCommit(t, tenantId);
     }
     await assertManagerRemains(store, principal, course.id, t, managersBefore);
-    return { membership: { personId: person.id, roles: after.roles, status: after.status, source: after.source, person }, personCreated: created };
+    return {
+      membership: { personId: person.id, roles: after.roles, status: after.status, source: after.source, person },
+      personCreated: created,
+    };
   });
 }
 
-export async function removeMembership(store: Store, principal: Principal, ctx: ActorContext, courseRef: string, personRef: string): Promise<void> {
+export async function removeMembership(
+  store: Store,
+  principal: Principal,
+  ctx: ActorContext,
+  courseRef: string,
+  personRef: string,
+): Promise<void> {
   const tenantId = principal.tenantId;
   await inTransaction(store, async (t) => {
     const course = await getCourse(store, tenantId, courseRef, t);
     const held = await heldForMembership(store, principal, course.id, t);
     // An actor without privileges.manage: count the holders now, to tell "removed the last" from "there was none".
-    const managersBefore = held && !held.has(MANAGE) ? (await managers(store, tenantId, course.id, t)).length : undefined;
+    const managersBefore =
+      held && !held.has(MANAGE) ? (await managers(store, tenantId, course.id, t)).length : undefined;
     const { person } = await resolvePersonRef(store, t, ctx, tenantId, personRef, { create: false });
     const before = await getMembership(store, tenantId, course.id, person.id, t);
     if (!before) throw new NotFoundError('This person has no membership in the course');
-    await select(store, 'DELETE FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3 RETURNING id', [tenantId, course.id, person.id], t);
+    await select(
+      store,
+      'DELETE FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3 RETURNING id',
+      [tenantId, course.id, person.id],
+      t,
+    );
     await recordAudit(store, t, ctx, {
       tenantId,
       action: 'membership.remove',

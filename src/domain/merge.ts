@@ -11,7 +11,14 @@ import { UUID } from '../ids.js';
  * (roles are united), group memberships move, open invitations are revoked, and the placeholder is
  * kept as `merged` with merged_into so references to its id still resolve.
  */
-export async function mergeInTransaction(store: Store, t: Transaction, ctx: ActorContext, tenantId: string, fromId: string, intoId: string) {
+export async function mergeInTransaction(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  tenantId: string,
+  fromId: string,
+  intoId: string,
+) {
   if (!UUID.test(fromId) || !UUID.test(intoId)) throw new ValidationError('from and into must be person ids');
   if (fromId === intoId) throw new ValidationError('A person cannot be merged into themselves');
   const people = await select<{ id: string; status: string }>(
@@ -24,12 +31,24 @@ export async function mergeInTransaction(store: Store, t: Transaction, ctx: Acto
   const into = people.find((p) => p.id === intoId);
   if (!from) throw new NotFoundError(`No person ${fromId} in this tenant`);
   if (!into) throw new NotFoundError(`No person ${intoId} in this tenant`);
-  if (from.status !== 'invited') throw new ConflictError(`Only invited placeholders can be merged; ${fromId} is ${from.status}`);
-  if (into.status === 'merged' || into.status === 'deprovisioned') throw new ConflictError(`Cannot merge into a person who is ${into.status}`);
+  if (from.status !== 'invited')
+    throw new ConflictError(`Only invited placeholders can be merged; ${fromId} is ${from.status}`);
+  if (into.status === 'merged' || into.status === 'deprovisioned')
+    throw new ConflictError(`Cannot merge into a person who is ${into.status}`);
 
   const before = {
-    grants: await select(store, 'SELECT course_id, privilege, effect FROM privilege_grants WHERE tenant_id = $1 AND person_id = $2 ORDER BY course_id, privilege', [tenantId, fromId], t),
-    memberships: await select(store, 'SELECT course_id, roles FROM course_memberships WHERE tenant_id = $1 AND person_id = $2 ORDER BY course_id', [tenantId, fromId], t),
+    grants: await select(
+      store,
+      'SELECT course_id, privilege, effect FROM privilege_grants WHERE tenant_id = $1 AND person_id = $2 ORDER BY course_id, privilege',
+      [tenantId, fromId],
+      t,
+    ),
+    memberships: await select(
+      store,
+      'SELECT course_id, roles FROM course_memberships WHERE tenant_id = $1 AND person_id = $2 ORDER BY course_id',
+      [tenantId, fromId],
+      t,
+    ),
   };
   const b = [tenantId, fromId, intoId];
   // Grants: deny wins where both hold a row for the same (course, privilege); the rest move over.
@@ -48,7 +67,12 @@ export async function mergeInTransaction(store: Store, t: Transaction, ctx: Acto
     b,
     t,
   );
-  await exec(store, 'UPDATE privilege_grants SET person_id = $3, updated_at = now() WHERE tenant_id = $1 AND person_id = $2', b, t);
+  await exec(
+    store,
+    'UPDATE privilege_grants SET person_id = $3, updated_at = now() WHERE tenant_id = $1 AND person_id = $2',
+    b,
+    t,
+  );
   // Memberships: unite roles where both are enrolled, move the rest.
   await exec(
     store,
@@ -64,7 +88,12 @@ export async function mergeInTransaction(store: Store, t: Transaction, ctx: Acto
     b,
     t,
   );
-  await exec(store, 'UPDATE course_memberships SET person_id = $3, updated_at = now() WHERE tenant_id = $1 AND person_id = $2', b, t);
+  await exec(
+    store,
+    'UPDATE course_memberships SET person_id = $3, updated_at = now() WHERE tenant_id = $1 AND person_id = $2',
+    b,
+    t,
+  );
   await exec(
     store,
     `DELETE FROM group_members f USING group_members i
@@ -72,9 +101,24 @@ export async function mergeInTransaction(store: Store, t: Transaction, ctx: Acto
     b,
     t,
   );
-  await exec(store, "UPDATE group_members SET member_id = $3 WHERE tenant_id = $1 AND member_type = 'person' AND member_id = $2", b, t);
-  await exec(store, "UPDATE invitations SET status = 'revoked' WHERE tenant_id = $1 AND person_id = $2 AND status = 'pending'", [tenantId, fromId], t);
-  await exec(store, "UPDATE people SET status = 'merged', merged_into = $3, version = version + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2", b, t);
+  await exec(
+    store,
+    "UPDATE group_members SET member_id = $3 WHERE tenant_id = $1 AND member_type = 'person' AND member_id = $2",
+    b,
+    t,
+  );
+  await exec(
+    store,
+    "UPDATE invitations SET status = 'revoked' WHERE tenant_id = $1 AND person_id = $2 AND status = 'pending'",
+    [tenantId, fromId],
+    t,
+  );
+  await exec(
+    store,
+    "UPDATE people SET status = 'merged', merged_into = $3, version = version + 1, updated_at = now() WHERE tenant_id = $1 AND id = $2",
+    b,
+    t,
+  );
   await recordAudit(store, t, ctx, {
     tenantId,
     action: 'person.merge',

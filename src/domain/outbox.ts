@@ -51,7 +51,14 @@ export class Outbox {
 
   private async run(limit: number): Promise<number> {
     // Read without holding a transaction: SMTP is slow and PGlite has a single connection.
-    const rows = await select<{ id: number; tenant_id: string; recipient: string; subject: string; body: string; attempts: number }>(
+    const rows = await select<{
+      id: number;
+      tenant_id: string;
+      recipient: string;
+      subject: string;
+      body: string;
+      attempts: number;
+    }>(
       this.store,
       "SELECT id, tenant_id, recipient, subject, body, attempts FROM outbox WHERE status = 'queued' ORDER BY id LIMIT $1",
       [limit],
@@ -60,13 +67,24 @@ export class Outbox {
     for (const row of rows) {
       try {
         if (this.transport) {
-          await this.transport.sendMail({ from: this.options.from, to: row.recipient, subject: row.subject, text: row.body });
+          await this.transport.sendMail({
+            from: this.options.from,
+            to: row.recipient,
+            subject: row.subject,
+            text: row.body,
+          });
         } else {
-          this.options.logger?.info({ outboxId: row.id, to: row.recipient, subject: row.subject, body: row.body }, 'mail not sent (no SMTP_URL): logged and kept in the outbox');
+          this.options.logger?.info(
+            { outboxId: row.id, to: row.recipient, subject: row.subject, body: row.body },
+            'mail not sent (no SMTP_URL): logged and kept in the outbox',
+          );
         }
-        await this.store.sequelize.query("UPDATE outbox SET status = $2, sent_at = now(), attempts = attempts + 1 WHERE id = $1 AND status = 'queued'", {
-          bind: [row.id, this.transport ? 'sent' : 'logged'],
-        });
+        await this.store.sequelize.query(
+          "UPDATE outbox SET status = $2, sent_at = now(), attempts = attempts + 1 WHERE id = $1 AND status = 'queued'",
+          {
+            bind: [row.id, this.transport ? 'sent' : 'logged'],
+          },
+        );
         done++;
       } catch (err) {
         this.options.logger?.warn({ err, outboxId: row.id }, 'sending mail failed');
@@ -81,7 +99,15 @@ export class Outbox {
 }
 
 export async function listOutbox(store: Store, tenantId: string, limit = 100) {
-  return select<{ id: number; recipient: string; subject: string; status: string; attempts: number; created_at: Date; sent_at: Date | null }>(
+  return select<{
+    id: number;
+    recipient: string;
+    subject: string;
+    status: string;
+    attempts: number;
+    created_at: Date;
+    sent_at: Date | null;
+  }>(
     store,
     'SELECT id, recipient, subject, status, attempts, created_at, sent_at FROM outbox WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2',
     [tenantId, Math.min(limit, 500)],

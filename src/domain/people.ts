@@ -58,7 +58,12 @@ export function personAuditView(p: PersonAttrs) {
   };
 }
 
-export async function insertPerson(store: Store, t: Transaction, ctx: ActorContext, input: NewPerson): Promise<PersonAttrs> {
+export async function insertPerson(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  input: NewPerson,
+): Promise<PersonAttrs> {
   if (SEAT_STATUSES.includes(input.status)) await assertSeatAvailable(store, t, input.tenantId);
   const row = await store.models.Person.create(
     {

@@ -30,13 +30,17 @@ export function parsePersonRef(raw: string): PersonRef {
   }
   if (ref.toLowerCase().startsWith('key:')) {
     const key = ref.slice(4).trim();
-    if (key.length === 0 || key.length > 256) throw new ValidationError('key: must be 1-256 characters (an externalId or userName)');
+    if (key.length === 0 || key.length > 256)
+      throw new ValidationError('key: must be 1-256 characters (an externalId or userName)');
     return { kind: 'key', key };
   }
-  throw new ValidationError(`Invalid person reference "${raw}": use a person id, email:<address> or key:<externalId or userName>`);
+  throw new ValidationError(
+    `Invalid person reference "${raw}": use a person id, email:<address> or key:<externalId or userName>`,
+  );
 }
 
-export const refString = (r: PersonRef) => (r.kind === 'id' ? r.id : r.kind === 'email' ? `email:${r.email}` : `key:${r.key}`);
+export const refString = (r: PersonRef) =>
+  r.kind === 'id' ? r.id : r.kind === 'email' ? `email:${r.email}` : `key:${r.key}`;
 
 export interface PersonSummary {
   id: string;
@@ -69,7 +73,13 @@ const COLS = 'p.id, p.status, p.user_name, p.external_id, p.primary_email, p.dis
 const LIVE = "p.deleted_at IS NULL AND p.status NOT IN ('merged', 'deprovisioned')";
 
 /** Candidates for several emails and keys at once: ref string → matching live people. */
-export async function findByRefs(store: Store, tenantId: string, emails: string[], keys: string[], t?: Transaction): Promise<Map<string, PersonSummary[]>> {
+export async function findByRefs(
+  store: Store,
+  tenantId: string,
+  emails: string[],
+  keys: string[],
+  t?: Transaction,
+): Promise<Map<string, PersonSummary[]>> {
   const out = new Map<string, PersonSummary[]>();
   const add = (ref: string, r: PersonRow) => {
     let list = out.get(ref);
@@ -111,8 +121,18 @@ export async function findByRefs(store: Store, tenantId: string, emails: string[
 
 export const refKey = (r: PersonRef) => (r.kind === 'key' ? `key:${r.key.toLowerCase()}` : refString(r));
 
-export async function getPersonById(store: Store, tenantId: string, id: string, t?: Transaction): Promise<PersonSummary> {
-  const [row] = await select<PersonRow>(store, `SELECT ${COLS} FROM people p WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`, [tenantId, id], t);
+export async function getPersonById(
+  store: Store,
+  tenantId: string,
+  id: string,
+  t?: Transaction,
+): Promise<PersonSummary> {
+  const [row] = await select<PersonRow>(
+    store,
+    `SELECT ${COLS} FROM people p WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`,
+    [tenantId, id],
+    t,
+  );
   if (!row) throw new NotFoundError(`No person ${id} in this tenant`);
   if (row.status === 'merged' && row.merged_into) return getPersonById(store, tenantId, row.merged_into, t);
   return summary(row);
@@ -124,7 +144,12 @@ export async function getPersonById(store: Store, tenantId: string, id: string, 
  * advisoryLocks), so a 10,000-row bulk holds at most a few hundred locks.
  */
 export async function lockRefs(store: Store, t: Transaction, tenantId: string, refs: string[]): Promise<void> {
-  await advisoryLocks(store, t, 'refs', refs.map((r) => `${tenantId}:${r.toLowerCase()}`));
+  await advisoryLocks(
+    store,
+    t,
+    'refs',
+    refs.map((r) => `${tenantId}:${r.toLowerCase()}`),
+  );
 }
 
 export interface ResolveOptions {
@@ -147,7 +172,10 @@ export async function resolvePersonRef(
   if (ref.kind === 'id') return { person: await getPersonById(store, tenantId, ref.id, t), created: false };
   const key = refKey(ref);
   if (options.create) await lockRefs(store, t, tenantId, [key]);
-  const found = (await findByRefs(store, tenantId, ref.kind === 'email' ? [ref.email] : [], ref.kind === 'key' ? [ref.key] : [], t)).get(key) ?? [];
+  const found =
+    (
+      await findByRefs(store, tenantId, ref.kind === 'email' ? [ref.email] : [], ref.kind === 'key' ? [ref.key] : [], t)
+    ).get(key) ?? [];
   if (found.length === 1) return { person: found[0], created: false };
   if (found.length > 1) {
     throw new ConflictError(`${refString(ref)} matches ${found.length} people; refer to one of them by id`, {
@@ -158,7 +186,7 @@ export async function resolvePersonRef(
   if (!options.create) throw new NotFoundError(`Nobody in this tenant matches ${refString(ref)}`);
   // The placeholder carries the name the admin used as its userName (email) or externalId (key):
   // exactly what the SCIM door matches on, so the IdP's push adopts it instead of duplicating it.
-  let person;
+  let person: Awaited<ReturnType<typeof insertPerson>>;
   try {
     person = await insertPerson(store, t, ctx, {
       tenantId,
@@ -169,15 +197,36 @@ export async function resolvePersonRef(
       externalId: ref.kind === 'key' ? ref.key : null,
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError(`Someone was created as ${refString(ref)} at the same moment; retry`);
+    if (isUniqueViolation(err))
+      throw new ConflictError(`Someone was created as ${refString(ref)} at the same moment; retry`);
     throw err;
   }
   if (ref.kind === 'email') {
-    await exec(store, 'INSERT INTO person_emails (tenant_id, person_id, value, is_primary) VALUES ($1, $2, $3, true)', [tenantId, person.id, ref.email], t);
-    if (options.invite) await queueInvitations(store, t, ctx, tenantId, [{ personId: person.id, email: ref.email, courseId: options.courseId ?? null }], options.invite);
+    await exec(
+      store,
+      'INSERT INTO person_emails (tenant_id, person_id, value, is_primary) VALUES ($1, $2, $3, true)',
+      [tenantId, person.id, ref.email],
+      t,
+    );
+    if (options.invite)
+      await queueInvitations(
+        store,
+        t,
+        ctx,
+        tenantId,
+        [{ personId: person.id, email: ref.email, courseId: options.courseId ?? null }],
+        options.invite,
+      );
   }
   return {
-    person: { id: person.id, status: person.status, userName: person.userName, externalId: person.externalId, primaryEmail: person.primaryEmail, displayName: null },
+    person: {
+      id: person.id,
+      status: person.status,
+      userName: person.userName,
+      externalId: person.externalId,
+      primaryEmail: person.primaryEmail,
+      displayName: null,
+    },
     created: true,
   };
 }

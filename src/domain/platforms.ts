@@ -66,8 +66,14 @@ const httpUrl = (label: string) =>
 export const identityClaimSchema = z
   .string()
   .trim()
-  .regex(/^(lis\.person_sourcedid|sub|email|preferred_username|custom\.[A-Za-z0-9_.$-]{1,100})$/, 'identity claim must be lis.person_sourcedid, preferred_username, or custom.<name>')
-  .refine((c) => c !== 'email' && c !== 'sub', 'email and sub cannot be the identity claim (email is a weak key; sub is the link itself)');
+  .regex(
+    /^(lis\.person_sourcedid|sub|email|preferred_username|custom\.[A-Za-z0-9_.$-]{1,100})$/,
+    'identity claim must be lis.person_sourcedid, preferred_username, or custom.<name>',
+  )
+  .refine(
+    (c) => c !== 'email' && c !== 'sub',
+    'email and sub cannot be the identity claim (email is a weak key; sub is the link itself)',
+  );
 
 export const platformInput = z.object({
   issuer: z.string().trim().min(1, 'issuer is required').max(2000),
@@ -103,7 +109,9 @@ async function insertDeployment(store: Store, t: Transaction, ctx: ActorContext,
     );
   } catch (err) {
     if (isUniqueViolation(err)) {
-      throw new ConflictError(`Deployment "${deploymentId}" of ${p.issuer} (client ${p.client_id}) is already registered (to this or another tenant)`);
+      throw new ConflictError(
+        `Deployment "${deploymentId}" of ${p.issuer} (client ${p.client_id}) is already registered (to this or another tenant)`,
+      );
     }
     throw err;
   }
@@ -120,7 +128,12 @@ async function insertDeployment(store: Store, t: Transaction, ctx: ActorContext,
  * Registers a platform for a tenant with its first deployment. Registering the same (issuer,
  * client_id) again for the same tenant adds the deployment and updates endpoints and policy.
  */
-export async function addPlatform(store: Store, ctx: ActorContext, tenantId: string, input: PlatformInput): Promise<PlatformView> {
+export async function addPlatform(
+  store: Store,
+  ctx: ActorContext,
+  tenantId: string,
+  input: PlatformInput,
+): Promise<PlatformView> {
   const d = parseInput(platformInput, input);
   const id = await inTransaction(store, async (t) => {
     const [existing] = await store.sequelize.query<PlatformRow>(
@@ -132,18 +145,47 @@ export async function addPlatform(store: Store, ctx: ActorContext, tenantId: str
       const [[updated]] = (await store.sequelize.query(
         `UPDATE lti_platforms SET auth_login_url = $2, auth_token_url = $3, jwks_url = $4, trust_email = $5, jit_create = $6,
            identity_claim = $7, updated_at = now() WHERE id = $1 RETURNING *`,
-        { bind: [existing.id, d.authLoginUrl, d.authTokenUrl, d.jwksUrl, d.trustEmail, d.jitCreate, d.identityClaim], transaction: t },
+        {
+          bind: [existing.id, d.authLoginUrl, d.authTokenUrl, d.jwksUrl, d.trustEmail, d.jitCreate, d.identityClaim],
+          transaction: t,
+        },
       )) as unknown as [PlatformRow[]];
       row = updated;
-      await recordAudit(store, t, ctx, { tenantId, action: 'lti.platform.update', targetType: 'lti_platform', targetId: row.id, before: view(existing), after: view(row) });
+      await recordAudit(store, t, ctx, {
+        tenantId,
+        action: 'lti.platform.update',
+        targetType: 'lti_platform',
+        targetId: row.id,
+        before: view(existing),
+        after: view(row),
+      });
     } else {
       const [[created]] = (await store.sequelize.query(
         `INSERT INTO lti_platforms (tenant_id, issuer, client_id, auth_login_url, auth_token_url, jwks_url, trust_email, jit_create, identity_claim)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
-        { bind: [tenantId, d.issuer, d.clientId, d.authLoginUrl, d.authTokenUrl, d.jwksUrl, d.trustEmail, d.jitCreate, d.identityClaim], transaction: t },
+        {
+          bind: [
+            tenantId,
+            d.issuer,
+            d.clientId,
+            d.authLoginUrl,
+            d.authTokenUrl,
+            d.jwksUrl,
+            d.trustEmail,
+            d.jitCreate,
+            d.identityClaim,
+          ],
+          transaction: t,
+        },
       )) as unknown as [PlatformRow[]];
       row = created;
-      await recordAudit(store, t, ctx, { tenantId, action: 'lti.platform.add', targetType: 'lti_platform', targetId: row.id, after: view(row) });
+      await recordAudit(store, t, ctx, {
+        tenantId,
+        action: 'lti.platform.add',
+        targetType: 'lti_platform',
+        targetId: row.id,
+        after: view(row),
+      });
     }
     const [has] = await store.sequelize.query(
       `SELECT 1 FROM lti_deployments WHERE platform_id = $1 AND deployment_id = $2 AND deleted_at IS NULL`,
@@ -163,14 +205,20 @@ export const deploymentInput = z.object({
 });
 
 /** Adds a deployment to a platform the tenant has already registered. */
-export async function addDeployment(store: Store, ctx: ActorContext, tenantId: string, input: z.input<typeof deploymentInput>): Promise<PlatformView> {
+export async function addDeployment(
+  store: Store,
+  ctx: ActorContext,
+  tenantId: string,
+  input: z.input<typeof deploymentInput>,
+): Promise<PlatformView> {
   const d = parseInput(deploymentInput, input);
   const id = await inTransaction(store, async (t) => {
     const [p] = await store.sequelize.query<PlatformRow>(
       `SELECT * FROM lti_platforms WHERE tenant_id = $1 AND issuer = $2 AND client_id = $3 AND deleted_at IS NULL`,
       { bind: [tenantId, d.issuer, d.clientId], type: QueryTypes.SELECT, transaction: t },
     );
-    if (!p) throw new NotFoundError(`This tenant has no platform ${d.issuer} with client id ${d.clientId}; add it first`);
+    if (!p)
+      throw new NotFoundError(`This tenant has no platform ${d.issuer} with client id ${d.clientId}; add it first`);
     await insertDeployment(store, t, ctx, p, d.deploymentId);
     return p.id;
   });
@@ -179,11 +227,14 @@ export async function addDeployment(store: Store, ctx: ActorContext, tenantId: s
 }
 
 export async function getPlatform(store: Store, tenantId: string, id: string, t?: Transaction): Promise<PlatformView> {
-  const [row] = await store.sequelize.query<PlatformRow>(`${SELECT_PLATFORM} WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`, {
-    bind: [tenantId, id],
-    type: QueryTypes.SELECT,
-    transaction: t,
-  });
+  const [row] = await store.sequelize.query<PlatformRow>(
+    `${SELECT_PLATFORM} WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`,
+    {
+      bind: [tenantId, id],
+      type: QueryTypes.SELECT,
+      transaction: t,
+    },
+  );
   if (!row) throw new NotFoundError('No such platform in this tenant');
   return view(row);
 }
@@ -197,7 +248,11 @@ export async function listPlatforms(store: Store, tenantId?: string): Promise<Pl
 }
 
 /** Login initiation: any live registration of (issuer, client_id) — they share endpoints. */
-export async function findPlatformsForLogin(store: Store, issuer: string, clientId: string | undefined): Promise<PlatformView[]> {
+export async function findPlatformsForLogin(
+  store: Store,
+  issuer: string,
+  clientId: string | undefined,
+): Promise<PlatformView[]> {
   const rows = await store.sequelize.query<PlatformRow>(
     `${SELECT_PLATFORM} WHERE p.issuer = $1 ${clientId !== undefined ? 'AND p.client_id = $2' : ''} AND p.deleted_at IS NULL
      AND EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = p.tenant_id AND tn.deleted_at IS NULL) ORDER BY p.created_at`,
@@ -207,7 +262,12 @@ export async function findPlatformsForLogin(store: Store, issuer: string, client
 }
 
 /** The one registration a signed launch belongs to: (issuer, client_id, deployment_id) → tenant. */
-export async function resolveDeployment(store: Store, issuer: string, clientId: string, deploymentId: string): Promise<PlatformView | null> {
+export async function resolveDeployment(
+  store: Store,
+  issuer: string,
+  clientId: string,
+  deploymentId: string,
+): Promise<PlatformView | null> {
   const [row] = await store.sequelize.query<PlatformRow>(
     `${SELECT_PLATFORM} JOIN lti_deployments dd ON dd.platform_id = p.id AND dd.deleted_at IS NULL
      JOIN tenants tn ON tn.id = p.tenant_id AND tn.deleted_at IS NULL

@@ -23,7 +23,8 @@ export type Principal =
   | { kind: 'admin'; tenantId: string; tokenId: string }
   | { kind: 'session'; tenantId: string; personId: string; courseId: string | null; roles: string[] };
 
-export const principalActor = (p: Principal): string => (p.kind === 'admin' ? `token:${p.tokenId}` : `person:${p.personId}`);
+export const principalActor = (p: Principal): string =>
+  p.kind === 'admin' ? `token:${p.tokenId}` : `person:${p.personId}`;
 
 export interface Why {
   source: 'role' | 'group' | 'grant' | 'status';
@@ -52,18 +53,31 @@ export interface Effective {
 
 export const MANAGE = 'privileges.manage';
 /** LTI roles we know besides the tenant's configured defaults (LIS v2 membership vocabulary). */
-export const KNOWN_ROLES = ['Instructor', 'TeachingAssistant', 'Learner', 'ContentDeveloper', 'Administrator', 'Mentor', 'Member', 'Manager', 'Officer'];
+export const KNOWN_ROLES = [
+  'Instructor',
+  'TeachingAssistant',
+  'Learner',
+  'ContentDeveloper',
+  'Administrator',
+  'Mentor',
+  'Member',
+  'Manager',
+  'Officer',
+];
 /** `http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant` → `TeachingAssistant`. */
 export const roleName = (role: string) => role.replace(/^.*#/, '');
 
-export async function select<T extends object>(store: Store, sql: string, bind: unknown[], t?: Transaction | null): Promise<T[]> {
+export async function select<T extends object>(
+  store: Store,
+  sql: string,
+  bind: unknown[],
+  t?: Transaction | null,
+): Promise<T[]> {
   return store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT, transaction: t ?? undefined });
 }
 export async function exec(store: Store, sql: string, bind: unknown[], t: Transaction): Promise<void> {
   await store.sequelize.query(sql, { bind, transaction: t });
 }
-
-
 
 /* ------------------------------------------------------------------ in-process change signal */
 
@@ -85,17 +99,30 @@ export function changedOnCommit(t: Transaction, tenantId: string): void {
 /* ------------------------------------------------------------------ catalogue and role defaults */
 
 export async function catalogue(store: Store, tenantId: string, t?: Transaction) {
-  return select<{ key: string; description: string }>(store, 'SELECT key, description FROM privilege_catalogue WHERE tenant_id = $1 ORDER BY key', [tenantId], t);
+  return select<{ key: string; description: string }>(
+    store,
+    'SELECT key, description FROM privilege_catalogue WHERE tenant_id = $1 ORDER BY key',
+    [tenantId],
+    t,
+  );
 }
 
 /** Throws 400 listing the valid privileges when any of `keys` is not in the tenant's catalogue. */
-export async function assertKnownPrivileges(store: Store, tenantId: string, keys: string[], t?: Transaction): Promise<string[]> {
+export async function assertKnownPrivileges(
+  store: Store,
+  tenantId: string,
+  keys: string[],
+  t?: Transaction,
+): Promise<string[]> {
   const valid = (await catalogue(store, tenantId, t)).map((r) => r.key);
   const unknown = [...new Set(keys)].filter((k) => !valid.includes(k));
   if (unknown.length) {
-    throw new ValidationError(`Unknown privilege${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; valid: ${valid.join(', ')}`, {
-      details: { unknown, valid },
-    });
+    throw new ValidationError(
+      `Unknown privilege${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; valid: ${valid.join(', ')}`,
+      {
+        details: { unknown, valid },
+      },
+    );
   }
   return valid;
 }
@@ -108,10 +135,26 @@ const catalogueEntry = z.object({
 export async function addCatalogueEntry(store: Store, ctx: ActorContext, tenantId: string, input: unknown) {
   const entry = parseInput(catalogueEntry, input);
   return inTransaction(store, async (t) => {
-    const existing = await select(store, 'SELECT 1 FROM privilege_catalogue WHERE tenant_id = $1 AND key = $2', [tenantId, entry.key], t);
+    const existing = await select(
+      store,
+      'SELECT 1 FROM privilege_catalogue WHERE tenant_id = $1 AND key = $2',
+      [tenantId, entry.key],
+      t,
+    );
     if (existing.length) throw new ConflictError(`Privilege ${entry.key} already exists`);
-    await exec(store, 'INSERT INTO privilege_catalogue (tenant_id, key, description) VALUES ($1, $2, $3)', [tenantId, entry.key, entry.description], t);
-    await recordAudit(store, t, ctx, { tenantId, action: 'privilege.catalogue.add', targetType: 'privilege', targetId: entry.key, after: entry });
+    await exec(
+      store,
+      'INSERT INTO privilege_catalogue (tenant_id, key, description) VALUES ($1, $2, $3)',
+      [tenantId, entry.key, entry.description],
+      t,
+    );
+    await recordAudit(store, t, ctx, {
+      tenantId,
+      action: 'privilege.catalogue.add',
+      targetType: 'privilege',
+      targetId: entry.key,
+      after: entry,
+    });
     changedOnCommit(t, tenantId);
     return entry;
   });
@@ -132,11 +175,19 @@ export async function knownRoles(store: Store, tenantId: string, t?: Transaction
 }
 
 /** Role names or LTI role URIs; 400 listing the known ones otherwise. Returns short names. */
-export async function normalizeRoles(store: Store, tenantId: string, roles: string[], t?: Transaction): Promise<string[]> {
+export async function normalizeRoles(
+  store: Store,
+  tenantId: string,
+  roles: string[],
+  t?: Transaction,
+): Promise<string[]> {
   const known = await knownRoles(store, tenantId, t);
   const names = [...new Set(roles.map(roleName))];
   const unknown = names.filter((r) => !known.includes(r));
-  if (unknown.length) throw new ValidationError(`Unknown role ${unknown.join(', ')}; known: ${known.join(', ')}`, { details: { unknown, known } });
+  if (unknown.length)
+    throw new ValidationError(`Unknown role ${unknown.join(', ')}; known: ${known.join(', ')}`, {
+      details: { unknown, known },
+    });
   return names;
 }
 
@@ -145,16 +196,29 @@ const roleDefaultsInput = z.object({ privileges: z.array(z.string()).max(200) })
 /** Replaces the default privileges of one role in the tenant. */
 export async function setRoleDefaults(store: Store, ctx: ActorContext, tenantId: string, role: string, input: unknown) {
   const { privileges } = parseInput(roleDefaultsInput, input);
-  if (!/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(role)) throw new ValidationError('role: a short LTI role name such as Instructor');
+  if (!/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(role))
+    throw new ValidationError('role: a short LTI role name such as Instructor');
   return inTransaction(store, async (t) => {
     await assertKnownPrivileges(store, tenantId, privileges, t);
     const before = (await roleDefaults(store, tenantId, t))[role] ?? [];
     await exec(store, 'DELETE FROM role_privilege_defaults WHERE tenant_id = $1 AND role = $2', [tenantId, role], t);
     if (privileges.length) {
-      await exec(store, 'INSERT INTO role_privilege_defaults (tenant_id, role, privilege) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING', [tenantId, role, privileges], t);
+      await exec(
+        store,
+        'INSERT INTO role_privilege_defaults (tenant_id, role, privilege) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING',
+        [tenantId, role, privileges],
+        t,
+      );
     }
     const after = [...new Set(privileges)].sort();
-    await recordAudit(store, t, ctx, { tenantId, action: 'privilege.role_defaults.set', targetType: 'role', targetId: role, before, after });
+    await recordAudit(store, t, ctx, {
+      tenantId,
+      action: 'privilege.role_defaults.set',
+      targetType: 'role',
+      targetId: role,
+      before,
+      after,
+    });
     changedOnCommit(t, tenantId);
     return { role, privileges: after };
   });
@@ -201,7 +265,13 @@ SELECT p.id, 'person', p.status, CASE WHEN p.active THEN 'allow' ELSE 'deny' END
   FROM people p WHERE p.tenant_id = $1 AND p.id = ANY($3::uuid[]) AND p.deleted_at IS NULL`;
 
 /** Effective privileges of several people in one course, in three round trips at most. */
-export async function effectiveMany(store: Store, tenantId: string, courseId: string, personIds: string[], t?: Transaction): Promise<Map<string, Effective>> {
+export async function effectiveMany(
+  store: Store,
+  tenantId: string,
+  courseId: string,
+  personIds: string[],
+  t?: Transaction,
+): Promise<Map<string, Effective>> {
   const out = new Map<string, Effective>();
   if (personIds.length === 0) return out;
   const rows = await select<SourceRow>(store, SOURCES_SQL, [tenantId, courseId, personIds], t);
@@ -217,7 +287,8 @@ export async function effectiveMany(store: Store, tenantId: string, courseId: st
 
 function whyOf(r: SourceRow): Why {
   if (r.source === 'role') return { source: 'role', effect: 'allow', role: r.ref ?? undefined };
-  if (r.source === 'group') return { source: 'group', effect: r.effect, groupId: r.ref ?? undefined, groupName: r.label ?? undefined };
+  if (r.source === 'group')
+    return { source: 'group', effect: r.effect, groupId: r.ref ?? undefined, groupName: r.label ?? undefined };
   return { source: 'grant', effect: r.effect, grantId: r.ref ?? undefined };
 }
 
@@ -239,8 +310,14 @@ function decide(personId: string, rows: SourceRow[]): Effective {
   for (const [privilege, why] of [...sources].sort((a, b) => a[0].localeCompare(b[0]))) {
     const denies = why.filter((w) => w.effect === 'deny');
     if (!live) {
-      const detail = person ? `person is ${status}${person.effect === 'deny' ? ' (inactive)' : ''}; grants apply once the person is active` : 'no such person';
-      decisions.push({ privilege, allowed: false, why: [{ source: 'status', effect: 'deny', status: status ?? undefined, detail }, ...why] });
+      const detail = person
+        ? `person is ${status}${person.effect === 'deny' ? ' (inactive)' : ''}; grants apply once the person is active`
+        : 'no such person';
+      decisions.push({
+        privilege,
+        allowed: false,
+        why: [{ source: 'status', effect: 'deny', status: status ?? undefined, detail }, ...why],
+      });
     } else if (denies.length) decisions.push({ privilege, allowed: false, why: denies });
     else decisions.push({ privilege, allowed: true, why });
   }
@@ -254,7 +331,13 @@ function decide(personId: string, rows: SourceRow[]): Effective {
   };
 }
 
-export async function effectiveOne(store: Store, tenantId: string, courseId: string, personId: string, t?: Transaction): Promise<Effective> {
+export async function effectiveOne(
+  store: Store,
+  tenantId: string,
+  courseId: string,
+  personId: string,
+  t?: Transaction,
+): Promise<Effective> {
   return (await effectiveMany(store, tenantId, courseId, [personId], t)).get(personId)!;
 }
 
@@ -266,7 +349,12 @@ export function decisionFor(e: Effective, privilege: string): Decision {
 /* ------------------------------------------------------------------ course-admin rules */
 
 /** Course, person ids in it (memberships, grants, members of groups with grants). */
-export async function coursePeopleIds(store: Store, tenantId: string, courseId: string, t?: Transaction): Promise<string[]> {
+export async function coursePeopleIds(
+  store: Store,
+  tenantId: string,
+  courseId: string,
+  t?: Transaction,
+): Promise<string[]> {
   const rows = await select<{ id: string }>(
     store,
     `WITH RECURSIVE g (group_id) AS (
@@ -290,7 +378,12 @@ export async function managers(store: Store, tenantId: string, courseId: string,
 }
 
 /** For a course admin: the privileges they hold in the course; throws 403 without privileges.manage. Tenant admins: null (exempt). */
-export async function assertCanManage(store: Store, principal: Principal, courseId: string, t?: Transaction): Promise<Set<string> | null> {
+export async function assertCanManage(
+  store: Store,
+  principal: Principal,
+  courseId: string,
+  t?: Transaction,
+): Promise<Set<string> | null> {
   if (principal.kind === 'admin') return null;
   const held = new Set((await effectiveOne(store, principal.tenantId, courseId, principal.personId, t)).effective);
   if (!held.has(MANAGE)) throw new ForbiddenError(`You need ${MANAGE} in this course`);
@@ -300,7 +393,10 @@ export async function assertCanManage(store: Store, principal: Principal, course
 export function assertHolds(held: Set<string> | null, privileges: Iterable<string>): void {
   if (!held) return;
   const missing = [...new Set(privileges)].filter((p) => !held.has(p));
-  if (missing.length) throw new ForbiddenError(`You cannot grant or deny privileges you do not hold: ${missing.join(', ')}`, { details: { missing } });
+  if (missing.length)
+    throw new ForbiddenError(`You cannot grant or deny privileges you do not hold: ${missing.join(', ')}`, {
+      details: { missing },
+    });
 }
 
 /**
@@ -309,7 +405,13 @@ export function assertHolds(held: Set<string> | null, privileges: Iterable<strin
  * one of them; when the actor held it (every privileges change), there was at least one. Cheap in
  * the common case: the actor still holds it.
  */
-export async function assertManagerRemains(store: Store, principal: Principal, courseId: string, t: Transaction, before?: number): Promise<void> {
+export async function assertManagerRemains(
+  store: Store,
+  principal: Principal,
+  courseId: string,
+  t: Transaction,
+  before?: number,
+): Promise<void> {
   if (principal.kind === 'admin' || before === 0) return;
   const actor = await effectiveOne(store, principal.tenantId, courseId, principal.personId, t);
   if (actor.effective.includes(MANAGE)) return;
@@ -320,7 +422,8 @@ export async function assertManagerRemains(store: Store, principal: Principal, c
 
 /* ------------------------------------------------------------------ person grants */
 
-export const grantLockKey = (tenantId: string, courseId: string, personId: string) => `grants:${tenantId}:${courseId}:${personId}`;
+export const grantLockKey = (tenantId: string, courseId: string, personId: string) =>
+  `grants:${tenantId}:${courseId}:${personId}`;
 
 const LOCK_NAMESPACE = { refs: 7_202_620, grants: 7_202_621 } as const;
 /** Stripes per namespace: a lock per key would exhaust PostgreSQL's lock table (max_locks_per_transaction) in a 10,000-row bulk. */
@@ -331,7 +434,12 @@ const LOCK_STRIPES = 512;
  * `refs` locks before `grants` locks (bulk takes all its `refs` up front), so writers never deadlock;
  * two unrelated keys in one stripe merely wait for each other.
  */
-export async function advisoryLocks(store: Store, t: Transaction, namespace: keyof typeof LOCK_NAMESPACE, keys: string[]): Promise<void> {
+export async function advisoryLocks(
+  store: Store,
+  t: Transaction,
+  namespace: keyof typeof LOCK_NAMESPACE,
+  keys: string[],
+): Promise<void> {
   if (!keys.length) return;
   await select(
     store,
@@ -354,12 +462,20 @@ export const grantListsInput = z
     deny: z.array(z.string().min(1).max(100)).max(200).default([]),
   })
   .strict()
-  .refine((v) => !v.allow.some((p) => v.deny.includes(p)), { message: 'a privilege cannot be both allowed and denied' });
+  .refine((v) => !v.allow.some((p) => v.deny.includes(p)), {
+    message: 'a privilege cannot be both allowed and denied',
+  });
 export type GrantLists = z.infer<typeof grantListsInput>;
 
 export const grantAuditView = (rows: Array<Pick<GrantRow, 'privilege' | 'effect'>>) => ({
-  allow: rows.filter((r) => r.effect === 'allow').map((r) => r.privilege).sort(),
-  deny: rows.filter((r) => r.effect === 'deny').map((r) => r.privilege).sort(),
+  allow: rows
+    .filter((r) => r.effect === 'allow')
+    .map((r) => r.privilege)
+    .sort(),
+  deny: rows
+    .filter((r) => r.effect === 'deny')
+    .map((r) => r.privilege)
+    .sort(),
 });
 
 /**
@@ -383,14 +499,22 @@ export async function replaceGrants(
     [tenantId, courseId, personId],
     t,
   );
-  const want = new Map<string, Effect>([...lists.allow.map((p) => [p, 'allow'] as const), ...lists.deny.map((p) => [p, 'deny'] as const)]);
+  const want = new Map<string, Effect>([
+    ...lists.allow.map((p) => [p, 'allow'] as const),
+    ...lists.deny.map((p) => [p, 'deny'] as const),
+  ]);
   const have = new Map(before.map((r) => [r.privilege, r]));
   const remove = before.filter((r) => !want.has(r.privilege)).map((r) => r.id);
   const flip = before.filter((r) => want.has(r.privilege) && want.get(r.privilege) !== r.effect);
   const add = [...want].filter(([p]) => !have.has(p));
   if (remove.length) await exec(store, 'DELETE FROM privilege_grants WHERE id = ANY($1::uuid[])', [remove], t);
   for (const r of flip) {
-    await exec(store, 'UPDATE privilege_grants SET effect = $2, granted_by = $3, updated_at = now() WHERE id = $1', [r.id, want.get(r.privilege), ctx.actor], t);
+    await exec(
+      store,
+      'UPDATE privilege_grants SET effect = $2, granted_by = $3, updated_at = now() WHERE id = $1',
+      [r.id, want.get(r.privilege), ctx.actor],
+      t,
+    );
   }
   if (add.length) {
     await exec(
@@ -401,7 +525,11 @@ export async function replaceGrants(
       t,
     );
   }
-  const changed = [...before.filter((r) => !want.has(r.privilege)).map((r) => r.privilege), ...flip.map((r) => r.privilege), ...add.map((a) => a[0])];
+  const changed = [
+    ...before.filter((r) => !want.has(r.privilege)).map((r) => r.privilege),
+    ...flip.map((r) => r.privilege),
+    ...add.map((a) => a[0]),
+  ];
   if (changed.length) {
     await recordAudit(store, t, ctx, {
       tenantId,
@@ -417,7 +545,13 @@ export async function replaceGrants(
 }
 
 /** Removes every grant of a person in every course (SCIM DELETE User calls this). Memberships stay. */
-export async function revokePersonGrants(store: Store, t: Transaction, ctx: ActorContext, tenantId: string, personId: string): Promise<number> {
+export async function revokePersonGrants(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  tenantId: string,
+  personId: string,
+): Promise<number> {
   const rows = await select<{ course_id: string; privilege: string; effect: Effect }>(
     store,
     'DELETE FROM privilege_grants WHERE tenant_id = $1 AND person_id = $2 RETURNING course_id, privilege, effect',
@@ -471,16 +605,29 @@ export async function replaceGroupGrants(
   lists: GrantLists,
 ): Promise<{ before: GrantRow[]; changed: string[] }> {
   const { tenantId, courseId, groupId } = target;
-  const group = await select(store, 'SELECT 1 FROM groups WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, groupId], t);
+  const group = await select(
+    store,
+    'SELECT 1 FROM groups WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL',
+    [tenantId, groupId],
+    t,
+  );
   if (!group.length) throw new NotFoundError(`No group ${groupId} in this tenant`);
-  await exec(store, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`group-grants:${tenantId}:${courseId}:${groupId}`], t);
+  await exec(
+    store,
+    'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+    [`group-grants:${tenantId}:${courseId}:${groupId}`],
+    t,
+  );
   const before = await select<GrantRow>(
     store,
     'SELECT id, privilege, effect FROM group_privilege_grants WHERE tenant_id = $1 AND course_id = $2 AND group_id = $3 ORDER BY privilege FOR UPDATE',
     [tenantId, courseId, groupId],
     t,
   );
-  const want = new Map<string, Effect>([...lists.allow.map((p) => [p, 'allow'] as const), ...lists.deny.map((p) => [p, 'deny'] as const)]);
+  const want = new Map<string, Effect>([
+    ...lists.allow.map((p) => [p, 'allow'] as const),
+    ...lists.deny.map((p) => [p, 'deny'] as const),
+  ]);
   const have = new Map(before.map((r) => [r.privilege, r]));
   const changed: string[] = [];
   for (const r of before) {
@@ -488,7 +635,12 @@ export async function replaceGroupGrants(
       await exec(store, 'DELETE FROM group_privilege_grants WHERE id = $1', [r.id], t);
       changed.push(r.privilege);
     } else if (want.get(r.privilege) !== r.effect) {
-      await exec(store, 'UPDATE group_privilege_grants SET effect = $2, granted_by = $3, updated_at = now() WHERE id = $1', [r.id, want.get(r.privilege), ctx.actor], t);
+      await exec(
+        store,
+        'UPDATE group_privilege_grants SET effect = $2, granted_by = $3, updated_at = now() WHERE id = $1',
+        [r.id, want.get(r.privilege), ctx.actor],
+        t,
+      );
       changed.push(r.privilege);
     }
   }
@@ -574,8 +726,18 @@ export async function setPersonPrivileges(
     const course = await getCourse(store, tenantId, input.courseRef, t);
     await assertKnownPrivileges(store, tenantId, [...lists.allow, ...lists.deny], t);
     const held = await assertCanManage(store, principal, course.id, t);
-    const { person, created } = await resolvePersonRef(store, t, ctx, tenantId, input.personRef, { create: true, invite, courseId: course.id });
-    const { changed } = await replaceGrants(store, t, ctx, { tenantId, courseId: course.id, personId: person.id }, lists);
+    const { person, created } = await resolvePersonRef(store, t, ctx, tenantId, input.personRef, {
+      create: true,
+      invite,
+      courseId: course.id,
+    });
+    const { changed } = await replaceGrants(
+      store,
+      t,
+      ctx,
+      { tenantId, courseId: course.id, personId: person.id },
+      lists,
+    );
     assertHolds(held, changed);
     await assertManagerRemains(store, principal, course.id, t);
     const eff = await effectiveOne(store, tenantId, course.id, person.id, t);
@@ -584,20 +746,37 @@ export async function setPersonPrivileges(
 }
 
 /** DELETE /courses/{id}/privileges/{personRef}: removes the person's grants in the course (memberships stay). */
-export async function clearPersonPrivileges(store: Store, principal: Principal, ctx: ActorContext, courseRef: string, personRef: string): Promise<{ removed: number }> {
+export async function clearPersonPrivileges(
+  store: Store,
+  principal: Principal,
+  ctx: ActorContext,
+  courseRef: string,
+  personRef: string,
+): Promise<{ removed: number }> {
   const tenantId = principal.tenantId;
   return inTransaction(store, async (t) => {
     const course = await getCourse(store, tenantId, courseRef, t);
     const held = await assertCanManage(store, principal, course.id, t);
     const { person } = await resolvePersonRef(store, t, ctx, tenantId, personRef, { create: false });
-    const { changed } = await replaceGrants(store, t, ctx, { tenantId, courseId: course.id, personId: person.id }, { allow: [], deny: [] });
+    const { changed } = await replaceGrants(
+      store,
+      t,
+      ctx,
+      { tenantId, courseId: course.id, personId: person.id },
+      { allow: [], deny: [] },
+    );
     assertHolds(held, changed);
     await assertManagerRemains(store, principal, course.id, t);
     return { removed: changed.length };
   });
 }
 
-export async function setGroupPrivileges(store: Store, principal: Principal, ctx: ActorContext, input: { courseRef: string; groupId: string; body: unknown }) {
+export async function setGroupPrivileges(
+  store: Store,
+  principal: Principal,
+  ctx: ActorContext,
+  input: { courseRef: string; groupId: string; body: unknown },
+) {
   const tenantId = principal.tenantId;
   const lists = parseInput(grantListsInput, input.body);
   if (!UUID.test(input.groupId)) throw new NotFoundError(`No group ${input.groupId}`);
@@ -605,7 +784,13 @@ export async function setGroupPrivileges(store: Store, principal: Principal, ctx
     const course = await getCourse(store, tenantId, input.courseRef, t);
     await assertKnownPrivileges(store, tenantId, [...lists.allow, ...lists.deny], t);
     const held = await assertCanManage(store, principal, course.id, t);
-    const { changed } = await replaceGroupGrants(store, t, ctx, { tenantId, courseId: course.id, groupId: input.groupId }, lists);
+    const { changed } = await replaceGroupGrants(
+      store,
+      t,
+      ctx,
+      { tenantId, courseId: course.id, groupId: input.groupId },
+      lists,
+    );
     assertHolds(held, changed);
     await assertManagerRemains(store, principal, course.id, t);
     return { groupId: input.groupId, allow: [...lists.allow].sort(), deny: [...lists.deny].sort() };
@@ -613,12 +798,18 @@ export async function setGroupPrivileges(store: Store, principal: Principal, ctx
 }
 
 /** The course's people (memberships, grants, group grants) with allow/deny/effective, a page at a time by person id. */
-export async function listCoursePrivileges(store: Store, principal: Principal, courseRef: string, opts: { limit?: number; after?: string } = {}) {
+export async function listCoursePrivileges(
+  store: Store,
+  principal: Principal,
+  courseRef: string,
+  opts: { limit?: number; after?: string } = {},
+) {
   const tenantId = principal.tenantId;
   const course = await getCourse(store, tenantId, courseRef);
   if (principal.kind === 'session') {
     const held = new Set((await effectiveOne(store, tenantId, course.id, principal.personId)).effective);
-    if (!held.has(MANAGE) && !held.has('members.view')) throw new ForbiddenError(`You need ${MANAGE} or members.view in this course`);
+    if (!held.has(MANAGE) && !held.has('members.view'))
+      throw new ForbiddenError(`You need ${MANAGE} or members.view in this course`);
   }
   const limit = Math.min(Math.max(opts.limit ?? 100, 1), 500);
   const ids = (await coursePeopleIds(store, tenantId, course.id)).sort();
@@ -626,7 +817,14 @@ export async function listCoursePrivileges(store: Store, principal: Principal, c
   const pageIds = start < 0 ? [] : ids.slice(start, start + limit);
   const [eff, people, memberships] = await Promise.all([
     effectiveMany(store, tenantId, course.id, pageIds),
-    select<{ id: string; status: string; user_name: string | null; external_id: string | null; primary_email: string | null; display_name: string | null }>(
+    select<{
+      id: string;
+      status: string;
+      user_name: string | null;
+      external_id: string | null;
+      primary_email: string | null;
+      display_name: string | null;
+    }>(
       store,
       'SELECT id, status, user_name, external_id, primary_email, display_name FROM people WHERE tenant_id = $1 AND id = ANY($2::uuid[])',
       [tenantId, pageIds],
@@ -644,7 +842,14 @@ export async function listCoursePrivileges(store: Store, principal: Principal, c
     const e = eff.get(id)!;
     return {
       person: p
-        ? { id, status: p.status, userName: p.user_name, externalId: p.external_id, primaryEmail: p.primary_email, displayName: p.display_name }
+        ? {
+            id,
+            status: p.status,
+            userName: p.user_name,
+            externalId: p.external_id,
+            primaryEmail: p.primary_email,
+            displayName: p.display_name,
+          }
         : { id, status: 'unknown' },
       roles: memberOf.get(id)?.roles ?? [],
       allow: e.allow,
@@ -655,4 +860,3 @@ export async function listCoursePrivileges(store: Store, principal: Principal, c
   const next = start >= 0 && start + limit < ids.length ? pageIds[pageIds.length - 1] : null;
   return { course, items, next, groups: await groupGrants(store, tenantId, course.id) };
 }
-

@@ -39,7 +39,8 @@ export const PERSON_COLUMNS = `p.id, p.tenant_id AS "tenantId", p.status, p.user
 /** People SCIM can see: live, not merged away, and not an admin's unadopted placeholder. */
 export const SCIM_VISIBLE = `p.deleted_at IS NULL AND p.status <> 'merged' AND p.status <> 'invited'`;
 
-const primaryEmailOf = (emails: ProvisionedEmail[]) => (emails.find((e) => e.primary) ?? emails[0])?.value.toLowerCase() ?? null;
+const primaryEmailOf = (emails: ProvisionedEmail[]) =>
+  (emails.find((e) => e.primary) ?? emails[0])?.value.toLowerCase() ?? null;
 
 /** active=false suspends; active=true lifts a suspension back to what the person was. */
 function statusFor(active: boolean, current: PersonStatus | null, firstLaunchAt: Date | null): PersonStatus {
@@ -48,9 +49,16 @@ function statusFor(active: boolean, current: PersonStatus | null, firstLaunchAt:
   return firstLaunchAt ? 'active' : 'provisioned';
 }
 
-const uniqueness = (input: PersonInput) => new ConflictError(`A person with userName "${input.userName}" already exists`);
+const uniqueness = (input: PersonInput) =>
+  new ConflictError(`A person with userName "${input.userName}" already exists`);
 
-async function findLive(store: Store, t: Transaction, tenantId: string, where: string, bind: unknown[]): Promise<PersonAttrs | undefined> {
+async function findLive(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  where: string,
+  bind: unknown[],
+): Promise<PersonAttrs | undefined> {
   const rows = await store.sequelize.query<PersonAttrs>(
     `SELECT ${PERSON_COLUMNS} FROM people p WHERE p.tenant_id = $1 AND p.deleted_at IS NULL AND p.status <> 'merged' AND ${where} LIMIT 1 FOR UPDATE`,
     { bind: [tenantId, ...bind], type: QueryTypes.SELECT, transaction: t },
@@ -58,7 +66,12 @@ async function findLive(store: Store, t: Transaction, tenantId: string, where: s
   return rows[0];
 }
 
-async function findPlaceholderByExternalId(store: Store, t: Transaction, tenantId: string, externalId: string): Promise<PersonAttrs | undefined> {
+async function findPlaceholderByExternalId(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  externalId: string,
+): Promise<PersonAttrs | undefined> {
   const rows = await store.sequelize.query<PersonAttrs>(
     `SELECT ${PERSON_COLUMNS} FROM people p WHERE p.tenant_id = $1 AND p.deleted_at IS NULL AND p.status = 'invited' AND p.external_id = $2 LIMIT 2 FOR UPDATE`,
     { bind: [tenantId, externalId], type: QueryTypes.SELECT, transaction: t },
@@ -66,14 +79,25 @@ async function findPlaceholderByExternalId(store: Store, t: Transaction, tenantI
   return rows.length === 1 ? rows[0] : undefined;
 }
 
-export async function replaceEmails(store: Store, t: Transaction, tenantId: string, personId: string, emails: ProvisionedEmail[], isNew = false): Promise<void> {
-  if (!isNew) await store.sequelize.query('DELETE FROM person_emails WHERE person_id = $1', { bind: [personId], transaction: t });
+export async function replaceEmails(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  personId: string,
+  emails: ProvisionedEmail[],
+  isNew = false,
+): Promise<void> {
+  if (!isNew)
+    await store.sequelize.query('DELETE FROM person_emails WHERE person_id = $1', { bind: [personId], transaction: t });
   if (emails.length === 0) return;
   await store.sequelize.query(
     `INSERT INTO person_emails (tenant_id, person_id, value, type, is_primary, position)
      SELECT $1, $2, u.value, u.type, u.is_primary, u.position - 1
      FROM unnest($3::text[], $4::text[], $5::boolean[]) WITH ORDINALITY AS u(value, type, is_primary, position)`,
-    { bind: [tenantId, personId, emails.map((e) => e.value), emails.map((e) => e.type), emails.map((e) => e.primary)], transaction: t },
+    {
+      bind: [tenantId, personId, emails.map((e) => e.value), emails.map((e) => e.type), emails.map((e) => e.primary)],
+      transaction: t,
+    },
   );
 }
 
@@ -93,7 +117,9 @@ export async function provisionPerson(
   // userName is unique among live people; externalId is not (RFC 7643 §3.1), so it only finds an
   // admin's placeholder to adopt, and only when exactly one placeholder carries it.
   const byUserName = await findLive(store, t, tenantId, 'lower(p.user_name) = lower($2)', [input.userName]);
-  const match = byUserName ?? (input.externalId ? await findPlaceholderByExternalId(store, t, tenantId, input.externalId) : undefined);
+  const match =
+    byUserName ??
+    (input.externalId ? await findPlaceholderByExternalId(store, t, tenantId, input.externalId) : undefined);
   try {
     if (match && match.status !== 'invited') throw uniqueness(input);
     if (match) {
@@ -172,8 +198,10 @@ class CreateBatcher {
     const rest: PendingCreate[] = [];
     for (const p of this.queue) {
       // Two creates of one userName never share a batch: the second waits for the first's outcome.
-      if (batch.length < MAX_BATCH && !seen.has(p.key)) (batch.push(p), seen.add(p.key));
-      else rest.push(p);
+      if (batch.length < MAX_BATCH && !seen.has(p.key)) {
+        batch.push(p);
+        seen.add(p.key);
+      } else rest.push(p);
     }
     this.queue = rest;
     this.inFlight++;
@@ -196,7 +224,12 @@ class CreateBatcher {
 export const fastCreateStats = { written: 0, failedBatches: 0 };
 
 const batchers = new WeakMap<Store, CreateBatcher>();
-export function provisionNewPersonFast(store: Store, ctx: ActorContext, tenantId: string, input: PersonInput): Promise<PersonAttrs | null> {
+export function provisionNewPersonFast(
+  store: Store,
+  ctx: ActorContext,
+  tenantId: string,
+  input: PersonInput,
+): Promise<PersonAttrs | null> {
   let b = batchers.get(store);
   if (!b) batchers.set(store, (b = new CreateBatcher(store)));
   return b.create(ctx, tenantId, input);
@@ -239,7 +272,9 @@ interface ConnectionManager {
 async function insertBatch(store: Store, batch: PendingCreate[]): Promise<PersonAttrs[]> {
   // Rows of one batch have distinct userNames per tenant (see flush), so (tenant, userName) as sent
   // identifies the person an email belongs to.
-  const emails = batch.flatMap((p) => p.input.emails.map((e, i) => ({ tenantId: p.tenantId, userName: p.input.userName, ...e, position: i })));
+  const emails = batch.flatMap((p) =>
+    p.input.emails.map((e, i) => ({ tenantId: p.tenantId, userName: p.input.userName, ...e, position: i })),
+  );
   const values = [
     batch.map((p) => p.tenantId),
     batch.map((p) => statusFor(p.input.active, null, null)),
@@ -271,7 +306,14 @@ async function insertBatch(store: Store, batch: PendingCreate[]): Promise<Person
   }
 }
 
-async function writePerson(store: Store, t: Transaction, tenantId: string, current: PersonAttrs, input: PersonInput, source?: 'scim'): Promise<PersonAttrs> {
+async function writePerson(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  current: PersonAttrs,
+  input: PersonInput,
+  source?: 'scim',
+): Promise<PersonAttrs> {
   const [rows] = (await store.sequelize.query(
     `UPDATE people p SET user_name = $3, external_id = $4, display_name = $5, given_name = $6, family_name = $7, active = $8,
        status = $9, primary_email = lower($10), scim = $11::jsonb, source = COALESCE($12, p.source),
@@ -300,22 +342,40 @@ async function writePerson(store: Store, t: Transaction, tenantId: string, curre
 }
 
 /** Locks a SCIM-visible person for a change; 404 otherwise, 412 when the caller's version is stale. */
-export async function lockPerson(store: Store, t: Transaction, tenantId: string, id: string, ifMatch?: (version: number) => boolean): Promise<PersonAttrs> {
+export async function lockPerson(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+  id: string,
+  ifMatch?: (version: number) => boolean,
+): Promise<PersonAttrs> {
   if (!UUID.test(id)) throw new NotFoundError(`User ${id} not found`);
   const rows = await store.sequelize.query<PersonAttrs>(
     `SELECT ${PERSON_COLUMNS} FROM people p WHERE p.tenant_id = $1 AND p.id = $2 AND ${SCIM_VISIBLE} FOR UPDATE`,
     { bind: [tenantId, id], type: QueryTypes.SELECT, transaction: t },
   );
   if (!rows[0]) throw new NotFoundError(`User ${id} not found`);
-  if (ifMatch && !ifMatch(rows[0].version)) throw new PreconditionFailedError(`User ${id} has changed (version ${rows[0].version})`);
+  if (ifMatch && !ifMatch(rows[0].version))
+    throw new PreconditionFailedError(`User ${id} has changed (version ${rows[0].version})`);
   return rows[0];
 }
 
 /** Full replace (PUT, and PATCH after the patch engine ran): every attribute comes from `input`. */
-export async function updatePerson(store: Store, t: Transaction, ctx: ActorContext, current: PersonAttrs, input: PersonInput): Promise<PersonAttrs> {
+export async function updatePerson(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  current: PersonAttrs,
+  input: PersonInput,
+): Promise<PersonAttrs> {
   try {
     const person = await writePerson(store, t, current.tenantId, current, input);
-    const action = current.active && !person.active ? 'person.suspend' : !current.active && person.active ? 'person.unsuspend' : 'person.update';
+    const action =
+      current.active && !person.active
+        ? 'person.suspend'
+        : !current.active && person.active
+          ? 'person.unsuspend'
+          : 'person.update';
     await recordAudit(store, t, ctx, {
       tenantId: current.tenantId,
       action,
@@ -335,7 +395,12 @@ export async function updatePerson(store: Store, t: Transaction, ctx: ActorConte
  * DELETE from the IdP: the person leaves (soft delete, status deprovisioned) but history and audit
  * stay; grants are revoked and group memberships end; the userName and externalId become free.
  */
-export async function deprovisionPerson(store: Store, t: Transaction, ctx: ActorContext, current: PersonAttrs): Promise<void> {
+export async function deprovisionPerson(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  current: PersonAttrs,
+): Promise<void> {
   const tenantId = current.tenantId;
   await store.sequelize.query(
     `UPDATE people SET deleted_at = clock_timestamp(), status = 'deprovisioned', active = false, version = version + 1, updated_at = clock_timestamp()
@@ -347,10 +412,13 @@ export async function deprovisionPerson(store: Store, t: Transaction, ctx: Actor
     { bind: [tenantId, current.id], transaction: t },
   )) as [Array<{ group_id: string }>, unknown];
   if (groups.length) {
-    await store.sequelize.query('UPDATE groups SET version = version + 1, updated_at = clock_timestamp() WHERE tenant_id = $1 AND id = ANY($2::uuid[])', {
-      bind: [tenantId, groups.map((g) => g.group_id)],
-      transaction: t,
-    });
+    await store.sequelize.query(
+      'UPDATE groups SET version = version + 1, updated_at = clock_timestamp() WHERE tenant_id = $1 AND id = ANY($2::uuid[])',
+      {
+        bind: [tenantId, groups.map((g) => g.group_id)],
+        transaction: t,
+      },
+    );
   }
   const revoked = await revokePersonGrants(store, t, ctx, tenantId, current.id);
   await recordAudit(store, t, ctx, {
@@ -359,6 +427,12 @@ export async function deprovisionPerson(store: Store, t: Transaction, ctx: Actor
     targetType: 'person',
     targetId: current.id,
     before: personAuditView(current),
-    after: { ...personAuditView(current), status: 'deprovisioned', active: false, groupsLeft: groups.map((g) => g.group_id), grantsRevoked: revoked },
+    after: {
+      ...personAuditView(current),
+      status: 'deprovisioned',
+      active: false,
+      groupsLeft: groups.map((g) => g.group_id),
+      grantsRevoked: revoked,
+    },
   });
 }

@@ -43,7 +43,13 @@ export async function createTenant(store: Store, ctx: ActorContext, input: Tenan
         { transaction: t },
       );
       const view = tenantView(row.get({ plain: true }));
-      await recordAudit(store, t, ctx, { tenantId: view.id, action: 'tenant.create', targetType: 'tenant', targetId: view.id, after: view });
+      await recordAudit(store, t, ctx, {
+        tenantId: view.id,
+        action: 'tenant.create',
+        targetType: 'tenant',
+        targetId: view.id,
+        after: view,
+      });
       return view;
     });
   } catch (err) {
@@ -53,7 +59,13 @@ export async function createTenant(store: Store, ctx: ActorContext, input: Tenan
 }
 
 export async function listTenants(store: Store): Promise<TenantView[]> {
-  const rows = await store.models.Tenant.findAll({ where: { deletedAt: null }, order: [['createdAt', 'ASC'], ['slug', 'ASC']] });
+  const rows = await store.models.Tenant.findAll({
+    where: { deletedAt: null },
+    order: [
+      ['createdAt', 'ASC'],
+      ['slug', 'ASC'],
+    ],
+  });
   return rows.map((r) => tenantView(r.get({ plain: true })));
 }
 
@@ -77,15 +89,31 @@ export const tenantChanges = z.object({
 export type TenantChanges = z.infer<typeof tenantChanges>;
 
 /** Renames, suspends/reactivates or changes the seat limit of a live tenant. */
-export async function updateTenant(store: Store, ctx: ActorContext, slug: string, changes: TenantChanges): Promise<TenantView> {
+export async function updateTenant(
+  store: Store,
+  ctx: ActorContext,
+  slug: string,
+  changes: TenantChanges,
+): Promise<TenantView> {
   const data = parseInput(tenantChanges, changes);
   return inTransaction(store, async (t) => {
-    const row = await store.models.Tenant.findOne({ where: { slug, deletedAt: null }, transaction: t, lock: t.LOCK.UPDATE });
+    const row = await store.models.Tenant.findOne({
+      where: { slug, deletedAt: null },
+      transaction: t,
+      lock: t.LOCK.UPDATE,
+    });
     if (!row) throw new NotFoundError(`No tenant with slug "${slug}"`);
     const before = tenantView(row.get({ plain: true }));
     await row.update({ ...data, updatedAt: new Date() }, { transaction: t });
     const after = tenantView(row.get({ plain: true }));
-    await recordAudit(store, t, ctx, { tenantId: after.id, action: 'tenant.update', targetType: 'tenant', targetId: after.id, before, after });
+    await recordAudit(store, t, ctx, {
+      tenantId: after.id,
+      action: 'tenant.update',
+      targetType: 'tenant',
+      targetId: after.id,
+      before,
+      after,
+    });
     return after;
   });
 }
@@ -96,7 +124,11 @@ export async function updateTenant(store: Store, ctx: ActorContext, slug: string
  */
 export async function deleteTenant(store: Store, ctx: ActorContext, slug: string): Promise<TenantView> {
   return inTransaction(store, async (t) => {
-    const row = await store.models.Tenant.findOne({ where: { slug, deletedAt: null }, transaction: t, lock: t.LOCK.UPDATE });
+    const row = await store.models.Tenant.findOne({
+      where: { slug, deletedAt: null },
+      transaction: t,
+      lock: t.LOCK.UPDATE,
+    });
     if (!row) throw new NotFoundError(`No tenant with slug "${slug}"`);
     const before = tenantView(row.get({ plain: true }));
     const deletedAt = new Date();

@@ -64,7 +64,11 @@ export interface CreateTokenInput {
   expiresAt?: Date | null;
 }
 
-export async function createToken(store: Store, ctx: ActorContext, input: CreateTokenInput): Promise<{ token: string; view: TokenView }> {
+export async function createToken(
+  store: Store,
+  ctx: ActorContext,
+  input: CreateTokenInput,
+): Promise<{ token: string; view: TokenView }> {
   if (!TOKEN_KINDS.includes(input.kind)) {
     throw new ValidationError(`Token kind must be one of ${TOKEN_KINDS.join(', ')}`);
   }
@@ -85,7 +89,13 @@ export async function createToken(store: Store, ctx: ActorContext, input: Create
       { transaction: t },
     );
     const view = tokenView(row.get({ plain: true }));
-    await recordAudit(store, t, ctx, { tenantId: input.tenantId, action: 'token.create', targetType: 'api_token', targetId: view.id, after: view });
+    await recordAudit(store, t, ctx, {
+      tenantId: input.tenantId,
+      action: 'token.create',
+      targetType: 'api_token',
+      targetId: view.id,
+      after: view,
+    });
     return { token, view };
   });
 }
@@ -93,7 +103,10 @@ export async function createToken(store: Store, ctx: ActorContext, input: Create
 export async function listTokens(store: Store, tenantId?: string): Promise<TokenView[]> {
   const rows = await store.models.ApiToken.findAll({
     where: tenantId ? { tenantId } : {},
-    order: [['createdAt', 'ASC'], ['id', 'ASC']],
+    order: [
+      ['createdAt', 'ASC'],
+      ['id', 'ASC'],
+    ],
   });
   return rows.map((r) => tokenView(r.get({ plain: true })));
 }
@@ -114,7 +127,14 @@ export async function revokeToken(store: Store, ctx: ActorContext, tenantId: str
     if (row.get('revokedAt')) return before;
     await row.update({ revokedAt: new Date() }, { transaction: t });
     const after = tokenView(row.get({ plain: true }));
-    await recordAudit(store, t, ctx, { tenantId, action: 'token.revoke', targetType: 'api_token', targetId: after.id, before, after });
+    await recordAudit(store, t, ctx, {
+      tenantId,
+      action: 'token.revoke',
+      targetType: 'api_token',
+      targetId: after.id,
+      before,
+      after,
+    });
     return after;
   });
 }
@@ -185,7 +205,12 @@ export class TokenResolver {
     this.lastWritten.set(id, now);
     this.store.models.ApiToken.update(
       { lastUsedAt: new Date(now) },
-      { where: { id, [Op.or]: [{ lastUsedAt: null }, { lastUsedAt: { [Op.lt]: new Date(now - LAST_USED_RESOLUTION_MS) } }] } },
+      {
+        where: {
+          id,
+          [Op.or]: [{ lastUsedAt: null }, { lastUsedAt: { [Op.lt]: new Date(now - LAST_USED_RESOLUTION_MS) } }],
+        },
+      },
     ).catch(() => this.lastWritten.delete(id)); // best effort: never fail a request over bookkeeping
   }
 }

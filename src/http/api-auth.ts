@@ -25,7 +25,14 @@ export type SessionVerifier = (bearer: string, c: Context) => Promise<SessionPri
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
 /** Paths a session may call; everything else needs an admin token. */
-const SESSION_PATHS = [/^\/api\/v1\/courses\/[^/]+(\/|$)/, /^\/api\/v1\/people(\/[^/]+)?$/, /^\/api\/v1\/authorize$/, /^\/api\/v1\/me$/, /^\/api\/v1\/invitations\/accept$/, /^\/api\/v1\/privileges$/];
+const SESSION_PATHS = [
+  /^\/api\/v1\/courses\/[^/]+(\/|$)/,
+  /^\/api\/v1\/people(\/[^/]+)?$/,
+  /^\/api\/v1\/authorize$/,
+  /^\/api\/v1\/me$/,
+  /^\/api\/v1\/invitations\/accept$/,
+  /^\/api\/v1\/privileges$/,
+];
 
 export interface AdminOrSessionOptions {
   tokens: TokenResolver;
@@ -49,9 +56,16 @@ export function adminOrSession(options: AdminOrSessionOptions): MiddlewareHandle
     }
     const session = await options.verifySession(bearer, c);
     if (!session.personId) throw new ForbiddenError('An anonymous launch cannot manage a course');
-    if (!SESSION_PATHS.some((re) => re.test(c.req.path))) throw new ForbiddenError('This endpoint needs a tenant admin token');
+    if (!SESSION_PATHS.some((re) => re.test(c.req.path)))
+      throw new ForbiddenError('This endpoint needs a tenant admin token');
     c.set('session', session);
-    c.set('principal', { kind: 'session', tenantId: session.tenantId, personId: session.personId, courseId: session.courseId, roles: session.roles });
+    c.set('principal', {
+      kind: 'session',
+      tenantId: session.tenantId,
+      personId: session.personId,
+      courseId: session.courseId,
+      roles: session.roles,
+    });
     return next();
   };
 }

@@ -16,9 +16,17 @@ export function courseRoutes(store: Store) {
   app.get('/courses', requireAdmin, async (c) => {
     const p = principalOf(c);
     const limit = c.req.query('limit');
-    return c.json(await listCourses(store, p.tenantId, { q: c.req.query('q') || undefined, after: c.req.query('after') || undefined, limit: limit ? Number(limit) || 50 : undefined }));
+    return c.json(
+      await listCourses(store, p.tenantId, {
+        q: c.req.query('q') || undefined,
+        after: c.req.query('after') || undefined,
+        limit: limit ? Number(limit) || 50 : undefined,
+      }),
+    );
   });
-  app.patch('/courses/:id', requireAdmin, async (c) => c.json(await updateCourse(store, actorOf(c), principalOf(c).tenantId, c.req.param('id'), await jsonBody(c))));
+  app.patch('/courses/:id', requireAdmin, async (c) =>
+    c.json(await updateCourse(store, actorOf(c), principalOf(c).tenantId, c.req.param('id'), await jsonBody(c))),
+  );
   app.delete('/courses/:id', requireAdmin, async (c) => {
     await deleteCourse(store, actorOf(c), principalOf(c).tenantId, c.req.param('id'));
     return c.body(null, 204);
@@ -45,14 +53,38 @@ const course = {
     createdAt: { type: 'string', format: 'date-time' },
   },
 };
-const idParam = { name: 'id', in: 'path', required: true, description: 'course id or key:<SIS key>', schema: { type: 'string' } };
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'course id or key:<SIS key>',
+  schema: { type: 'string' },
+};
 
 export const coursesOpenApi: PathItems = {
   '/api/v1/courses': {
     post: {
       summary: 'Create a course (tenant admin)',
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['title'], properties: { title: { type: 'string' }, externalKey: { type: 'string', description: 'SIS id, unique per tenant' } } } } } },
-      responses: { 201: { description: 'Created', content: { 'application/json': { schema: course } } }, 400: problemResponse('Invalid input'), 409: problemResponse('External key taken') },
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['title'],
+              properties: {
+                title: { type: 'string' },
+                externalKey: { type: 'string', description: 'SIS id, unique per tenant' },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        201: { description: 'Created', content: { 'application/json': { schema: course } } },
+        400: problemResponse('Invalid input'),
+        409: problemResponse('External key taken'),
+      },
     },
     get: {
       summary: 'List courses (tenant admin), by title',
@@ -65,13 +97,38 @@ export const coursesOpenApi: PathItems = {
     },
   },
   '/api/v1/courses/{id}': {
-    get: { summary: 'One course', parameters: [idParam], responses: { 200: { description: 'The course', content: { 'application/json': { schema: course } } }, 404: problemResponse('No such course in this tenant') } },
+    get: {
+      summary: 'One course',
+      parameters: [idParam],
+      responses: {
+        200: { description: 'The course', content: { 'application/json': { schema: course } } },
+        404: problemResponse('No such course in this tenant'),
+      },
+    },
     patch: {
       summary: 'Change title or SIS key (tenant admin)',
       parameters: [idParam],
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { title: { type: 'string' }, externalKey: { type: ['string', 'null'] } } } } } },
-      responses: { 200: { description: 'Updated', content: { 'application/json': { schema: course } } }, 404: problemResponse('No such course'), 409: problemResponse('External key taken') },
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: { title: { type: 'string' }, externalKey: { type: ['string', 'null'] } },
+            },
+          },
+        },
+      },
+      responses: {
+        200: { description: 'Updated', content: { 'application/json': { schema: course } } },
+        404: problemResponse('No such course'),
+        409: problemResponse('External key taken'),
+      },
     },
-    delete: { summary: 'Delete (soft) a course (tenant admin)', parameters: [idParam], responses: { 204: { description: 'Deleted' }, 404: problemResponse('No such course') } },
+    delete: {
+      summary: 'Delete (soft) a course (tenant admin)',
+      parameters: [idParam],
+      responses: { 204: { description: 'Deleted' }, 404: problemResponse('No such course') },
+    },
   },
 };

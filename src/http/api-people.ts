@@ -15,7 +15,8 @@ export function peopleRoutes(store: Store) {
   async function assertMayLookUp(p: ReturnType<typeof principalOf>) {
     if (p.kind !== 'session') return;
     const held = p.courseId ? (await effectiveOne(store, p.tenantId, p.courseId, p.personId)).effective : [];
-    if (!held.includes('privileges.manage') && !held.includes('members.manage')) throw new ForbiddenError('Looking people up needs privileges.manage or members.manage in your course');
+    if (!held.includes('privileges.manage') && !held.includes('members.manage'))
+      throw new ForbiddenError('Looking people up needs privileges.manage or members.manage in your course');
   }
   app.get('/people', async (c) => {
     const p = principalOf(c);
@@ -49,12 +50,26 @@ export function peopleRoutes(store: Store) {
     let id: string;
     if (ref.kind === 'id') id = (await getPersonById(store, p.tenantId, ref.id)).id;
     else {
-      const found = (await findByRefs(store, p.tenantId, ref.kind === 'email' ? [ref.email] : [], ref.kind === 'key' ? [ref.key] : [])).get(refKey(ref)) ?? [];
+      const found =
+        (
+          await findByRefs(
+            store,
+            p.tenantId,
+            ref.kind === 'email' ? [ref.email] : [],
+            ref.kind === 'key' ? [ref.key] : [],
+          )
+        ).get(refKey(ref)) ?? [];
       if (found.length === 0) throw new NotFoundError(`Nobody in this tenant matches ${c.req.param('ref')}`);
-      if (found.length > 1) throw new ConflictError(`${c.req.param('ref')} matches ${found.length} people`, { scimType: undefined, details: { candidates: found } });
+      if (found.length > 1)
+        throw new ConflictError(`${c.req.param('ref')} matches ${found.length} people`, {
+          scimType: undefined,
+          details: { candidates: found },
+        });
       id = found[0].id;
     }
-    const [row] = await select<Row & { first_launch_at: Date | null; merged_into: string | null; source: string; active: boolean }>(
+    const [row] = await select<
+      Row & { first_launch_at: Date | null; merged_into: string | null; source: string; active: boolean }
+    >(
       store,
       'SELECT id, status, user_name, external_id, primary_email, display_name, given_name, family_name, first_launch_at, merged_into, source, active FROM people WHERE tenant_id = $1 AND id = $2',
       [p.tenantId, id],
@@ -117,14 +132,38 @@ export const peopleOpenApi: PathItems = {
         { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 200, default: 25 } },
         { name: 'after', in: 'query', schema: { type: 'string', format: 'uuid' } },
       ],
-      responses: { 200: { description: '{items, next}', content: { 'application/json': { schema: { type: 'object', properties: { items: { type: 'array', items: person }, next: { type: ['string', 'null'] } } } } } } },
+      responses: {
+        200: {
+          description: '{items, next}',
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: { items: { type: 'array', items: person }, next: { type: ['string', 'null'] } },
+              },
+            },
+          },
+        },
+      },
     },
   },
   '/api/v1/people/{ref}': {
     get: {
       summary: 'One person with status',
-      parameters: [{ name: 'ref', in: 'path', required: true, description: 'person id, email:<address> or key:<externalId or userName>', schema: { type: 'string' } }],
-      responses: { 200: { description: 'The person', content: { 'application/json': { schema: person } } }, 404: problemResponse('Nobody matches in this tenant'), 409: problemResponse('Several people match: candidates listed') },
+      parameters: [
+        {
+          name: 'ref',
+          in: 'path',
+          required: true,
+          description: 'person id, email:<address> or key:<externalId or userName>',
+          schema: { type: 'string' },
+        },
+      ],
+      responses: {
+        200: { description: 'The person', content: { 'application/json': { schema: person } } },
+        404: problemResponse('Nobody matches in this tenant'),
+        409: problemResponse('Several people match: candidates listed'),
+      },
     },
   },
 };

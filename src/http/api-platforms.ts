@@ -14,7 +14,8 @@ import { UUID } from '../ids.js';
  */
 async function body(c: { req: { json(): Promise<unknown> } }): Promise<Record<string, unknown>> {
   const b = await c.req.json();
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new ValidationError('The request body must be a JSON object');
+  if (typeof b !== 'object' || b === null || Array.isArray(b))
+    throw new ValidationError('The request body must be a JSON object');
   return b as Record<string, unknown>;
 }
 
@@ -26,14 +27,23 @@ export function platformRoutes(store: Store, config: Config) {
     const p = await addPlatform(store, actorOf(c), c.get('auth').tenant.id, (await body(c)) as never);
     return c.json(p, 201);
   });
-  app.get('/lti/platforms/:id', async (c) => c.json(await getPlatform(store, c.get('auth').tenant.id, c.req.param('id'))));
+  app.get('/lti/platforms/:id', async (c) =>
+    c.json(await getPlatform(store, c.get('auth').tenant.id, c.req.param('id'))),
+  );
   app.post('/lti/platforms/:id/deployments', async (c) => {
     const tenantId = c.get('auth').tenant.id;
     const id = c.req.param('id');
     if (!UUID.test(id)) throw new ValidationError('Platform id must be a UUID');
     const p = await getPlatform(store, tenantId, id);
     const b = await body(c);
-    return c.json(await addDeployment(store, actorOf(c), tenantId, { issuer: p.issuer, clientId: p.clientId, deploymentId: b.deploymentId as string }), 201);
+    return c.json(
+      await addDeployment(store, actorOf(c), tenantId, {
+        issuer: p.issuer,
+        clientId: p.clientId,
+        deploymentId: b.deploymentId as string,
+      }),
+      201,
+    );
   });
   app.post('/lti/registration-links', async (c) => {
     const link = await createRegistrationLink(store, c.get('auth').tenant.id, config.publicUrl);
@@ -54,7 +64,10 @@ const platformSchema = {
     jwksUrl: { type: 'string', format: 'uri' },
     trustEmail: { type: 'boolean' },
     jitCreate: { type: 'boolean' },
-    identityClaim: { type: 'string', description: 'lis.person_sourcedid (default), preferred_username or custom.<name>' },
+    identityClaim: {
+      type: 'string',
+      description: 'lis.person_sourcedid (default), preferred_username or custom.<name>',
+    },
     deploymentIds: { type: 'array', items: { type: 'string' } },
     createdAt: { type: 'string', format: 'date-time' },
   },
@@ -68,7 +81,13 @@ const errors = {
 
 export const platformsOpenApi: PathItems = {
   '/api/v1/lti/platforms': {
-    get: { summary: "The tenant's LTI platform registrations", responses: { 200: json({ type: 'object', properties: { platforms: { type: 'array', items: platformSchema } } }, 'Platforms'), ...errors } },
+    get: {
+      summary: "The tenant's LTI platform registrations",
+      responses: {
+        200: json({ type: 'object', properties: { platforms: { type: 'array', items: platformSchema } } }, 'Platforms'),
+        ...errors,
+      },
+    },
     post: {
       summary: 'Register an LTI 1.3 platform with its first deployment',
       description:
@@ -95,24 +114,57 @@ export const platformsOpenApi: PathItems = {
           },
         },
       },
-      responses: { 201: json(platformSchema, 'The registration'), ...errors, 409: problemResponse('That deployment is already registered (to this or another tenant)') },
+      responses: {
+        201: json(platformSchema, 'The registration'),
+        ...errors,
+        409: problemResponse('That deployment is already registered (to this or another tenant)'),
+      },
     },
   },
   '/api/v1/lti/platforms/{id}': {
-    get: { summary: 'One platform registration', parameters: [{ name: 'id', in: 'path', required: true }], responses: { 200: json(platformSchema, 'The registration'), ...errors, 404: problemResponse('No such platform in this tenant') } },
+    get: {
+      summary: 'One platform registration',
+      parameters: [{ name: 'id', in: 'path', required: true }],
+      responses: {
+        200: json(platformSchema, 'The registration'),
+        ...errors,
+        404: problemResponse('No such platform in this tenant'),
+      },
+    },
   },
   '/api/v1/lti/platforms/{id}/deployments': {
     post: {
       summary: 'Add a deployment to a platform registration',
       parameters: [{ name: 'id', in: 'path', required: true }],
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['deploymentId'], properties: { deploymentId: { type: 'string' } } } } } },
-      responses: { 201: json(platformSchema, 'The registration'), ...errors, 404: problemResponse('No such platform in this tenant'), 409: problemResponse('Deployment already registered') },
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: { type: 'object', required: ['deploymentId'], properties: { deploymentId: { type: 'string' } } },
+          },
+        },
+      },
+      responses: {
+        201: json(platformSchema, 'The registration'),
+        ...errors,
+        404: problemResponse('No such platform in this tenant'),
+        409: problemResponse('Deployment already registered'),
+      },
     },
   },
   '/api/v1/lti/registration-links': {
     post: {
       summary: 'A one-time LTI Dynamic Registration link for this tenant',
-      responses: { 201: json({ type: 'object', properties: { url: { type: 'string', format: 'uri' }, expiresAt: { type: 'string', format: 'date-time' } } }, 'The link'), ...errors },
+      responses: {
+        201: json(
+          {
+            type: 'object',
+            properties: { url: { type: 'string', format: 'uri' }, expiresAt: { type: 'string', format: 'date-time' } },
+          },
+          'The link',
+        ),
+        ...errors,
+      },
     },
   },
 };

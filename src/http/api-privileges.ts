@@ -53,28 +53,52 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
     const limit = c.req.query('limit');
     const after = c.req.query('after');
     if (after && !UUID.test(after)) throw new ValidationError('after: a cursor from `next`');
-    return c.json(await listCoursePrivileges(store, principalOf(c), c.req.param('id'), { limit: limit ? Number(limit) || 100 : undefined, after }));
+    return c.json(
+      await listCoursePrivileges(store, principalOf(c), c.req.param('id'), {
+        limit: limit ? Number(limit) || 100 : undefined,
+        after,
+      }),
+    );
   });
   app.put('/courses/:id/privileges/:personRef', async (c) => {
-    const r = await setPersonPrivileges(store, principalOf(c), actorOf(c), { courseRef: c.req.param('id'), personRef: c.req.param('personRef'), body: await jsonBody(c) }, invite);
+    const r = await setPersonPrivileges(
+      store,
+      principalOf(c),
+      actorOf(c),
+      { courseRef: c.req.param('id'), personRef: c.req.param('personRef'), body: await jsonBody(c) },
+      invite,
+    );
     if (r.created) outbox.kick();
     return c.json(r, r.created ? 201 : 200);
   });
   app.delete('/courses/:id/privileges/:personRef', async (c) => {
-    return c.json(await clearPersonPrivileges(store, principalOf(c), actorOf(c), c.req.param('id'), c.req.param('personRef')));
+    return c.json(
+      await clearPersonPrivileges(store, principalOf(c), actorOf(c), c.req.param('id'), c.req.param('personRef')),
+    );
   });
   app.get('/courses/:id/privileges/:personRef', async (c) => {
     const p = principalOf(c);
     const course = await getCourse(store, p.tenantId, c.req.param('id'));
     if (p.kind === 'session' && p.personId !== c.req.param('personRef')) {
       const held = (await effectiveOne(store, p.tenantId, course.id, p.personId)).effective;
-      if (!held.includes(MANAGE) && !held.includes('members.view')) throw new ForbiddenError(`You need ${MANAGE} or members.view in this course`);
+      if (!held.includes(MANAGE) && !held.includes('members.view'))
+        throw new ForbiddenError(`You need ${MANAGE} or members.view in this course`);
     }
     const ref = parsePersonRef(c.req.param('personRef'));
-    const personId = ref.kind === 'id' ? (await getPersonById(store, p.tenantId, ref.id)).id : await cache.personId(p.tenantId, c.req.param('personRef'));
+    const personId =
+      ref.kind === 'id'
+        ? (await getPersonById(store, p.tenantId, ref.id)).id
+        : await cache.personId(p.tenantId, c.req.param('personRef'));
     const person = await getPersonById(store, p.tenantId, personId);
     const e = await effectiveOne(store, p.tenantId, course.id, personId);
-    return c.json({ courseId: course.id, person, allow: e.allow, deny: e.deny, effective: e.effective, decisions: e.decisions });
+    return c.json({
+      courseId: course.id,
+      person,
+      allow: e.allow,
+      deny: e.deny,
+      effective: e.effective,
+      decisions: e.decisions,
+    });
   });
 
   /* --- authorize: the LMS asks; cached --- */
@@ -82,10 +106,15 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
     const p = principalOf(c);
     const body = (await fastJsonBody(c)) as Record<string, unknown> | null;
     if (!body || typeof body !== 'object') throw new ValidationError('Expected {course, person, privilege}');
-    const r = await authorize(store, cache, p.tenantId, { course: str(body.course, 'course'), person: str(body.person, 'person'), privilege: str(body.privilege, 'privilege') });
+    const r = await authorize(store, cache, p.tenantId, {
+      course: str(body.course, 'course'),
+      person: str(body.person, 'person'),
+      privilege: str(body.privilege, 'privilege'),
+    });
     if (p.kind === 'session' && r.person !== p.personId) {
       const held = (await cache.effective(p.tenantId, r.course, p.personId)).effective;
-      if (!held.includes(MANAGE) && !held.includes('members.view')) throw new ForbiddenError('A session may only ask about itself without members.view');
+      if (!held.includes(MANAGE) && !held.includes('members.view'))
+        throw new ForbiddenError('A session may only ask about itself without members.view');
     }
     return c.json(r);
   });
@@ -101,7 +130,13 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
     return c.json({ courseId: course.id, items: await listMemberships(store, p.tenantId, course.id) });
   });
   app.put('/courses/:id/memberships/:personRef', async (c) => {
-    const r = await setMembership(store, principalOf(c), actorOf(c), { courseRef: c.req.param('id'), personRef: c.req.param('personRef'), body: await jsonBody(c) }, invite);
+    const r = await setMembership(
+      store,
+      principalOf(c),
+      actorOf(c),
+      { courseRef: c.req.param('id'), personRef: c.req.param('personRef'), body: await jsonBody(c) },
+      invite,
+    );
     if (r.personCreated) outbox.kick();
     return c.json(r.membership, r.personCreated ? 201 : 200);
   });
@@ -123,25 +158,41 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
     const course = await getCourse(store, p.tenantId, c.req.param('id'));
     if (p.kind === 'session') {
       const held = (await effectiveOne(store, p.tenantId, course.id, p.personId)).effective;
-      if (!held.includes(MANAGE) && !held.includes('members.view')) throw new ForbiddenError(`You need ${MANAGE} or members.view in this course`);
+      if (!held.includes(MANAGE) && !held.includes('members.view'))
+        throw new ForbiddenError(`You need ${MANAGE} or members.view in this course`);
     }
     return c.json({ courseId: course.id, items: await groupGrants(store, p.tenantId, course.id) });
   });
   app.put('/courses/:id/group-privileges/:groupId', async (c) => {
-    return c.json(await setGroupPrivileges(store, principalOf(c), actorOf(c), { courseRef: c.req.param('id'), groupId: c.req.param('groupId'), body: await jsonBody(c) }));
+    return c.json(
+      await setGroupPrivileges(store, principalOf(c), actorOf(c), {
+        courseRef: c.req.param('id'),
+        groupId: c.req.param('groupId'),
+        body: await jsonBody(c),
+      }),
+    );
   });
 
   /* --- catalogue and role defaults --- */
   app.get('/privileges', async (c) => c.json({ items: await catalogue(store, principalOf(c).tenantId) }));
-  app.post('/privileges', requireAdmin, async (c) => c.json(await addCatalogueEntry(store, actorOf(c), principalOf(c).tenantId, await jsonBody(c)), 201));
+  app.post('/privileges', requireAdmin, async (c) =>
+    c.json(await addCatalogueEntry(store, actorOf(c), principalOf(c).tenantId, await jsonBody(c)), 201),
+  );
   app.get('/role-defaults', requireAdmin, async (c) => c.json(await roleDefaults(store, principalOf(c).tenantId)));
-  app.put('/role-defaults/:role', requireAdmin, async (c) => c.json(await setRoleDefaults(store, actorOf(c), principalOf(c).tenantId, c.req.param('role'), await jsonBody(c))));
+  app.put('/role-defaults/:role', requireAdmin, async (c) =>
+    c.json(await setRoleDefaults(store, actorOf(c), principalOf(c).tenantId, c.req.param('role'), await jsonBody(c))),
+  );
 
   /* --- invitations --- */
   app.get('/invitations', requireAdmin, async (c) => {
     const person = c.req.query('person');
     if (person && !UUID.test(person)) throw new ValidationError('person: a person id');
-    return c.json({ items: await listInvitations(store, principalOf(c).tenantId, { personId: person, status: c.req.query('status') || undefined }) });
+    return c.json({
+      items: await listInvitations(store, principalOf(c).tenantId, {
+        personId: person,
+        status: c.req.query('status') || undefined,
+      }),
+    });
   });
   app.post('/people/:id/invitation', requireAdmin, async (c) => {
     if (!UUID.test(c.req.param('id'))) throw new ValidationError('id: a person id');
@@ -163,7 +214,9 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
   /* --- merge --- */
   app.post('/people/:id/merge', requireAdmin, async (c) => {
     const body = (await jsonBody(c)) as Record<string, unknown> | null;
-    return c.json(await mergePeople(store, actorOf(c), principalOf(c).tenantId, c.req.param('id'), str(body?.into, 'into')));
+    return c.json(
+      await mergePeople(store, actorOf(c), principalOf(c).tenantId, c.req.param('id'), str(body?.into, 'into')),
+    );
   });
 
   /* --- audit --- */
@@ -196,7 +249,14 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
     if (p.kind !== 'session') return c.json({ kind: 'admin', tenantId: p.tenantId });
     const person = await getPersonById(store, p.tenantId, p.personId);
     const eff = p.courseId ? await effectiveOne(store, p.tenantId, p.courseId, p.personId) : null;
-    return c.json({ kind: 'session', tenantId: p.tenantId, courseId: p.courseId, roles: p.roles, person, effective: eff?.effective ?? [] });
+    return c.json({
+      kind: 'session',
+      tenantId: p.tenantId,
+      courseId: p.courseId,
+      roles: p.roles,
+      person,
+      effective: eff?.effective ?? [],
+    });
   });
 
   return app;
@@ -205,7 +265,13 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
 /* ------------------------------------------------------------------ OpenAPI */
 
 const json = (schema: unknown) => ({ 'application/json': { schema } });
-const lists = { type: 'object', properties: { allow: { type: 'array', items: { type: 'string' } }, deny: { type: 'array', items: { type: 'string' } } } };
+const lists = {
+  type: 'object',
+  properties: {
+    allow: { type: 'array', items: { type: 'string' } },
+    deny: { type: 'array', items: { type: 'string' } },
+  },
+};
 const why = {
   type: 'array',
   items: {
@@ -222,73 +288,273 @@ const why = {
     },
   },
 };
-const courseId = { name: 'id', in: 'path', required: true, description: 'course id or key:<SIS key>', schema: { type: 'string' } };
-const personRef = { name: 'personRef', in: 'path', required: true, description: 'person id, email:<address> or key:<externalId or userName>', schema: { type: 'string' } };
-const common = { 401: problemResponse('No valid admin token or session'), 403: problemResponse('Not allowed (session without the privilege)'), 404: problemResponse('No such course/person in this tenant') };
+const courseId = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'course id or key:<SIS key>',
+  schema: { type: 'string' },
+};
+const personRef = {
+  name: 'personRef',
+  in: 'path',
+  required: true,
+  description: 'person id, email:<address> or key:<externalId or userName>',
+  schema: { type: 'string' },
+};
+const common = {
+  401: problemResponse('No valid admin token or session'),
+  403: problemResponse('Not allowed (session without the privilege)'),
+  404: problemResponse('No such course/person in this tenant'),
+};
 
 export const privilegesOpenApi: PathItems = {
   '/api/v1/courses/{id}/privileges': {
-    get: { summary: "The course's people with allow, deny and effective privileges", parameters: [courseId, { name: 'after', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer' } }], responses: { 200: { description: '{course, items, next, groups}' }, ...common } },
+    get: {
+      summary: "The course's people with allow, deny and effective privileges",
+      parameters: [
+        courseId,
+        { name: 'after', in: 'query', schema: { type: 'string' } },
+        { name: 'limit', in: 'query', schema: { type: 'integer' } },
+      ],
+      responses: { 200: { description: '{course, items, next, groups}' }, ...common },
+    },
   },
   '/api/v1/courses/{id}/privileges/{personRef}': {
     put: {
       summary: "Set a person's allow/deny lists in the course",
-      description: 'An unknown email or key creates an invited placeholder person (201) and queues an invitation mail. Several matching people: 409 with candidates.',
+      description:
+        'An unknown email or key creates an invited placeholder person (201) and queues an invitation mail. Several matching people: 409 with candidates.',
       parameters: [courseId, personRef],
       requestBody: { required: true, content: json(lists) },
-      responses: { 200: { description: 'Set' }, 201: { description: 'Set; a placeholder person was created' }, 400: problemResponse('Unknown privilege (valid ones listed), malformed email'), 409: problemResponse('Several people match, or the last holder of privileges.manage would go'), ...common },
+      responses: {
+        200: { description: 'Set' },
+        201: { description: 'Set; a placeholder person was created' },
+        400: problemResponse('Unknown privilege (valid ones listed), malformed email'),
+        409: problemResponse('Several people match, or the last holder of privileges.manage would go'),
+        ...common,
+      },
     },
-    delete: { summary: "Remove a person's grants in the course", parameters: [courseId, personRef], responses: { 200: { description: '{removed}' }, ...common } },
-    get: { summary: 'Effective privileges of a person with why', parameters: [courseId, personRef], responses: { 200: { description: '{person, allow, deny, effective, decisions[{privilege, allowed, why}]}' }, ...common } },
+    delete: {
+      summary: "Remove a person's grants in the course",
+      parameters: [courseId, personRef],
+      responses: { 200: { description: '{removed}' }, ...common },
+    },
+    get: {
+      summary: 'Effective privileges of a person with why',
+      parameters: [courseId, personRef],
+      responses: {
+        200: { description: '{person, allow, deny, effective, decisions[{privilege, allowed, why}]}' },
+        ...common,
+      },
+    },
   },
   '/api/v1/authorize': {
     post: {
       summary: 'May this person use this privilege in this course?',
-      description: 'Cached per tenant; writes invalidate (triggers + LISTEN/NOTIFY on PostgreSQL, in-process signals otherwise).',
-      requestBody: { required: true, content: json({ type: 'object', required: ['course', 'person', 'privilege'], properties: { course: { type: 'string' }, person: { type: 'string' }, privilege: { type: 'string' } } }) },
-      responses: { 200: { description: '{allowed, why}', content: json({ type: 'object', properties: { allowed: { type: 'boolean' }, why, privilege: { type: 'string' }, course: { type: 'string' }, person: { type: 'string' } } }) }, 400: problemResponse('Unknown privilege'), ...common },
+      description:
+        'Cached per tenant; writes invalidate (triggers + LISTEN/NOTIFY on PostgreSQL, in-process signals otherwise).',
+      requestBody: {
+        required: true,
+        content: json({
+          type: 'object',
+          required: ['course', 'person', 'privilege'],
+          properties: { course: { type: 'string' }, person: { type: 'string' }, privilege: { type: 'string' } },
+        }),
+      },
+      responses: {
+        200: {
+          description: '{allowed, why}',
+          content: json({
+            type: 'object',
+            properties: {
+              allowed: { type: 'boolean' },
+              why,
+              privilege: { type: 'string' },
+              course: { type: 'string' },
+              person: { type: 'string' },
+            },
+          }),
+        },
+        400: problemResponse('Unknown privilege'),
+        ...common,
+      },
     },
   },
-  '/api/v1/courses/{id}/memberships': { get: { summary: 'Memberships (roles per person)', parameters: [courseId], responses: { 200: { description: '{items}' }, ...common } } },
+  '/api/v1/courses/{id}/memberships': {
+    get: {
+      summary: 'Memberships (roles per person)',
+      parameters: [courseId],
+      responses: { 200: { description: '{items}' }, ...common },
+    },
+  },
   '/api/v1/courses/{id}/memberships/{personRef}': {
-    put: { summary: 'Set roles of a person in the course', parameters: [courseId, personRef], requestBody: { required: true, content: json({ type: 'object', required: ['roles'], properties: { roles: { type: 'array', items: { type: 'string' } }, status: { type: 'string', enum: ['active', 'inactive'] } } }) }, responses: { 200: { description: 'Set' }, 201: { description: 'Set; placeholder created' }, ...common } },
-    delete: { summary: 'Remove the membership', parameters: [courseId, personRef], responses: { 204: { description: 'Removed' }, ...common } },
+    put: {
+      summary: 'Set roles of a person in the course',
+      parameters: [courseId, personRef],
+      requestBody: {
+        required: true,
+        content: json({
+          type: 'object',
+          required: ['roles'],
+          properties: {
+            roles: { type: 'array', items: { type: 'string' } },
+            status: { type: 'string', enum: ['active', 'inactive'] },
+          },
+        }),
+      },
+      responses: { 200: { description: 'Set' }, 201: { description: 'Set; placeholder created' }, ...common },
+    },
+    delete: {
+      summary: 'Remove the membership',
+      parameters: [courseId, personRef],
+      responses: { 204: { description: 'Removed' }, ...common },
+    },
   },
   '/api/v1/courses/{id}/enrolments': {
     post: {
       summary: 'Bulk pre-enrolment (≤ 10,000 rows)',
-      description: 'Rows {email|key, roles, allow, deny}; per-row status created|updated|pending|duplicate|conflict|invalid. 200 all succeeded, 207 some, 422 none, 413 too many rows. Atomic per row, idempotent on retry.',
+      description:
+        'Rows {email|key, roles, allow, deny}; per-row status created|updated|pending|duplicate|conflict|invalid. 200 all succeeded, 207 some, 422 none, 413 too many rows. Atomic per row, idempotent on retry.',
       parameters: [courseId],
-      requestBody: { required: true, content: json({ type: 'object', properties: { rows: { type: 'array', maxItems: 10000, items: { type: 'object', properties: { email: { type: 'string' }, key: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } }, ...lists.properties } } } } }) },
-      responses: { 200: { description: 'All rows succeeded' }, 207: { description: 'Some rows succeeded' }, 422: { description: 'No row succeeded' }, 413: problemResponse('Too many rows'), ...common },
+      requestBody: {
+        required: true,
+        content: json({
+          type: 'object',
+          properties: {
+            rows: {
+              type: 'array',
+              maxItems: 10000,
+              items: {
+                type: 'object',
+                properties: {
+                  email: { type: 'string' },
+                  key: { type: 'string' },
+                  roles: { type: 'array', items: { type: 'string' } },
+                  ...lists.properties,
+                },
+              },
+            },
+          },
+        }),
+      },
+      responses: {
+        200: { description: 'All rows succeeded' },
+        207: { description: 'Some rows succeeded' },
+        422: { description: 'No row succeeded' },
+        413: problemResponse('Too many rows'),
+        ...common,
+      },
     },
   },
-  '/api/v1/courses/{id}/group-privileges': { get: { summary: 'Group grants in the course', parameters: [courseId], responses: { 200: { description: '{items}' }, ...common } } },
+  '/api/v1/courses/{id}/group-privileges': {
+    get: {
+      summary: 'Group grants in the course',
+      parameters: [courseId],
+      responses: { 200: { description: '{items}' }, ...common },
+    },
+  },
   '/api/v1/courses/{id}/group-privileges/{groupId}': {
-    put: { summary: "Set a SCIM group's allow/deny lists in the course (applies to members, nested groups included)", parameters: [courseId, { name: 'groupId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], requestBody: { required: true, content: json(lists) }, responses: { 200: { description: 'Set' }, ...common } },
+    put: {
+      summary: "Set a SCIM group's allow/deny lists in the course (applies to members, nested groups included)",
+      parameters: [
+        courseId,
+        { name: 'groupId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+      ],
+      requestBody: { required: true, content: json(lists) },
+      responses: { 200: { description: 'Set' }, ...common },
+    },
   },
   '/api/v1/privileges': {
     get: { summary: "The tenant's privilege catalogue", responses: { 200: { description: '{items}' } } },
-    post: { summary: 'Add a privilege to the catalogue (tenant admin)', requestBody: { required: true, content: json({ type: 'object', required: ['key'], properties: { key: { type: 'string' }, description: { type: 'string' } } }) }, responses: { 201: { description: 'Added' }, 409: problemResponse('Exists') } },
+    post: {
+      summary: 'Add a privilege to the catalogue (tenant admin)',
+      requestBody: {
+        required: true,
+        content: json({
+          type: 'object',
+          required: ['key'],
+          properties: { key: { type: 'string' }, description: { type: 'string' } },
+        }),
+      },
+      responses: { 201: { description: 'Added' }, 409: problemResponse('Exists') },
+    },
   },
-  '/api/v1/role-defaults': { get: { summary: 'LTI role → default privileges (tenant admin)', responses: { 200: { description: '{role: [privileges]}' } } } },
+  '/api/v1/role-defaults': {
+    get: {
+      summary: 'LTI role → default privileges (tenant admin)',
+      responses: { 200: { description: '{role: [privileges]}' } },
+    },
+  },
   '/api/v1/role-defaults/{role}': {
-    put: { summary: "Replace a role's default privileges", parameters: [{ name: 'role', in: 'path', required: true, schema: { type: 'string' } }], requestBody: { required: true, content: json({ type: 'object', properties: { privileges: { type: 'array', items: { type: 'string' } } } }) }, responses: { 200: { description: 'Set' }, 400: problemResponse('Unknown privilege') } },
+    put: {
+      summary: "Replace a role's default privileges",
+      parameters: [{ name: 'role', in: 'path', required: true, schema: { type: 'string' } }],
+      requestBody: {
+        required: true,
+        content: json({ type: 'object', properties: { privileges: { type: 'array', items: { type: 'string' } } } }),
+      },
+      responses: { 200: { description: 'Set' }, 400: problemResponse('Unknown privilege') },
+    },
   },
-  '/api/v1/invitations': { get: { summary: 'Invitations (tenant admin)', parameters: [{ name: 'person', in: 'query', schema: { type: 'string' } }, { name: 'status', in: 'query', schema: { type: 'string' } }], responses: { 200: { description: '{items}' } } } },
-  '/api/v1/people/{id}/invitation': { post: { summary: 'Resend the invitation (new single-use link, expiry restarts)', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 202: { description: 'Queued' }, 409: problemResponse('Not an invited placeholder') } } },
-  '/api/v1/invitations/accept': { post: { summary: 'Redeem an invitation (signed-in session: the placeholder is merged into you)', requestBody: { required: true, content: json({ type: 'object', properties: { token: { type: 'string' } } }) }, responses: { 200: { description: 'Accepted' }, 404: problemResponse('Unknown'), 409: problemResponse('Used or expired') } } },
+  '/api/v1/invitations': {
+    get: {
+      summary: 'Invitations (tenant admin)',
+      parameters: [
+        { name: 'person', in: 'query', schema: { type: 'string' } },
+        { name: 'status', in: 'query', schema: { type: 'string' } },
+      ],
+      responses: { 200: { description: '{items}' } },
+    },
+  },
+  '/api/v1/people/{id}/invitation': {
+    post: {
+      summary: 'Resend the invitation (new single-use link, expiry restarts)',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 202: { description: 'Queued' }, 409: problemResponse('Not an invited placeholder') },
+    },
+  },
+  '/api/v1/invitations/accept': {
+    post: {
+      summary: 'Redeem an invitation (signed-in session: the placeholder is merged into you)',
+      requestBody: { required: true, content: json({ type: 'object', properties: { token: { type: 'string' } } }) },
+      responses: {
+        200: { description: 'Accepted' },
+        404: problemResponse('Unknown'),
+        409: problemResponse('Used or expired'),
+      },
+    },
+  },
   '/api/v1/people/{id}/merge': {
-    post: { summary: 'Merge a placeholder into the real person (tenant admin)', description: 'Grants move (deny wins on conflict), memberships move; the placeholder becomes merged with merged_into. Audited.', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], requestBody: { required: true, content: json({ type: 'object', required: ['into'], properties: { into: { type: 'string', format: 'uuid' } } }) }, responses: { 200: { description: 'Merged' }, 409: problemResponse('Not a placeholder') } },
+    post: {
+      summary: 'Merge a placeholder into the real person (tenant admin)',
+      description:
+        'Grants move (deny wins on conflict), memberships move; the placeholder becomes merged with merged_into. Audited.',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      requestBody: {
+        required: true,
+        content: json({ type: 'object', required: ['into'], properties: { into: { type: 'string', format: 'uuid' } } }),
+      },
+      responses: { 200: { description: 'Merged' }, 409: problemResponse('Not a placeholder') },
+    },
   },
   '/api/v1/audit': {
     get: {
       summary: 'Audit trail (tenant admin)',
-      parameters: ['course', 'person', 'actor', 'action', 'since', 'until', 'before', 'limit'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
+      parameters: ['course', 'person', 'actor', 'action', 'since', 'until', 'before', 'limit'].map((name) => ({
+        name,
+        in: 'query',
+        schema: { type: 'string' },
+      })),
       responses: { 200: { description: '{items, next}' } },
     },
   },
-  '/api/v1/me': { get: { summary: 'The caller (session: person and effective privileges in the launch course)', responses: { 200: { description: 'Caller' } } } },
+  '/api/v1/me': {
+    get: {
+      summary: 'The caller (session: person and effective privileges in the launch course)',
+      responses: { 200: { description: 'Caller' } },
+    },
+  },
 };
 
 /**
@@ -297,8 +563,14 @@ export const privilegesOpenApi: PathItems = {
  */
 export function privilegesApi(deps: { config: Config; store: Store; logger?: Logger }) {
   const { config, store, logger } = deps;
-  const cache = new AuthorizationCache(store, { ttlMs: config.privileges.authzCacheTtlMs, databaseUrl: config.databaseUrl, logger });
-  void cache.start().catch((err) => logger?.warn({ err }, 'authorization cache did not start; decisions are computed uncached'));
+  const cache = new AuthorizationCache(store, {
+    ttlMs: config.privileges.authzCacheTtlMs,
+    databaseUrl: config.databaseUrl,
+    logger,
+  });
+  void cache
+    .start()
+    .catch((err) => logger?.warn({ err }, 'authorization cache did not start; decisions are computed uncached'));
   const outbox = new Outbox(store, { smtpUrl: config.smtpUrl, from: config.privileges.mailFrom, logger });
   // Requests kick the outbox after they queue mail; this sweep also sends what the CLI queued and retries failures.
   const sweep = setInterval(() => outbox.kick(), 30_000);

@@ -8,7 +8,13 @@ export function tenantRoutes(store: Store) {
   const app = new Hono();
   app.get('/tenant', async (c) => {
     const tenant = await getTenantById(store, c.get('auth').tenant.id);
-    return c.json({ id: tenant.id, slug: tenant.slug, name: tenant.name, status: tenant.status, seatLimit: tenant.seatLimit });
+    return c.json({
+      id: tenant.id,
+      slug: tenant.slug,
+      name: tenant.name,
+      status: tenant.status,
+      seatLimit: tenant.seatLimit,
+    });
   });
   return app;
 }
@@ -24,7 +30,13 @@ export const tenantOpenApi: PathItems = {
             'application/json': {
               schema: {
                 type: 'object',
-                properties: { id: { type: 'string', format: 'uuid' }, slug: { type: 'string' }, name: { type: 'string' }, status: { type: 'string' }, seatLimit: { type: ['integer', 'null'] } },
+                properties: {
+                  id: { type: 'string', format: 'uuid' },
+                  slug: { type: 'string' },
+                  name: { type: 'string' },
+                  status: { type: 'string' },
+                  seatLimit: { type: ['integer', 'null'] },
+                },
               },
             },
           },

@@ -70,7 +70,9 @@ export function createApp(deps: AppDeps) {
     const r = await deps.readiness();
     return c.json(r, r.ready ? 200 : 503);
   });
-  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+  app.get('/metrics', async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+  );
 
   const openapi = buildOpenApi(deps.config.publicUrl, [tenantOpenApi, ...privileges.openapi, platformsOpenApi]);
   const docsHtml = renderDocsPage(openapi);
@@ -78,16 +80,29 @@ export function createApp(deps: AppDeps) {
   app.get('/docs', (c) => c.html(docsHtml));
 
   const api = new Hono();
-  api.use('*', adminOrSession({ tokens, cache: privileges.cache, verifySession: (bearer) => verifySession(deps.store, deps.config.publicUrl, bearer) }));
+  api.use(
+    '*',
+    adminOrSession({
+      tokens,
+      cache: privileges.cache,
+      verifySession: (bearer) => verifySession(deps.store, deps.config.publicUrl, bearer),
+    }),
+  );
   api.route('/', tenantRoutes(deps.store));
   api.route('/', privileges.routes);
   api.route('/', platformRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
   app.route('/app', webRoutes());
   app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
-  app.route('/scim/v2', scimApp({ config: deps.config, store: deps.store, authenticate: requireToken(tokens, 'scim') }));
+  app.route(
+    '/scim/v2',
+    scimApp({ config: deps.config, store: deps.store, authenticate: requireToken(tokens, 'scim') }),
+  );
 
-  const onError = createOnError([['/lti', renderLtiError], ['/scim', renderScimError]]);
+  const onError = createOnError([
+    ['/lti', renderLtiError],
+    ['/scim', renderScimError],
+  ]);
   // Answered, not thrown: the method-not-allowed middleware only looks at plain 404 responses.
   app.notFound((c) => onError(new NotFoundError(`No route for ${c.req.method} ${c.req.path}`), c));
   app.onError(onError);

@@ -8,7 +8,6 @@ declare module 'hono' {
     auth: ResolvedToken;
   }
 }
-export {};
 
 /**
  * A course admin acting through an LTI launch session (lti/ issues and verifies it). The privileges

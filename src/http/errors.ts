@@ -28,7 +28,8 @@ export function toAppError(err: unknown): AppError {
  * Clients get 503 with Retry-After rather than a 500.
  */
 function transientDatabaseError(err: unknown): string | null {
-  if (err instanceof ConnectionError || err instanceof ConnectionAcquireTimeoutError) return 'Database temporarily unavailable; retry';
+  if (err instanceof ConnectionError || err instanceof ConnectionAcquireTimeoutError)
+    return 'Database temporarily unavailable; retry';
   if (err instanceof DatabaseError) {
     const code = (err.parent as { code?: string } | undefined)?.code;
     if (code === '40P01' || code === '40001') return 'Concurrent update conflict; retry';
@@ -61,7 +62,7 @@ export function createOnError(renderers: Array<[prefix: string, render: ErrorRen
     if (appErr.status >= 500) log?.error({ err, requestId: c.get('requestId') }, 'request failed');
     else log?.debug({ code: appErr.code, msg: appErr.message }, 'request rejected');
     const path = c.req.path;
-    const render = sorted.find(([prefix]) => path === prefix || path.startsWith(prefix + '/'))?.[1] ?? renderProblem;
+    const render = sorted.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`))?.[1] ?? renderProblem;
     return render(c, appErr);
   };
 }

@@ -8,7 +8,10 @@ export interface Readiness {
 }
 
 const withTimeout = <T>(p: Promise<T>, ms: number) =>
-  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
+  Promise.race([
+    p,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref()),
+  ]);
 
 /**
  * Readiness: the database answers and every migration this build knows has been applied.
@@ -26,11 +29,17 @@ export function readinessCheck(sequelize: Sequelize, expected: string[], timeout
     } catch (err) {
       const msg = (err as Error).message;
       // The meta table missing means "reachable but never migrated".
-      if (/does not exist/.test(msg)) return { ready: false, checks: { database: 'ok', migrations: 'pending' }, detail: 'database not migrated' };
+      if (/does not exist/.test(msg))
+        return { ready: false, checks: { database: 'ok', migrations: 'pending' }, detail: 'database not migrated' };
       return { ready: false, checks: { database: 'unreachable', migrations: 'unknown' }, detail: msg };
     }
     const missing = expected.filter((name) => !applied.includes(name));
-    if (missing.length) return { ready: false, checks: { database: 'ok', migrations: 'pending' }, detail: `pending: ${missing.join(', ')}` };
+    if (missing.length)
+      return {
+        ready: false,
+        checks: { database: 'ok', migrations: 'pending' },
+        detail: `pending: ${missing.join(', ')}`,
+      };
     return { ready: true, checks: { database: 'ok', migrations: 'ok' } };
   };
 }

@@ -26,7 +26,10 @@ export function accessLog(metrics: { requests: Counter<string>; duration: Histog
     const route = c.req.routePath || 'unmatched';
     metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.duration.observe({ method: c.req.method, route }, ms / 1000);
-    c.get('logger').info({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms * 10) / 10 }, 'request');
+    c.get('logger').info(
+      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms * 10) / 10 },
+      'request',
+    );
   };
 }
 

@@ -54,7 +54,9 @@ export function CourseAdminPage(props: { nonce: string; courseId: string }) {
   return (
     <Layout title="Course privileges" nonce={props.nonce} data={{ courseId: props.courseId }} script={COURSE_ADMIN_JS}>
       <header>
-        <p class="muted" id="who">Signing you in…</p>
+        <p class="muted" id="who">
+          Signing you in…
+        </p>
         <h1 id="course-title">Course privileges</h1>
       </header>
       <p id="status" role="status" aria-live="polite"></p>
@@ -75,7 +77,9 @@ export function CourseAdminPage(props: { nonce: string; courseId: string }) {
           </thead>
           <tbody>
             <tr>
-              <td colspan={7} class="muted">Loading…</td>
+              <td colspan={7} class="muted">
+                Loading…
+              </td>
             </tr>
           </tbody>
         </table>
@@ -83,10 +87,18 @@ export function CourseAdminPage(props: { nonce: string; courseId: string }) {
 
       <section class="panel" aria-labelledby="search-h">
         <h2 id="search-h">Find someone</h2>
-        <form id="search-form" role="search">
-          <input type="search" id="search" name="q" placeholder="Name, email, user name or school id" aria-label="Search people" />
-          <button type="submit">Search</button>
-        </form>
+        <search>
+          <form id="search-form">
+            <input
+              type="search"
+              id="search"
+              name="q"
+              placeholder="Name, email, user name or school id"
+              aria-label="Search people"
+            />
+            <button type="submit">Search</button>
+          </form>
+        </search>
         <ul id="results"></ul>
       </section>
 
@@ -95,9 +107,19 @@ export function CourseAdminPage(props: { nonce: string; courseId: string }) {
         <form id="grant-form">
           <p>
             <label>
-              Person <input type="text" id="grant-person" name="person" placeholder="Pick someone above" required aria-describedby="grant-person-help" />
+              Person{' '}
+              <input
+                type="text"
+                id="grant-person"
+                name="person"
+                placeholder="Pick someone above"
+                required
+                aria-describedby="grant-person-help"
+              />
             </label>
-            <span class="muted" id="grant-person-help">a person id, email:… or key:…</span>
+            <span class="muted" id="grant-person-help">
+              a person id, email:… or key:…
+            </span>
           </p>
           <fieldset id="grant-allow">
             <legend>Allow</legend>
@@ -112,13 +134,14 @@ export function CourseAdminPage(props: { nonce: string; courseId: string }) {
       <section class="panel" aria-labelledby="cantfind-h">
         <h2 id="cantfind-h">Can't find the person you're looking for?</h2>
         <p class="muted">
-          Type their email or school id and grant as usual. If they are not here yet we keep the grant for them, send an invitation to an email address,
-          and it takes effect when they first open the tool from your course.
+          Type their email or school id and grant as usual. If they are not here yet we keep the grant for them, send an
+          invitation to an email address, and it takes effect when they first open the tool from your course.
         </p>
         <form id="cantfind-form">
           <p>
             <label>
-              Email or school id <input type="text" id="cantfind-ref" name="ref" required placeholder="ada@school.example or S-1815" />
+              Email or school id{' '}
+              <input type="text" id="cantfind-ref" name="ref" required placeholder="ada@school.example or S-1815" />
             </label>
           </p>
           <fieldset id="cantfind-allow">
@@ -146,10 +169,13 @@ export function WelcomePage(props: { nonce: string; invitation: string | null })
       <section id="invite" class="panel" hidden>
         <h2>Your invitation</h2>
         <p>Accept it to receive what was prepared for you.</p>
-        <button type="button" id="accept">Accept invitation</button>
+        <button type="button" id="accept">
+          Accept invitation
+        </button>
       </section>
       <p class="muted" id="signin-help" hidden>
-        Open this tool from your course in your school's learning platform to sign in, then open the invitation link again.
+        Open this tool from your course in your school's learning platform to sign in, then open the invitation link
+        again.
       </p>
     </Layout>
   );

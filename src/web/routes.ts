@@ -23,7 +23,7 @@ export function cspFor(nonce: string): string {
 }
 
 function page(c: Context, node: unknown, nonce: string) {
-  return c.body('<!doctype html>' + String(node), 200, {
+  return c.body(`<!doctype html>${String(node)}`, 200, {
     'Content-Type': 'text/html; charset=utf-8',
     'Content-Security-Policy': cspFor(nonce),
     'Cache-Control': 'no-store',
@@ -43,7 +43,11 @@ export function webRoutes() {
   app.get('/welcome', (c) => {
     const invitation = c.req.query('invitation');
     const nonce = randomBytes(16).toString('base64');
-    return page(c, WelcomePage({ nonce, invitation: invitation && /^rbi_[\w-]{10,100}$/.test(invitation) ? invitation : null }), nonce);
+    return page(
+      c,
+      WelcomePage({ nonce, invitation: invitation && /^rbi_[\w-]{10,100}$/.test(invitation) ? invitation : null }),
+      nonce,
+    );
   });
   return app;
 }

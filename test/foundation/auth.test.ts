@@ -29,18 +29,26 @@ describe(`tenant token authentication (${backendName}, real socket)`, () => {
   it('an admin token reads its own tenant', async () => {
     const res = await getTenant(`Bearer ${a.adminToken}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ id: a.tenant.id, slug: 'school-a', name: 'School school-a', status: 'active', seatLimit: null });
+    expect(await res.json()).toEqual({
+      id: a.tenant.id,
+      slug: 'school-a',
+      name: 'School school-a',
+      status: 'active',
+      seatLimit: null,
+    });
   });
 
-  it("a token of tenant A never resolves tenant B", async () => {
+  it('a token of tenant A never resolves tenant B', async () => {
     const [ra, rb] = await Promise.all([getTenant(`Bearer ${a.adminToken}`), getTenant(`Bearer ${b.adminToken}`)]);
     expect((await ra.json()).id).toBe(a.tenant.id);
     expect((await rb.json()).id).toBe(b.tenant.id);
   });
 
   it('401 without a token', async () => expect401(await getTenant(), /Missing bearer token/));
-  it('401 for a header that is not Bearer', async () => expect401(await getTenant(`Basic ${btoa('a:b')}`), /Malformed Authorization/));
-  it('401 for a malformed token', async () => expect401(await getTenant('Bearer not-a-token'), /Malformed bearer token/));
+  it('401 for a header that is not Bearer', async () =>
+    expect401(await getTenant(`Basic ${btoa('a:b')}`), /Malformed Authorization/));
+  it('401 for a malformed token', async () =>
+    expect401(await getTenant('Bearer not-a-token'), /Malformed bearer token/));
   it('401 for a well-formed token nobody issued', async () =>
     expect401(await getTenant(`Bearer rb_admin_${'A'.repeat(43)}`), /Unknown bearer token/));
 
@@ -52,11 +60,15 @@ describe(`tenant token authentication (${backendName}, real socket)`, () => {
   });
 
   it('401 for an expired token', async () => {
-    const { token, view } = await createToken(s.store, { actor: 'test' }, {
-      tenantId: a.tenant.id,
-      kind: 'admin',
-      expiresAt: new Date(Date.now() + 60_000),
-    });
+    const { token, view } = await createToken(
+      s.store,
+      { actor: 'test' },
+      {
+        tenantId: a.tenant.id,
+        kind: 'admin',
+        expiresAt: new Date(Date.now() + 60_000),
+      },
+    );
     expect((await getTenant(`Bearer ${token}`)).status).toBe(200);
     await s.store.models.ApiToken.update({ expiresAt: new Date(Date.now() - 1000) }, { where: { id: view.id } });
     await expect401(await getTenant(`Bearer ${token}`), /expired/);
@@ -106,7 +118,10 @@ describe(`tenant token authentication (${backendName}, real socket)`, () => {
   });
 
   it('audits token creation and revocation', async () => {
-    const events = await s.store.models.AuditEvent.findAll({ where: { tenantId: a.tenant.id }, order: [['id', 'ASC']] });
+    const events = await s.store.models.AuditEvent.findAll({
+      where: { tenantId: a.tenant.id },
+      order: [['id', 'ASC']],
+    });
     const actions = events.map((e) => e.get('action'));
     expect(actions).toEqual(expect.arrayContaining(['tenant.create', 'token.create', 'token.revoke']));
     const revoke = events.find((e) => e.get('action') === 'token.revoke')!;

@@ -21,9 +21,17 @@ describe(`rosterbridge CLI (${backendName})`, { timeout: 120_000 }, () => {
   afterAll(() => cleanup());
 
   it('creates and lists tenants, for humans and for scripts', async () => {
-    const created = await runCli(['tenant', 'create', '--slug', 'north-high', '--name', 'North High', '--seat-limit', '500', '--json'], env);
+    const created = await runCli(
+      ['tenant', 'create', '--slug', 'north-high', '--name', 'North High', '--seat-limit', '500', '--json'],
+      env,
+    );
     expect(created.code).toBe(0);
-    expect(JSON.parse(created.stdout)).toMatchObject({ slug: 'north-high', name: 'North High', seatLimit: 500, status: 'active' });
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      slug: 'north-high',
+      name: 'North High',
+      seatLimit: 500,
+      status: 'active',
+    });
 
     const human = await runCli(['tenant', 'list'], env);
     expect(human.code).toBe(0);
@@ -33,7 +41,22 @@ describe(`rosterbridge CLI (${backendName})`, { timeout: 120_000 }, () => {
   });
 
   it('creates a token shown once, lists it by prefix only, and revokes it', async () => {
-    const created = await runCli(['token', 'create', '--tenant', 'north-high', '--kind', 'scim', '--name', 'Entra', '--expires-in', '90d', '--json'], env);
+    const created = await runCli(
+      [
+        'token',
+        'create',
+        '--tenant',
+        'north-high',
+        '--kind',
+        'scim',
+        '--name',
+        'Entra',
+        '--expires-in',
+        '90d',
+        '--json',
+      ],
+      env,
+    );
     expect(created.code).toBe(0);
     const token = JSON.parse(created.stdout);
     expect(token.token).toMatch(/^rb_scim_[A-Za-z0-9_-]{43}$/);
@@ -41,7 +64,9 @@ describe(`rosterbridge CLI (${backendName})`, { timeout: 120_000 }, () => {
 
     const list = await runCli(['token', 'list', '--tenant', 'north-high', '--json'], env);
     expect(list.stdout).not.toContain(token.token);
-    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: token.id, name: 'Entra', prefix: token.token.slice(0, 16) })]);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ id: token.id, name: 'Entra', prefix: token.token.slice(0, 16) }),
+    ]);
 
     const human = await runCli(['token', 'create', '--tenant', 'north-high', '--kind', 'admin'], env);
     expect(human.stdout).toMatch(/not shown again:\s+rb_admin_/);
@@ -76,7 +101,10 @@ describe(`rosterbridge CLI (${backendName})`, { timeout: 120_000 }, () => {
 
   it('updates, suspends and soft-deletes a tenant; the slug is then free again', async () => {
     expect((await runCli(['tenant', 'create', '--slug', 'west-high', '--name', 'West High'], env)).code).toBe(0);
-    const updated = await runCli(['tenant', 'update', '--slug', 'west-high', '--seat-limit', '10', '--status', 'suspended', '--json'], env);
+    const updated = await runCli(
+      ['tenant', 'update', '--slug', 'west-high', '--seat-limit', '10', '--status', 'suspended', '--json'],
+      env,
+    );
     expect(JSON.parse(updated.stdout)).toMatchObject({ seatLimit: 10, status: 'suspended' });
     expect((await runCli(['tenant', 'update', '--slug', 'west-high', '--status', 'gone'], env)).code).toBe(2);
     expect((await runCli(['tenant', 'delete', '--slug', 'west-high'], env)).code).toBe(0);
@@ -97,12 +125,18 @@ describe(`the server and the CLI together (${backendName})`, { timeout: 120_000 
     const { env, cleanup, dataDir } = await childEnv();
     const server = await spawnServer(env);
     try {
-      expect((await runCli(['tenant', 'create', '--slug', 'east-primary', '--name', 'East Primary'], env)).code).toBe(0);
-      const token = JSON.parse((await runCli(['token', 'create', '--tenant', 'east-primary', '--kind', 'admin', '--json'], env)).stdout).token;
+      expect((await runCli(['tenant', 'create', '--slug', 'east-primary', '--name', 'East Primary'], env)).code).toBe(
+        0,
+      );
+      const token = JSON.parse(
+        (await runCli(['token', 'create', '--tenant', 'east-primary', '--kind', 'admin', '--json'], env)).stdout,
+      ).token;
       const ok = await fetch(`${server.url}/api/v1/tenant`, { headers: { authorization: `Bearer ${token}` } });
       expect(ok.status).toBe(200);
       expect(await ok.json()).toMatchObject({ slug: 'east-primary', name: 'East Primary' });
-      const wrong = await fetch(`${server.url}/api/v1/tenant`, { headers: { authorization: `Bearer ${token.slice(0, -1)}x` } });
+      const wrong = await fetch(`${server.url}/api/v1/tenant`, {
+        headers: { authorization: `Bearer ${token.slice(0, -1)}x` },
+      });
       expect(wrong.status).toBe(401);
 
       if (!onPostgres) {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ConflictError, InvalidJsonError } from '../../src/errors.js';
 import { toAppError } from '../../src/http/errors.js';
 
-const pgError = (code: string) => new DatabaseError(Object.assign(new Error(`pg ${code}`), { code, sql: 'SELECT 1', parameters: [] }) as never);
+const pgError = (code: string) =>
+  new DatabaseError(Object.assign(new Error(`pg ${code}`), { code, sql: 'SELECT 1', parameters: [] }) as never);
 
 describe('mapping errors to responses', () => {
   it('keeps typed errors as they are', () => {
@@ -18,11 +19,14 @@ describe('mapping errors to responses', () => {
     expect(e.scimType).toBe('invalidSyntax');
   });
 
-  it.each(['40P01', '40001', '55P03'])('answers a transient database failure (%s) with 503 and Retry-After, not 500', (code) => {
-    const e = toAppError(pgError(code));
-    expect(e.status).toBe(503);
-    expect(e.headers).toEqual({ 'Retry-After': '1' });
-  });
+  it.each(['40P01', '40001', '55P03'])(
+    'answers a transient database failure (%s) with 503 and Retry-After, not 500',
+    (code) => {
+      const e = toAppError(pgError(code));
+      expect(e.status).toBe(503);
+      expect(e.headers).toEqual({ 'Retry-After': '1' });
+    },
+  );
 
   it('answers an unreachable database with 503', () => {
     expect(toAppError(new ConnectionRefusedError(new Error('ECONNREFUSED') as never)).status).toBe(503);

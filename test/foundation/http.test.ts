@@ -42,7 +42,11 @@ describe(`HTTP surface (${backendName}, real socket)`, () => {
   });
 
   it('a body over the limit is refused with 413 before it is read', async () => {
-    const res = await fetch(`${s.url}/api/v1/tenant`, { method: 'POST', body: 'x'.repeat(2048), headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${s.url}/api/v1/tenant`, {
+      method: 'POST',
+      body: 'x'.repeat(2048),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ status: 413, title: 'payload_too_large' });
   });

@@ -25,7 +25,9 @@ describe(`migrations on ${backendName}`, () => {
     expect(await tables()).toEqual([]);
     const applied = await migrate(t.db.sequelize);
     expect(applied).toEqual(await knownMigrations());
-    expect(await tables()).toEqual(expect.arrayContaining(['tenants', 'api_tokens', 'audit_events', 'people', META_TABLE]));
+    expect(await tables()).toEqual(
+      expect.arrayContaining(['tenants', 'api_tokens', 'audit_events', 'people', META_TABLE]),
+    );
     expect(await pendingMigrations(t.db.sequelize)).toEqual([]);
   });
 
@@ -42,7 +44,9 @@ describe(`migrations on ${backendName}`, () => {
       const names = await tables();
       expect(names).toContain('probe_good'); // the earlier migration committed on its own
       expect(names).not.toContain('probe_bad'); // the failed one left nothing behind
-      const meta = await t.db.sequelize.query<{ name: string }>(`SELECT name FROM ${META_TABLE}`, { type: QueryTypes.SELECT });
+      const meta = await t.db.sequelize.query<{ name: string }>(`SELECT name FROM ${META_TABLE}`, {
+        type: QueryTypes.SELECT,
+      });
       expect(meta.map((m) => m.name)).toContain('0001_good.sql');
       expect(meta.map((m) => m.name)).not.toContain('0002_bad.sql');
     } finally {

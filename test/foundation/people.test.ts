@@ -14,14 +14,33 @@ describe(`people and seat limits (${backendName})`, () => {
 
   const ctx = { actor: 'test', requestId: 'req-1' };
   const add = (tenantId: string, userName: string, status: 'provisioned' | 'invited' = 'provisioned') =>
-    inTransaction(t.store, (tx) => insertPerson(t.store, tx, ctx, { tenantId, status, source: status === 'invited' ? 'admin' : 'scim', userName, primaryEmail: `${userName}@School.org` }));
+    inTransaction(t.store, (tx) =>
+      insertPerson(t.store, tx, ctx, {
+        tenantId,
+        status,
+        source: status === 'invited' ? 'admin' : 'scim',
+        userName,
+        primaryEmail: `${userName}@School.org`,
+      }),
+    );
 
   it('creates a person, lower-cases the email and audits who did it', async () => {
     const tenant = await createTenant(t.store, ctx, { slug: 'people-a', name: 'A' });
     const p = await add(tenant.id, 'Ada');
-    expect(p).toMatchObject({ tenantId: tenant.id, userName: 'Ada', primaryEmail: 'ada@school.org', status: 'provisioned', version: 1 });
+    expect(p).toMatchObject({
+      tenantId: tenant.id,
+      userName: 'Ada',
+      primaryEmail: 'ada@school.org',
+      status: 'provisioned',
+      version: 1,
+    });
     const audit = await t.store.models.AuditEvent.findOne({ where: { targetId: p.id } });
-    expect(audit!.get()).toMatchObject({ action: 'person.create', actor: 'test', requestId: 'req-1', after: expect.objectContaining({ userName: 'Ada' }) });
+    expect(audit!.get()).toMatchObject({
+      action: 'person.create',
+      actor: 'test',
+      requestId: 'req-1',
+      after: expect.objectContaining({ userName: 'Ada' }),
+    });
   });
 
   it('refuses the seat after the last one, while invited placeholders take no seat', async () => {
@@ -38,6 +57,10 @@ describe(`people and seat limits (${backendName})`, () => {
     const tenant = await createTenant(t.store, ctx, { slug: 'people-c', name: 'C', seatLimit: 3 });
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => add(tenant.id, `racer${i}`)));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
-    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof SeatLimitError)).toBe(true);
+    expect(
+      results
+        .filter((r) => r.status === 'rejected')
+        .every((r) => (r as PromiseRejectedResult).reason instanceof SeatLimitError),
+    ).toBe(true);
   });
 });

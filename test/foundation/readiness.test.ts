@@ -14,7 +14,9 @@ describe(`readiness follows the database (${backendName})`, () => {
   let viaProxy: Sequelize;
   beforeAll(async () => {
     t = await createTestDatabase();
-    proxy = new TcpProxy(onPostgres ? { host: '127.0.0.1', port: Number(new URL(t.url!).port || 5432) } : socketPath(t.dataDir!));
+    proxy = new TcpProxy(
+      onPostgres ? { host: '127.0.0.1', port: Number(new URL(t.url!).port || 5432) } : socketPath(t.dataDir!),
+    );
     const port = await proxy.start();
     const database = onPostgres ? new URL(t.url!).pathname.slice(1) : 'postgres';
     viaProxy = new Sequelize(database, 'postgres', '', {
@@ -63,6 +65,9 @@ describe(`readiness follows the database (${backendName})`, () => {
       logger: pino({ level: 'silent' }),
       readiness: readinessCheck(t.db.sequelize, [...(await knownMigrations()), '9999_future.sql']),
     });
-    expect(await ready(app)).toMatchObject({ status: 503, body: { checks: { database: 'ok', migrations: 'pending' } } });
+    expect(await ready(app)).toMatchObject({
+      status: 503,
+      body: { checks: { database: 'ok', migrations: 'pending' } },
+    });
   });
 });

@@ -17,7 +17,10 @@ export function loadCertCases(dir = CERT_DIR): CertCase[] {
   const out: CertCase[] = [];
   for (const kind of ['valid', 'invalid'] as const) {
     for (const name of readdirSync(`${dir}/${kind}`).sort()) {
-      const read = (f: string) => (existsSync(`${dir}/${kind}/${name}/${f}`) ? JSON.parse(readFileSync(`${dir}/${kind}/${name}/${f}`, 'utf8')) : undefined);
+      const read = (f: string) =>
+        existsSync(`${dir}/${kind}/${name}/${f}`)
+          ? JSON.parse(readFileSync(`${dir}/${kind}/${name}/${f}`, 'utf8'))
+          : undefined;
       out.push({ kind, name, payload: read('payload.json'), header: read('header.json'), keep: read('keep.json') });
     }
   }
@@ -48,4 +51,3 @@ export const EXPECTED_CHECK: Record<string, string> = {
   'role Claim Missing': 'roles',
   'user Claim Missing': 'sub',
 };
-

@@ -24,7 +24,11 @@ describe.skipIf(!present)('1EdTech LTI 1.3 certification payloads', () => {
     env = await startLtiEnv({ jitCreate: true }, { issuer: ISSUER, clientId: CLIENT_ID });
     // The suite's deployment, registered for this tenant next to the default one.
     const { addDeployment } = await import('../../src/domain/platforms.js');
-    await addDeployment(env.store, { actor: 'test' }, env.tenant.id, { issuer: ISSUER, clientId: CLIENT_ID, deploymentId: 'testdeploy' });
+    await addDeployment(env.store, { actor: 'test' }, env.tenant.id, {
+      issuer: ISSUER,
+      clientId: CLIENT_ID,
+      deploymentId: 'testdeploy',
+    });
   });
   afterAll(async () => {
     const valid = Object.entries(results).filter(([k]) => k.startsWith('valid/'));

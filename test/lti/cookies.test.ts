@@ -12,7 +12,12 @@ describe('LTI cookies behind an https PUBLIC_URL', () => {
     emu = await startPlatformEmulator();
     const { tenant } = await seedTenant(server.store);
     await addPlatform(server.store, { actor: 'test' }, tenant.id, {
-      issuer: emu.issuer, clientId: emu.clientId, deploymentId: 'd', authLoginUrl: emu.authUrl, authTokenUrl: emu.tokenUrl, jwksUrl: emu.jwksUrl,
+      issuer: emu.issuer,
+      clientId: emu.clientId,
+      deploymentId: 'd',
+      authLoginUrl: emu.authUrl,
+      authTokenUrl: emu.tokenUrl,
+      jwksUrl: emu.jwksUrl,
     });
   });
   afterAll(async () => {
@@ -21,7 +26,12 @@ describe('LTI cookies behind an https PUBLIC_URL', () => {
   });
 
   it('sets the state cookie HttpOnly, SameSite=None, Secure and Partitioned, scoped to /lti, for at most 10 minutes', async () => {
-    const q = new URLSearchParams({ iss: emu.issuer, login_hint: 'h', target_link_uri: 'https://rb.example/lti/launch', client_id: emu.clientId });
+    const q = new URLSearchParams({
+      iss: emu.issuer,
+      login_hint: 'h',
+      target_link_uri: 'https://rb.example/lti/launch',
+      client_id: emu.clientId,
+    });
     const res = await fetch(`${server.url}/lti/login?${q}`, { redirect: 'manual' });
     expect(res.status).toBe(302);
     const cookie = res.headers.getSetCookie().find((c) => c.startsWith('rb_lti_'))!;

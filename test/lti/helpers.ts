@@ -3,7 +3,12 @@ import { QueryTypes } from 'sequelize';
 import { addPlatform, type PlatformInput } from '../../src/domain/platforms.js';
 import { insertPerson, type NewPerson } from '../../src/domain/people.js';
 import { inTransaction, type Store } from '../../src/db/store.js';
-import { LTI_CLAIM, startPlatformEmulator, type LaunchSpec, type PlatformEmulator } from '../support/platform-emulator.js';
+import {
+  LTI_CLAIM,
+  startPlatformEmulator,
+  type LaunchSpec,
+  type PlatformEmulator,
+} from '../support/platform-emulator.js';
 import { seedTenant, startTestServer, type TestServer } from '../support/server.js';
 
 export const ROLE = {
@@ -34,7 +39,10 @@ export interface LtiEnv {
 }
 
 /** The real server on a real socket whose PUBLIC_URL is its own address, plus an emulated LMS registered for a tenant. */
-export async function startLtiEnv(policy: Partial<PlatformInput> = {}, emuOptions: Parameters<typeof startPlatformEmulator>[0] = {}): Promise<LtiEnv> {
+export async function startLtiEnv(
+  policy: Partial<PlatformInput> = {},
+  emuOptions: Parameters<typeof startPlatformEmulator>[0] = {},
+): Promise<LtiEnv> {
   const port = await freePort();
   const server = await startTestServer({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
   const emu = await startPlatformEmulator(emuOptions);
@@ -65,7 +73,18 @@ export async function startLtiEnv(policy: Partial<PlatformInput> = {}, emuOption
 }
 
 /** A resource link launch payload (the emulator adds iss/aud/iat/exp/nonce). */
-export function resourceLaunch(env: LtiEnv, o: { sub?: string | null; roles?: string[]; contextId?: string; sourcedId?: string; email?: string; deploymentId?: string; extra?: Record<string, unknown> } = {}): Record<string, unknown> {
+export function resourceLaunch(
+  env: LtiEnv,
+  o: {
+    sub?: string | null;
+    roles?: string[];
+    contextId?: string;
+    sourcedId?: string;
+    email?: string;
+    deploymentId?: string;
+    extra?: Record<string, unknown>;
+  } = {},
+): Record<string, unknown> {
   const p: Record<string, unknown> = {
     [`${LTI_CLAIM}message_type`]: 'LtiResourceLinkRequest',
     [`${LTI_CLAIM}version`]: '1.3.0',
@@ -83,11 +102,16 @@ export function resourceLaunch(env: LtiEnv, o: { sub?: string | null; roles?: st
   return p;
 }
 
-export const spec = (payload: Record<string, unknown>, more: Partial<LaunchSpec> = {}): LaunchSpec => ({ payload, ...more });
+export const spec = (payload: Record<string, unknown>, more: Partial<LaunchSpec> = {}): LaunchSpec => ({
+  payload,
+  ...more,
+});
 
 /** A SCIM-provisioned person, as the SCIM door would leave them (status provisioned). */
 export async function provisionPerson(store: Store, tenantId: string, p: Partial<NewPerson> & { externalId?: string }) {
-  return inTransaction(store, (t) => insertPerson(store, t, { actor: 'scim-test' }, { tenantId, status: 'provisioned', source: 'scim', ...p }));
+  return inTransaction(store, (t) =>
+    insertPerson(store, t, { actor: 'scim-test' }, { tenantId, status: 'provisioned', source: 'scim', ...p }),
+  );
 }
 
 export async function rows<T extends object>(store: Store, sql: string, bind: unknown[] = []): Promise<T[]> {

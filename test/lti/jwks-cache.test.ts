@@ -12,7 +12,11 @@ afterAll(async () => {
   await emu?.close();
 });
 
-const checkOf = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => (e instanceof LtiError ? e.check : String(e)));
+const checkOf = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: unknown) => (e instanceof LtiError ? e.check : String(e)),
+  );
 
 describe('JwksCache', () => {
   it('fetches once and serves later lookups from the cache', async () => {
@@ -47,7 +51,15 @@ describe('JwksCache', () => {
   });
 
   it('ignores keys that are not RS256 signing keys', async () => {
-    const fake: typeof fetch = async () => new Response(JSON.stringify({ keys: [{ kty: 'RSA', kid: 'enc', use: 'enc', n: 'x', e: 'AQAB' }, { kty: 'EC', kid: 'ec' }] }));
+    const fake: typeof fetch = async () =>
+      new Response(
+        JSON.stringify({
+          keys: [
+            { kty: 'RSA', kid: 'enc', use: 'enc', n: 'x', e: 'AQAB' },
+            { kty: 'EC', kid: 'ec' },
+          ],
+        }),
+      );
     const cache = new JwksCache({ fetch: fake });
     expect(await checkOf(cache.key('http://x/jwks', 'enc'))).toBe('kid');
     expect(await checkOf(cache.key('http://x/jwks', 'ec'))).toBe('kid');

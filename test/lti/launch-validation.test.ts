@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addPlatform } from '../../src/domain/platforms.js';
 import { createTenant } from '../../src/domain/tenants.js';
 import { Browser, LTI_CLAIM, runLaunch, type LaunchSpec } from '../support/platform-emulator.js';
-import { failedCheck, provisionPerson, resourceLaunch, ROLE, rows, spec, startLtiEnv, type LtiEnv } from './helpers.js';
+import { failedCheck, resourceLaunch, ROLE, rows, spec, startLtiEnv, type LtiEnv } from './helpers.js';
 
 /**
  * Every launch check of issue 4, each as its own case, over a real socket against an emulated LMS.
@@ -46,9 +46,15 @@ describe('a valid launch', () => {
   });
 
   it('is accepted by POST login and sends an instructor to the course admin page', async () => {
-    const r = await launch(spec(resourceLaunch(env, { sub: uniqueSub(), roles: [ROLE.instructor] })), { loginMethod: 'POST' });
+    const r = await launch(spec(resourceLaunch(env, { sub: uniqueSub(), roles: [ROLE.instructor] })), {
+      loginMethod: 'POST',
+    });
     expect(r.launch!.status).toBe(303);
-    const [course] = await rows<{ id: string }>(env.store, `SELECT id FROM courses WHERE tenant_id = $1 AND lti_context_id = 'ctx-1'`, [env.tenant.id]);
+    const [course] = await rows<{ id: string }>(
+      env.store,
+      `SELECT id FROM courses WHERE tenant_id = $1 AND lti_context_id = 'ctx-1'`,
+      [env.tenant.id],
+    );
     expect(r.launch!.headers.get('location')).toMatch(new RegExp(`^/app/courses/${course.id}#lti_ticket=`));
   });
 
@@ -69,10 +75,22 @@ describe('a valid launch', () => {
 
   it('accepts aud as an array with azp, and a second audience the tenant registered for the same issuer', async () => {
     await addPlatform(env.store, { actor: 'test' }, env.tenant.id, {
-      issuer: env.emu.issuer, clientId: 'second-client', deploymentId: 'deploy-second',
-      authLoginUrl: env.emu.authUrl, authTokenUrl: env.emu.tokenUrl, jwksUrl: env.emu.jwksUrl,
+      issuer: env.emu.issuer,
+      clientId: 'second-client',
+      deploymentId: 'deploy-second',
+      authLoginUrl: env.emu.authUrl,
+      authTokenUrl: env.emu.tokenUrl,
+      jwksUrl: env.emu.jwksUrl,
     });
-    const r = await launch(spec(resourceLaunch(env, { sub: uniqueSub(), extra: { aud: [env.emu.clientId, 'second-client'], azp: env.emu.clientId } }), { keep: ['aud'] }));
+    const r = await launch(
+      spec(
+        resourceLaunch(env, {
+          sub: uniqueSub(),
+          extra: { aud: [env.emu.clientId, 'second-client'], azp: env.emu.clientId },
+        }),
+        { keep: ['aud'] },
+      ),
+    );
     expect(r.launch!.status).toBe(303);
   });
 });
@@ -97,7 +115,9 @@ describe('state and browser binding', () => {
     const browser = new Browser();
     const hint = `swap-${n}`;
     env.emu.prepare(hint, spec(resourceLaunch(env, { sub: uniqueSub() })));
-    const login = await browser.fetch(`${env.toolUrl}/lti/login?${new URLSearchParams({ iss: env.emu.issuer, login_hint: hint, target_link_uri: `${env.toolUrl}/lti/launch`, client_id: env.emu.clientId })}`);
+    const login = await browser.fetch(
+      `${env.toolUrl}/lti/login?${new URLSearchParams({ iss: env.emu.issuer, login_hint: hint, target_link_uri: `${env.toolUrl}/lti/launch`, client_id: env.emu.clientId })}`,
+    );
     for (const k of browser.cookies.keys()) browser.cookies.set(k, 'forged');
     const auth = await browser.fetch(login.headers.get('location')!);
     const res = await browser.submitForm(await auth.text());
@@ -105,7 +125,10 @@ describe('state and browser binding', () => {
   });
 
   it('rejects an unknown state', async () => {
-    const res = await fetch(`${env.toolUrl}/lti/launch`, { method: 'POST', body: new URLSearchParams({ id_token: 'a.b.c', state: 'never-issued' }) });
+    const res = await fetch(`${env.toolUrl}/lti/launch`, {
+      method: 'POST',
+      body: new URLSearchParams({ id_token: 'a.b.c', state: 'never-issued' }),
+    });
     expect(res.status).toBe(400);
     expect(await failedCheck(res)).toBe('state');
   });
@@ -114,26 +137,36 @@ describe('state and browser binding', () => {
     const res = await fetch(`${env.toolUrl}/lti/launch`, { method: 'POST', body: new URLSearchParams({ state: 'x' }) });
     expect(res.status).toBe(400);
     expect(await failedCheck(res)).toBe('request');
-    const json = await fetch(`${env.toolUrl}/lti/launch`, { method: 'POST', body: '{"id_token":1}', headers: { 'content-type': 'application/json' } });
+    const json = await fetch(`${env.toolUrl}/lti/launch`, {
+      method: 'POST',
+      body: '{"id_token":1}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(json.status).toBe(400);
   });
 });
 
 describe('signature and header', () => {
-  it('rejects alg none', () => expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), { signing: 'none' }), 'alg'));
+  it('rejects alg none', () =>
+    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), { signing: 'none' }), 'alg'));
   it('rejects HS256 keyed with the platform public key', () =>
     expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), { signing: 'hs256-public-key' }), 'alg'));
   it('rejects a token without kid', () =>
     expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), { header: { alg: 'RS256', typ: 'JWT' } }), 'kid'));
   it('rejects a kid the platform does not publish', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), { header: { alg: 'RS256', kid: 'not-published' } }), 'kid'));
+    expectRejected(
+      spec(resourceLaunch(env, { sub: uniqueSub() }), { header: { alg: 'RS256', kid: 'not-published' } }),
+      'kid',
+    ));
   it('rejects a signature made with another key under the published kid', () =>
     expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), { signing: 'foreign-key' }), 'signature'));
   it('rejects a tampered payload', async () => {
     const browser = new Browser();
     const hint = `tamper-${n}`;
     env.emu.prepare(hint, spec(resourceLaunch(env, { sub: uniqueSub() })));
-    const login = await browser.fetch(`${env.toolUrl}/lti/login?${new URLSearchParams({ iss: env.emu.issuer, login_hint: hint, target_link_uri: `${env.toolUrl}/lti/launch`, client_id: env.emu.clientId })}`);
+    const login = await browser.fetch(
+      `${env.toolUrl}/lti/login?${new URLSearchParams({ iss: env.emu.issuer, login_hint: hint, target_link_uri: `${env.toolUrl}/lti/launch`, client_id: env.emu.clientId })}`,
+    );
     const page = await (await browser.fetch(login.headers.get('location')!)).text();
     const token = /name="id_token" value="([^"]+)"/.exec(page)![1];
     const [h, p, s] = token.split('.');
@@ -147,53 +180,172 @@ describe('signature and header', () => {
 
 describe('claims', () => {
   const mutate = (f: (p: Record<string, unknown>) => void) => ({ mutate: f });
-  it('rejects another issuer', () => expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p.iss = 'https://evil.example'))), 'iss'));
-  it('rejects an aud without our client_id', () => expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p.aud = 'someone-else'))), 'aud'));
+  it('rejects another issuer', () =>
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p.iss = 'https://evil.example')),
+      ),
+      'iss',
+    ));
+  it('rejects an aud without our client_id', () =>
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p.aud = 'someone-else')),
+      ),
+      'aud',
+    ));
   it('rejects an untrusted extra aud', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => { p.aud = [env.emu.clientId, 'untrusted']; p.azp = env.emu.clientId; })), 'aud'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => {
+          p.aud = [env.emu.clientId, 'untrusted'];
+          p.azp = env.emu.clientId;
+        }),
+      ),
+      'aud',
+    ));
   it('rejects an azp that is not our client_id', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p.azp = 'another-client'))), 'azp'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p.azp = 'another-client')),
+      ),
+      'azp',
+    ));
   it('rejects several audiences without azp', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p.aud = [env.emu.clientId, env.emu.clientId]))), 'azp'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p.aud = [env.emu.clientId, env.emu.clientId])),
+      ),
+      'azp',
+    ));
   it('rejects an expired token', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => { p.iat = Math.floor(Date.now() / 1000) - 400; p.exp = Math.floor(Date.now() / 1000) - 100; })), 'exp'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => {
+          p.iat = Math.floor(Date.now() / 1000) - 400;
+          p.exp = Math.floor(Date.now() / 1000) - 100;
+        }),
+      ),
+      'exp',
+    ));
   it('tolerates small clock skew on exp', async () => {
-    const r = await launch(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p.exp = Math.floor(Date.now() / 1000) - 20))));
+    const r = await launch(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p.exp = Math.floor(Date.now() / 1000) - 20)),
+      ),
+    );
     expect(r.launch!.status).toBe(303);
   });
   it('rejects iat in the future', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p.iat = Math.floor(Date.now() / 1000) + 600))), 'iat'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p.iat = Math.floor(Date.now() / 1000) + 600)),
+      ),
+      'iat',
+    ));
   it('rejects a nonce the tool never issued', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p.nonce = 'unissued-nonce'))), 'nonce'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p.nonce = 'unissued-nonce')),
+      ),
+      'nonce',
+    ));
   it('rejects a missing deployment_id', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => delete p[`${LTI_CLAIM}deployment_id`])), 'deployment'));
-  it('rejects an unregistered deployment_id', () => expectRejected(spec(resourceLaunch(env, { sub: uniqueSub(), deploymentId: 'nobody' })), 'deployment'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => delete p[`${LTI_CLAIM}deployment_id`]),
+      ),
+      'deployment',
+    ));
+  it('rejects an unregistered deployment_id', () =>
+    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub(), deploymentId: 'nobody' })), 'deployment'));
   it("rejects another tenant's deployment (same issuer, other client_id)", async () => {
-    const other = await createTenant(env.store, { actor: 'test' }, { slug: `other-${process.pid}`, name: 'Other school' });
+    const other = await createTenant(
+      env.store,
+      { actor: 'test' },
+      { slug: `other-${process.pid}`, name: 'Other school' },
+    );
     await addPlatform(env.store, { actor: 'test' }, other.id, {
-      issuer: env.emu.issuer, clientId: 'other-school-client', deploymentId: 'deploy-other',
-      authLoginUrl: env.emu.authUrl, authTokenUrl: env.emu.tokenUrl, jwksUrl: env.emu.jwksUrl,
+      issuer: env.emu.issuer,
+      clientId: 'other-school-client',
+      deploymentId: 'deploy-other',
+      authLoginUrl: env.emu.authUrl,
+      authTokenUrl: env.emu.tokenUrl,
+      jwksUrl: env.emu.jwksUrl,
     });
     await expectRejected(spec(resourceLaunch(env, { sub: uniqueSub(), deploymentId: 'deploy-other' })), 'deployment');
   });
   it('rejects a deployment other than the one named at login', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub(), deploymentId: 'deploy-second' })), 'deployment', { deploymentId: env.deploymentId }));
+    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub(), deploymentId: 'deploy-second' })), 'deployment', {
+      deploymentId: env.deploymentId,
+    }));
   it('rejects an unsupported message type', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p[`${LTI_CLAIM}message_type`] = 'LtiSubmissionReviewRequest'))), 'message_type'));
-  it('rejects version 1.1', () => expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p[`${LTI_CLAIM}version`] = '1.1'))), 'version'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p[`${LTI_CLAIM}message_type`] = 'LtiSubmissionReviewRequest')),
+      ),
+      'message_type',
+    ));
+  it('rejects version 1.1', () =>
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p[`${LTI_CLAIM}version`] = '1.1')),
+      ),
+      'version',
+    ));
   it('rejects a target_link_uri other than the login asked for', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p[`${LTI_CLAIM}target_link_uri`] = `${env.toolUrl}/lti/launch?other`))), 'target_link_uri'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p[`${LTI_CLAIM}target_link_uri`] = `${env.toolUrl}/lti/launch?other`)),
+      ),
+      'target_link_uri',
+    ));
   it('refuses at login a target_link_uri that is not this tool', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() })), 'target_link_uri', { targetLinkUri: 'https://evil.example/lti/launch' }));
+    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() })), 'target_link_uri', {
+      targetLinkUri: 'https://evil.example/lti/launch',
+    }));
   it('rejects a resource link launch without resource_link.id', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => (p[`${LTI_CLAIM}resource_link`] = { title: 'x' }))), 'resource_link'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p[`${LTI_CLAIM}resource_link`] = { title: 'x' })),
+      ),
+      'resource_link',
+    ));
   it('rejects a resource link launch without a course context', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => delete p[`${LTI_CLAIM}context`])), 'context'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => delete p[`${LTI_CLAIM}context`]),
+      ),
+      'context',
+    ));
   it('rejects a launch without roles claim', () =>
-    expectRejected(spec(resourceLaunch(env, { sub: uniqueSub() }), mutate((p) => delete p[`${LTI_CLAIM}roles`])), 'roles'));
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => delete p[`${LTI_CLAIM}roles`]),
+      ),
+      'roles',
+    ));
   it('rejects an empty sub', () => expectRejected(spec(resourceLaunch(env, { sub: '' })), 'sub'));
   it('rejects a login from an unregistered platform', async () => {
-    const res = await fetch(`${env.toolUrl}/lti/login?${new URLSearchParams({ iss: 'https://unknown.example', login_hint: 'x', target_link_uri: `${env.toolUrl}/lti/launch` })}`);
+    const res = await fetch(
+      `${env.toolUrl}/lti/login?${new URLSearchParams({ iss: 'https://unknown.example', login_hint: 'x', target_link_uri: `${env.toolUrl}/lti/launch` })}`,
+    );
     expect(res.status).toBe(400);
     expect(await failedCheck(res)).toBe('platform');
   });
@@ -206,12 +358,29 @@ describe('claims', () => {
       [`${u}/lti/login`, { method: 'POST', body: '{"iss":1}', headers: { 'content-type': 'application/json' } }],
       [`${u}/lti/launch`, form({ id_token: 'x'.repeat(70_000), state: 's' })],
       [`${u}/lti/launch`, form({ id_token: 'a.b.c', state: 'x'.repeat(300) })],
-      [`${u}/lti/launch`, { method: 'POST', body: 'id_token=%E0%A4%A&state=%', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+      [
+        `${u}/lti/launch`,
+        {
+          method: 'POST',
+          body: 'id_token=%E0%A4%A&state=%',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        },
+      ],
       [`${u}/lti/launch`],
       [`${u}/lti/register`],
       [`${u}/lti/register?rb=nope&openid_configuration=x`],
-      [`${u}/lti/session`, { method: 'POST', body: '{', headers: { 'content-type': 'application/json', 'x-lti-confirm': '1' } }],
-      [`${u}/lti/session`, { method: 'POST', body: '{"ticket":"a.b.c"}', headers: { 'content-type': 'application/json', 'x-lti-confirm': '1' } }],
+      [
+        `${u}/lti/session`,
+        { method: 'POST', body: '{', headers: { 'content-type': 'application/json', 'x-lti-confirm': '1' } },
+      ],
+      [
+        `${u}/lti/session`,
+        {
+          method: 'POST',
+          body: '{"ticket":"a.b.c"}',
+          headers: { 'content-type': 'application/json', 'x-lti-confirm': '1' },
+        },
+      ],
     ];
     for (const [url, init] of cases) {
       const res = await fetch(url, init);
@@ -221,7 +390,11 @@ describe('claims', () => {
   });
 
   it('shows the request id on the error page and logs the details', async () => {
-    const res = await fetch(`${env.toolUrl}/lti/launch`, { method: 'POST', body: new URLSearchParams({ id_token: 'x', state: 'y' }), headers: { 'x-request-id': 'corr-123' } });
+    const res = await fetch(`${env.toolUrl}/lti/launch`, {
+      method: 'POST',
+      body: new URLSearchParams({ id_token: 'x', state: 'y' }),
+      headers: { 'x-request-id': 'corr-123' },
+    });
     expect(await res.text()).toContain('data-request-id="corr-123"');
   });
 });

@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 const require = createRequire(import.meta.url);
 
 type Doc = Record<string, unknown>;
-const matches = (doc: Doc, query: Doc) => Object.entries(query ?? {}).every(([k, v]) => JSON.stringify(doc[k]) === JSON.stringify(v));
+const matches = (doc: Doc, query: Doc) =>
+  Object.entries(query ?? {}).every(([k, v]) => JSON.stringify(doc[k]) === JSON.stringify(v));
 
 /** ltijs's Database interface (Utils/Database.js) over plain arrays; encryption is skipped. */
 export class MemoryDb {
@@ -29,7 +30,9 @@ export class MemoryDb {
     return true;
   }
   async Get(_key: unknown, collection: string, query: Doc) {
-    const found = this.list(collection).filter((d) => matches(d, query)).map((d) => structuredClone(d));
+    const found = this.list(collection)
+      .filter((d) => matches(d, query))
+      .map((d) => structuredClone(d));
     return found.length ? found : false;
   }
   async Insert(_key: unknown, collection: string, item: Doc, index?: Doc) {
@@ -76,10 +79,18 @@ export function ltijsValidator(platform: LtijsPlatform, db = new MemoryDb(), tok
     platformKid: async () => 'ltijs-kid',
   };
   // ltijs keys platforms on (issuer, client_id) only — faithfully reproduced here.
-  const getPlatform = async (iss: string, aud: string) => (iss === platform.issuer && aud === platform.clientId ? stand : false);
+  const getPlatform = async (iss: string, aud: string) =>
+    iss === platform.issuer && aud === platform.clientId ? stand : false;
   return async (idToken: string): Promise<string | null> => {
     try {
-      await Auth.validateToken(idToken, false, { iss: platform.issuer, maxAge: tokenMaxAge }, getPlatform, 'ENCRYPTIONKEY', db);
+      await Auth.validateToken(
+        idToken,
+        false,
+        { iss: platform.issuer, maxAge: tokenMaxAge },
+        getPlatform,
+        'ENCRYPTIONKEY',
+        db,
+      );
       return null;
     } catch (err) {
       return (err as Error).message || String(err);
@@ -88,15 +99,25 @@ export function ltijsValidator(platform: LtijsPlatform, db = new MemoryDb(), tok
 }
 
 /** The full ltijs Provider (Express app, login + launch routes) on a real socket, with MemoryDb. */
-export async function startLtijsProvider(platform: LtijsPlatform & { authUrl: string; tokenUrl: string }): Promise<{ url: string; close(): Promise<void> }> {
+export async function startLtijsProvider(
+  platform: LtijsPlatform & { authUrl: string; tokenUrl: string },
+): Promise<{ url: string; close(): Promise<void> }> {
   const { Provider } = require('ltijs');
   const lti = Provider;
   lti.setup(
     'ltijs-bench-key',
     { plugin: new MemoryDb() },
-    { appRoute: '/launch', loginRoute: '/login', cookies: { secure: false, sameSite: 'Lax' }, devMode: false, tokenMaxAge: 60 },
+    {
+      appRoute: '/launch',
+      loginRoute: '/login',
+      cookies: { secure: false, sameSite: 'Lax' },
+      devMode: false,
+      tokenMaxAge: 60,
+    },
   );
-  lti.onConnect((_token: unknown, _req: unknown, res: { redirect(code: number, url: string): void }) => res.redirect(303, '/app/welcome'));
+  lti.onConnect((_token: unknown, _req: unknown, res: { redirect(code: number, url: string): void }) =>
+    res.redirect(303, '/app/welcome'),
+  );
   await lti.deploy({ port: 0, silent: true, serverless: true });
   await lti.registerPlatform({
     url: platform.issuer,

@@ -22,12 +22,19 @@ describe(`LTI platform admin API (${backendName})`, () => {
       body: body ? JSON.stringify(body) : undefined,
     });
   const canvas = {
-    issuer: 'https://canvas.instructure.com', clientId: '10000000000001', authLoginUrl: 'https://sso.canvaslms.com/api/lti/authorize_redirect',
-    authTokenUrl: 'https://sso.canvaslms.com/login/oauth2/token', jwksUrl: 'https://sso.canvaslms.com/api/lti/security/jwks',
+    issuer: 'https://canvas.instructure.com',
+    clientId: '10000000000001',
+    authLoginUrl: 'https://sso.canvaslms.com/api/lti/authorize_redirect',
+    authTokenUrl: 'https://sso.canvaslms.com/login/oauth2/token',
+    jwksUrl: 'https://sso.canvaslms.com/api/lti/security/jwks',
   };
 
   it('registers the same Canvas issuer and client_id for two schools, told apart by deployment_id', async () => {
-    const ra = await call(a.adminToken, 'POST', '/lti/platforms', { ...canvas, deploymentId: '1:aaa', trustEmail: true });
+    const ra = await call(a.adminToken, 'POST', '/lti/platforms', {
+      ...canvas,
+      deploymentId: '1:aaa',
+      trustEmail: true,
+    });
     expect(ra.status).toBe(201);
     const pa = (await ra.json()) as { id: string; deploymentIds: string[]; trustEmail: boolean; identityClaim: string };
     expect(pa).toMatchObject({ deploymentIds: ['1:aaa'], trustEmail: true, identityClaim: 'lis.person_sourcedid' });
@@ -36,18 +43,33 @@ describe(`LTI platform admin API (${backendName})`, () => {
     expect(conflict.status).toBe(409);
     const added = await call(a.adminToken, 'POST', `/lti/platforms/${pa.id}/deployments`, { deploymentId: '1:ccc' });
     expect(((await added.json()) as { deploymentIds: string[] }).deploymentIds).toEqual(['1:aaa', '1:ccc']);
-    const listB = (await (await call(b.adminToken, 'GET', '/lti/platforms')).json()) as { platforms: Array<{ deploymentIds: string[] }> };
+    const listB = (await (await call(b.adminToken, 'GET', '/lti/platforms')).json()) as {
+      platforms: Array<{ deploymentIds: string[] }>;
+    };
     expect(listB.platforms.map((p) => p.deploymentIds)).toEqual([['2:bbb']]);
     expect((await call(b.adminToken, 'GET', `/lti/platforms/${pa.id}`)).status).toBe(404);
   });
 
   it('says which field is wrong, and never answers a 500 on bad input', async () => {
-    const bad = await call(a.adminToken, 'POST', '/lti/platforms', { ...canvas, deploymentId: 'x', jwksUrl: 'not a url', identityClaim: 'email' });
+    const bad = await call(a.adminToken, 'POST', '/lti/platforms', {
+      ...canvas,
+      deploymentId: 'x',
+      jwksUrl: 'not a url',
+      identityClaim: 'email',
+    });
     expect(bad.status).toBe(400);
     const problem = (await bad.json()) as { detail: string };
     expect(problem.detail).toMatch(/jwksUrl/);
     expect(problem.detail).toMatch(/identityClaim/);
-    expect((await fetch(`${server.url}/api/v1/lti/platforms`, { method: 'POST', headers: { authorization: `Bearer ${a.adminToken}`, 'content-type': 'application/json' }, body: '{' })).status).toBe(400);
+    expect(
+      (
+        await fetch(`${server.url}/api/v1/lti/platforms`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${a.adminToken}`, 'content-type': 'application/json' },
+          body: '{',
+        })
+      ).status,
+    ).toBe(400);
     expect((await call(a.adminToken, 'POST', '/lti/platforms', [])).status).toBe(400);
   });
 
@@ -61,7 +83,13 @@ describe(`LTI platform admin API (${backendName})`, () => {
     expect(r.status).toBe(201);
     expect(((await r.json()) as { url: string }).url).toMatch(/\/lti\/register\?rb=[\w-]+$/);
     const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/lti/platforms', '/api/v1/lti/platforms/{id}/deployments', '/api/v1/lti/registration-links']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/lti/platforms',
+        '/api/v1/lti/platforms/{id}/deployments',
+        '/api/v1/lti/registration-links',
+      ]),
+    );
   });
 });
 
@@ -80,14 +108,54 @@ describe(`LTI platform CLI (${backendName})`, { timeout: 120_000 }, () => {
 
   it('adds a platform, a deployment, lists them, prints a registration link and rotates keys', async () => {
     const add = await runCli(
-      ['platform', 'add', '--tenant', 'cli-school', '--issuer', 'https://moodle.example', '--client-id', 'abc', '--deployment-id', '1',
-        '--auth-login-url', 'https://moodle.example/mod/lti/auth.php', '--auth-token-url', 'https://moodle.example/mod/lti/token.php',
-        '--jwks-url', 'https://moodle.example/mod/lti/certs.php', '--jit', '--identity-claim', 'custom.sis_id', '--json'],
+      [
+        'platform',
+        'add',
+        '--tenant',
+        'cli-school',
+        '--issuer',
+        'https://moodle.example',
+        '--client-id',
+        'abc',
+        '--deployment-id',
+        '1',
+        '--auth-login-url',
+        'https://moodle.example/mod/lti/auth.php',
+        '--auth-token-url',
+        'https://moodle.example/mod/lti/token.php',
+        '--jwks-url',
+        'https://moodle.example/mod/lti/certs.php',
+        '--jit',
+        '--identity-claim',
+        'custom.sis_id',
+        '--json',
+      ],
       env,
     );
     expect(add.code, add.stderr).toBe(0);
-    expect(JSON.parse(add.stdout)).toMatchObject({ issuer: 'https://moodle.example', jitCreate: true, trustEmail: false, identityClaim: 'custom.sis_id', deploymentIds: ['1'] });
-    const dep = await runCli(['platform', 'deployment', 'add', '--tenant', 'cli-school', '--issuer', 'https://moodle.example', '--client-id', 'abc', '--deployment-id', '2'], env);
+    expect(JSON.parse(add.stdout)).toMatchObject({
+      issuer: 'https://moodle.example',
+      jitCreate: true,
+      trustEmail: false,
+      identityClaim: 'custom.sis_id',
+      deploymentIds: ['1'],
+    });
+    const dep = await runCli(
+      [
+        'platform',
+        'deployment',
+        'add',
+        '--tenant',
+        'cli-school',
+        '--issuer',
+        'https://moodle.example',
+        '--client-id',
+        'abc',
+        '--deployment-id',
+        '2',
+      ],
+      env,
+    );
     expect(dep.code, dep.stderr).toBe(0);
     const list = await runCli(['platform', 'list', '--tenant', 'cli-school'], env);
     expect(list.stdout).toMatch(/https:\/\/moodle\.example\s+abc\s+1,2\s+custom\.sis_id/);
@@ -102,7 +170,22 @@ describe(`LTI platform CLI (${backendName})`, { timeout: 120_000 }, () => {
     const r = await runCli(['platform', 'add', '--tenant', 'cli-school', '--issuer', 'x'], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--client-id is required/);
-    const dup = await runCli(['platform', 'deployment', 'add', '--tenant', 'cli-school', '--issuer', 'https://nowhere', '--client-id', 'abc', '--deployment-id', '9'], env);
+    const dup = await runCli(
+      [
+        'platform',
+        'deployment',
+        'add',
+        '--tenant',
+        'cli-school',
+        '--issuer',
+        'https://nowhere',
+        '--client-id',
+        'abc',
+        '--deployment-id',
+        '9',
+      ],
+      env,
+    );
     expect(dup.code).toBe(2);
     expect(dup.stderr).toMatch(/no platform/i);
   });

@@ -21,22 +21,43 @@ describe('a returning launch', () => {
   it('updates the membership roles when they change, audited with before and after, and leaves it alone otherwise', async () => {
     const p = await provisionPerson(env.store, env.tenant.id, { externalId: 'R-1' });
     expect((await launchAs('r-1', 'R-1', [ROLE.learner])).launch!.status).toBe(303);
-    const [{ first_launch_at }] = await rows<{ first_launch_at: Date }>(env.store, `SELECT first_launch_at FROM people WHERE id = $1`, [p.id]);
+    const [{ first_launch_at }] = await rows<{ first_launch_at: Date }>(
+      env.store,
+      `SELECT first_launch_at FROM people WHERE id = $1`,
+      [p.id],
+    );
     expect((await launchAs('r-1', 'R-1', [ROLE.learner])).launch!.status).toBe(303);
     const r = await launchAs('r-1', 'R-1', [ROLE.instructor]);
     expect(r.launch!.headers.get('location')).toMatch(/^\/app\/courses\//);
-    const [m] = await rows<{ roles: string[]; course_id: string }>(env.store, `SELECT roles, course_id FROM course_memberships WHERE person_id = $1`, [p.id]);
+    const [m] = await rows<{ roles: string[]; course_id: string }>(
+      env.store,
+      `SELECT roles, course_id FROM course_memberships WHERE person_id = $1`,
+      [p.id],
+    );
     expect(m.roles).toEqual([ROLE.instructor]);
-    const audit = await rows<{ action: string; before: unknown; after: unknown; actor: string; request_id: string | null }>(
+    const audit = await rows<{
+      action: string;
+      before: unknown;
+      after: unknown;
+      actor: string;
+      request_id: string | null;
+    }>(
       env.store,
       `SELECT action, before, after, actor, request_id FROM audit_events WHERE target_type = 'course_membership' AND target_id = $1 ORDER BY id`,
       [`${m.course_id}:${p.id}`],
     );
     expect(audit.map((a) => a.action)).toEqual(['course_membership.create', 'course_membership.update']);
-    expect(audit[1]).toMatchObject({ before: { roles: [ROLE.learner], status: 'active' }, after: { roles: [ROLE.instructor], status: 'active' } });
+    expect(audit[1]).toMatchObject({
+      before: { roles: [ROLE.learner], status: 'active' },
+      after: { roles: [ROLE.instructor], status: 'active' },
+    });
     expect(audit[1].actor).toMatch(/^lti:/);
     expect(audit[1].request_id).toBeTruthy();
-    const [again] = await rows<{ first_launch_at: Date }>(env.store, `SELECT first_launch_at FROM people WHERE id = $1`, [p.id]);
+    const [again] = await rows<{ first_launch_at: Date }>(
+      env.store,
+      `SELECT first_launch_at FROM people WHERE id = $1`,
+      [p.id],
+    );
     expect(again.first_launch_at).toEqual(first_launch_at);
   });
 
@@ -55,7 +76,10 @@ describe('a returning launch', () => {
     await provisionPerson(env.store, env.tenant.id, { externalId: 'R-3' });
     expect((await launchAs('r-3', 'R-3', [ROLE.learner], 'ctx-r3-a')).launch!.status).toBe(303);
     expect((await launchAs('r-3', 'R-3', [ROLE.learner], 'ctx-r3-b')).launch!.status).toBe(303);
-    const courses = await rows<{ lti_context_id: string }>(env.store, `SELECT lti_context_id FROM courses WHERE lti_context_id LIKE 'ctx-r3-%' ORDER BY 1`);
+    const courses = await rows<{ lti_context_id: string }>(
+      env.store,
+      `SELECT lti_context_id FROM courses WHERE lti_context_id LIKE 'ctx-r3-%' ORDER BY 1`,
+    );
     expect(courses.map((c) => c.lti_context_id)).toEqual(['ctx-r3-a', 'ctx-r3-b']);
   });
 });

@@ -13,7 +13,8 @@ import { provisionPerson, resourceLaunch, startLtiEnv, type LtiEnv } from './hel
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const present = existsSync(CHROMIUM);
-if (!present) console.warn(`No Chromium at ${CHROMIUM} (set CHROMIUM_PATH): skipping the platform storage browser test`);
+if (!present)
+  console.warn(`No Chromium at ${CHROMIUM} (set CHROMIUM_PATH): skipping the platform storage browser test`);
 
 describe.skipIf(!present)('platform storage flow in Chromium', () => {
   let env: LtiEnv;
@@ -24,10 +25,18 @@ describe.skipIf(!present)('platform storage flow in Chromium', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     // The same emulator reached as localhost: a different site from the tool at 127.0.0.1.
     lmsOrigin = env.emu.url.replace('127.0.0.1', 'localhost');
-    const t = await createTenant(env.store, { actor: 'test' }, { slug: `storage-${process.pid}`, name: 'Storage school' });
+    const t = await createTenant(
+      env.store,
+      { actor: 'test' },
+      { slug: `storage-${process.pid}`, name: 'Storage school' },
+    );
     await addPlatform(env.store, { actor: 'test' }, t.id, {
-      issuer: env.emu.issuer, clientId: 'storage-client', deploymentId: 'storage-deploy',
-      authLoginUrl: `${lmsOrigin}/auth`, authTokenUrl: `${lmsOrigin}/token`, jwksUrl: env.emu.jwksUrl,
+      issuer: env.emu.issuer,
+      clientId: 'storage-client',
+      deploymentId: 'storage-deploy',
+      authLoginUrl: `${lmsOrigin}/auth`,
+      authTokenUrl: `${lmsOrigin}/token`,
+      jwksUrl: env.emu.jwksUrl,
     });
     await provisionPerson(env.store, t.id, { externalId: 'PS-pw-ok' });
     await provisionPerson(env.store, t.id, { externalId: 'PS-pw-wrong' });
@@ -39,16 +48,25 @@ describe.skipIf(!present)('platform storage flow in Chromium', () => {
 
   async function open(mode: 'ok' | 'wrong', hint: string) {
     env.emu.clientId = 'storage-client'; // the emulator's auth endpoint checks the client it serves
-    env.emu.prepare(hint, { payload: resourceLaunch(env, { sub: `storage-${hint}`, sourcedId: `PS-${hint}`, deploymentId: 'storage-deploy' }) });
+    env.emu.prepare(hint, {
+      payload: resourceLaunch(env, { sub: `storage-${hint}`, sourcedId: `PS-${hint}`, deploymentId: 'storage-deploy' }),
+    });
     const login = `${env.toolUrl}/lti/login?${new URLSearchParams({
-      iss: env.emu.issuer, login_hint: hint, target_link_uri: `${env.toolUrl}/lti/launch`, client_id: 'storage-client', lti_storage_target: 'post_message_forwarding',
+      iss: env.emu.issuer,
+      login_hint: hint,
+      target_link_uri: `${env.toolUrl}/lti/launch`,
+      client_id: 'storage-client',
+      lti_storage_target: 'post_message_forwarding',
     })}`;
     const page = await browser.newPage();
     const confirms: number[] = [];
     page.on('response', (r) => {
       if (r.url().endsWith('/lti/launch/confirm')) confirms.push(r.status());
     });
-    const launched = page.waitForEvent('framenavigated', { predicate: (f) => f.url().endsWith('/lti/launch'), timeout: 20_000 });
+    const launched = page.waitForEvent('framenavigated', {
+      predicate: (f) => f.url().endsWith('/lti/launch'),
+      timeout: 20_000,
+    });
     launched.catch(() => undefined); // awaited only by the tests that need it
     await page.goto(`${lmsOrigin}/course?${new URLSearchParams({ tool: login, mode })}`);
     return { page, confirms, launched, tool: () => page.frames().find((f) => f.name() === 'tool')! };
@@ -67,7 +85,8 @@ describe.skipIf(!present)('platform storage flow in Chromium', () => {
   it('refuses the launch when platform storage does not return this login (a hostile frame answering)', async () => {
     const { page, confirms, launched } = await open('wrong', 'pw-wrong');
     const frame = await launched;
-    const result = () => frame.evaluate(() => document.getElementById('status')?.dataset.result ?? 'no status').catch(() => 'navigating');
+    const result = () =>
+      frame.evaluate(() => document.getElementById('status')?.dataset.result ?? 'no status').catch(() => 'navigating');
     await expect.poll(result, { timeout: 20_000 }).toBe('failed');
     expect(confirms).toEqual([]);
     await page.close();

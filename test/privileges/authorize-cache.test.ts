@@ -24,14 +24,20 @@ beforeAll(async () => {
   courseId = (await h.api.post('/courses', { title: 'Cache 101' })).body.id;
   personId = (
     await inTransaction(h.server.store, (t) =>
-      insertPerson(h.server.store, t, { actor: 'test' }, { tenantId: h.tenant.id, status: 'active', source: 'scim', userName: 'cached' }),
+      insertPerson(
+        h.server.store,
+        t,
+        { actor: 'test' },
+        { tenantId: h.tenant.id, status: 'active', source: 'scim', userName: 'cached' },
+      ),
     )
   ).id;
   await h.api.put(`/courses/${courseId}/privileges/${personId}`, { allow: ['grades.view'] });
 });
 afterAll(() => h?.close());
 
-const allowed = async () => (await h.api.post('/authorize', { course: courseId, person: personId, privilege: 'grades.view' })).body.allowed;
+const allowed = async () =>
+  (await h.api.post('/authorize', { course: courseId, person: personId, privilege: 'grades.view' })).body.allowed;
 
 describe('the authorization cache', () => {
   it('answers repeated checks without querying the database', async () => {
@@ -40,12 +46,15 @@ describe('the authorization cache', () => {
     try {
       // On PostgreSQL the cache is trusted only once its LISTEN connection is up: wait for that.
       await expect
-        .poll(async () => {
-          queries = 0;
-          await allowed();
-          await allowed();
-          return queries;
-        }, { timeout: 5000 })
+        .poll(
+          async () => {
+            queries = 0;
+            await allowed();
+            await allowed();
+            return queries;
+          },
+          { timeout: 5000 },
+        )
         .toBe(0);
       queries = 0;
       for (let i = 0; i < 20; i++) expect(await allowed()).toBe(true);
@@ -64,15 +73,27 @@ describe('the authorization cache', () => {
   });
 
   it('forgets a revoked admin token at once', async () => {
-    const { token, view } = await createToken(h.server.store, { actor: 'test' }, { tenantId: h.tenant.id, kind: 'admin' });
+    const { token, view } = await createToken(
+      h.server.store,
+      { actor: 'test' },
+      { tenantId: h.tenant.id, kind: 'admin' },
+    );
     const api = apiClient(h.server, token);
-    expect((await api.post('/authorize', { course: courseId, person: personId, privilege: 'grades.view' })).status).toBe(200);
+    expect(
+      (await api.post('/authorize', { course: courseId, person: personId, privilege: 'grades.view' })).status,
+    ).toBe(200);
     await revokeToken(h.server.store, { actor: 'test' }, h.tenant.id, view.id);
-    expect((await api.post('/authorize', { course: courseId, person: personId, privilege: 'grades.view' })).status).toBe(401);
+    expect(
+      (await api.post('/authorize', { course: courseId, person: personId, privilege: 'grades.view' })).status,
+    ).toBe(401);
   });
 
   it('never serves an expired admin token from memory', async () => {
-    const { token } = await createToken(h.server.store, { actor: 'test' }, { tenantId: h.tenant.id, kind: 'admin', expiresAt: new Date(Date.now() + 1500) });
+    const { token } = await createToken(
+      h.server.store,
+      { actor: 'test' },
+      { tenantId: h.tenant.id, kind: 'admin', expiresAt: new Date(Date.now() + 1500) },
+    );
     const api = apiClient(h.server, token);
     expect((await api.get('/privileges')).status).toBe(200);
     expect((await api.get('/privileges')).status).toBe(200);
@@ -85,15 +106,25 @@ describe('the authorization cache', () => {
     await other.connect();
     try {
       expect(await allowed()).toBe(true);
-      await other.query(`UPDATE privilege_grants SET effect = 'deny' WHERE person_id = $1 AND privilege = 'grades.view'`, [personId]);
+      await other.query(
+        `UPDATE privilege_grants SET effect = 'deny' WHERE person_id = $1 AND privilege = 'grades.view'`,
+        [personId],
+      );
       await expect.poll(allowed, { timeout: 2000, interval: 20 }).toBe(false);
-      await other.query(`UPDATE privilege_grants SET effect = 'allow' WHERE person_id = $1 AND privilege = 'grades.view'`, [personId]);
+      await other.query(
+        `UPDATE privilege_grants SET effect = 'allow' WHERE person_id = $1 AND privilege = 'grades.view'`,
+        [personId],
+      );
       await expect.poll(allowed, { timeout: 2000, interval: 20 }).toBe(true);
       await other.query(`UPDATE people SET status = 'deprovisioned', active = false WHERE id = $1`, [personId]);
       await expect.poll(allowed, { timeout: 2000, interval: 20 }).toBe(false);
       await other.query(`UPDATE people SET status = 'active', active = true WHERE id = $1`, [personId]);
       await expect.poll(allowed, { timeout: 2000, interval: 20 }).toBe(true);
-      const { token, view } = await createToken(h.server.store, { actor: 'test' }, { tenantId: h.tenant.id, kind: 'admin' });
+      const { token, view } = await createToken(
+        h.server.store,
+        { actor: 'test' },
+        { tenantId: h.tenant.id, kind: 'admin' },
+      );
       const api = apiClient(h.server, token);
       expect((await api.get('/privileges')).status).toBe(200);
       await other.query(`UPDATE api_tokens SET revoked_at = now() WHERE id = $1`, [view.id]);
@@ -123,8 +154,11 @@ describe('invitation mail over SMTP', () => {
               socket.write('250 queued\r\n');
             }
           } else if (/^(EHLO|HELO)/i.test(line)) socket.write('250 test\r\n');
-          else if (/^DATA/i.test(line)) (data = true), (message = ''), socket.write('354 go ahead\r\n');
-          else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+          else if (/^DATA/i.test(line)) {
+            data = true;
+            message = '';
+            socket.write('354 go ahead\r\n');
+          } else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
           else if (line.trim()) socket.write('250 ok\r\n');
         }
       });
@@ -134,16 +168,27 @@ describe('invitation mail over SMTP', () => {
   afterAll(() => new Promise<void>((r) => smtp.close(() => r())));
 
   it('sends queued invitations and marks them sent', async () => {
-    const r = await h.api.put(`/courses/${courseId}/privileges/${enc('email:mailme@school.example')}`, { allow: ['course.view'] });
+    const r = await h.api.put(`/courses/${courseId}/privileges/${enc('email:mailme@school.example')}`, {
+      allow: ['course.view'],
+    });
     expect(r.status).toBe(201);
     const port = (smtp.address() as { port: number }).port;
-    const outbox = new Outbox(h.server.store, { smtpUrl: `smtp://127.0.0.1:${port}`, from: 'Rosterbridge <no-reply@school.example>' });
+    const outbox = new Outbox(h.server.store, {
+      smtpUrl: `smtp://127.0.0.1:${port}`,
+      from: 'Rosterbridge <no-reply@school.example>',
+    });
     // The server itself has no SMTP_URL: it logs the mail (kept, status logged). Queue it again to send it for real.
-    await expect.poll(async () => (await sql(`SELECT status FROM outbox WHERE recipient = 'mailme@school.example'`))[0]?.status).toBe('logged');
+    await expect
+      .poll(async () => (await sql(`SELECT status FROM outbox WHERE recipient = 'mailme@school.example'`))[0]?.status)
+      .toBe('logged');
     await sql(`UPDATE outbox SET status = 'queued' WHERE recipient = 'mailme@school.example' RETURNING 1`);
     expect(await outbox.drain()).toBeGreaterThanOrEqual(1);
     const decoded = received.map((m) => m.replace(/=\r\n/g, '').replace(/=3D/g, '='));
-    expect(decoded.some((m) => /^To: mailme@school\.example/m.test(m) && m.includes('/app/welcome?invitation=rbi_'))).toBe(true);
-    expect(await sql(`SELECT status FROM outbox WHERE recipient = 'mailme@school.example'`)).toEqual([{ status: 'sent' }]);
+    expect(
+      decoded.some((m) => /^To: mailme@school\.example/m.test(m) && m.includes('/app/welcome?invitation=rbi_')),
+    ).toBe(true);
+    expect(await sql(`SELECT status FROM outbox WHERE recipient = 'mailme@school.example'`)).toEqual([
+      { status: 'sent' },
+    ]);
   });
 });

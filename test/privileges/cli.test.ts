@@ -19,7 +19,9 @@ describe(`rosterbridge import (${backendName})`, () => {
     expect((await runCli(['tenant', 'create', '--slug', 'csv-school', '--name', 'CSV School'], env)).code).toBe(0);
     // A course with a SIS key, as the LMS or the API would have created it.
     const db = await connectDatabase(config);
-    await db.sequelize.query(`INSERT INTO courses (tenant_id, title, external_key) SELECT id, 'Art', 'ART-1' FROM tenants WHERE slug = 'csv-school'`);
+    await db.sequelize.query(
+      `INSERT INTO courses (tenant_id, title, external_key) SELECT id, 'Art', 'ART-1' FROM tenants WHERE slug = 'csv-school'`,
+    );
     await db.close();
   });
   afterAll(() => cleanup?.());
@@ -28,7 +30,14 @@ describe(`rosterbridge import (${backendName})`, () => {
     const file = join(dataDir, 'art.csv');
     await writeFile(
       file,
-      ['email,key,roles,allow,deny', 'ann@school.example,,Learner,grades.view,', ',S-1,TeachingAssistant,grades.edit;members.view,', 'broken-email,,,,', '"bob@school.example",,"Learner|Mentor",,content.edit', ''].join('\r\n'),
+      [
+        'email,key,roles,allow,deny',
+        'ann@school.example,,Learner,grades.view,',
+        ',S-1,TeachingAssistant,grades.edit;members.view,',
+        'broken-email,,,,',
+        '"bob@school.example",,"Learner|Mentor",,content.edit',
+        '',
+      ].join('\r\n'),
     );
     const first = await runCli(['import', '--tenant', 'csv-school', '--course', 'ART-1', file], env);
     expect(first.code).toBe(0);
@@ -39,7 +48,12 @@ describe(`rosterbridge import (${backendName})`, () => {
     const again = await runCli(['import', '--tenant', 'csv-school', '--course', 'ART-1', file, '--json'], env);
     expect(again.code).toBe(0);
     const result = JSON.parse(again.stdout);
-    expect(result.results.map((r: { status: string }) => r.status)).toEqual(['pending', 'pending', 'invalid', 'pending']);
+    expect(result.results.map((r: { status: string }) => r.status)).toEqual([
+      'pending',
+      'pending',
+      'invalid',
+      'pending',
+    ]);
     expect(result.results[0].personId).toBeTruthy();
 
     const db = await connectDatabase(config);

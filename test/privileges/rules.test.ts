@@ -17,9 +17,18 @@ let courseId: string;
 
 const sql = <T = any>(q: string, bind: unknown[] = []) => sqlOn(h.server.store)<T>(q, bind);
 
-async function person(status: 'active' | 'provisioned' | 'suspended', userName: string, email = `${userName}@school.example`) {
+async function person(
+  status: 'active' | 'provisioned' | 'suspended',
+  userName: string,
+  email = `${userName}@school.example`,
+) {
   return inTransaction(h.server.store, (t) =>
-    insertPerson(h.server.store, t, { actor: 'test' }, { tenantId: h.tenant.id, status, source: 'scim', userName, primaryEmail: email, displayName: userName }),
+    insertPerson(
+      h.server.store,
+      t,
+      { actor: 'test' },
+      { tenantId: h.tenant.id, status, source: 'scim', userName, primaryEmail: email, displayName: userName },
+    ),
   );
 }
 async function enrol(personId: string, roles: string[], course = courseId) {
@@ -27,10 +36,16 @@ async function enrol(personId: string, roles: string[], course = courseId) {
   expect(r.status).toBe(200);
 }
 async function session(personId: string, course = courseId): Promise<Api> {
-  const { token } = await issueSession(h.server.store, h.server.config.publicUrl, { tenantId: h.tenant.id, personId, courseId: course, roles: [] });
+  const { token } = await issueSession(h.server.store, h.server.config.publicUrl, {
+    tenantId: h.tenant.id,
+    personId,
+    courseId: course,
+    roles: [],
+  });
   return apiClient(h.server, token);
 }
-const authorize = async (personRef: string, privilege: string, course = courseId) => (await h.api.post('/authorize', { course, person: personRef, privilege })).body;
+const authorize = async (personRef: string, privilege: string, course = courseId) =>
+  (await h.api.post('/authorize', { course, person: personRef, privilege })).body;
 
 beforeAll(async () => {
   h = await privilegesHarness();
@@ -42,7 +57,10 @@ describe('effective privileges', () => {
   it('gives role defaults to members and lets a person deny win over their role', async () => {
     const t = await person('active', 'teacher1');
     await enrol(t.id, ['http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor']);
-    expect(await authorize(t.id, 'content.edit')).toMatchObject({ allowed: true, why: [{ source: 'role', effect: 'allow', role: 'Instructor' }] });
+    expect(await authorize(t.id, 'content.edit')).toMatchObject({
+      allowed: true,
+      why: [{ source: 'role', effect: 'allow', role: 'Instructor' }],
+    });
     await h.api.put(`/courses/${courseId}/privileges/${t.id}`, { deny: ['content.edit'] });
     const d = await authorize(t.id, 'content.edit');
     expect(d.allowed).toBe(false);
@@ -52,18 +70,42 @@ describe('effective privileges', () => {
 
   it('applies group grants to members of nested groups, and a group deny beats a person allow', async () => {
     const s = await person('active', 'student1');
-    const [outer] = await sql<{ id: string }>(`INSERT INTO groups (tenant_id, display_name) VALUES ($1, 'Year 10') RETURNING id`, [h.tenant.id]);
-    const [inner] = await sql<{ id: string }>(`INSERT INTO groups (tenant_id, display_name) VALUES ($1, 'Year 10 Set A') RETURNING id`, [h.tenant.id]);
-    await sql(`INSERT INTO group_members (tenant_id, group_id, member_type, member_id) VALUES ($1, $2, 'group', $3), ($1, $3, 'person', $4) RETURNING 1`, [h.tenant.id, outer.id, inner.id, s.id]);
+    const [outer] = await sql<{ id: string }>(
+      `INSERT INTO groups (tenant_id, display_name) VALUES ($1, 'Year 10') RETURNING id`,
+      [h.tenant.id],
+    );
+    const [inner] = await sql<{ id: string }>(
+      `INSERT INTO groups (tenant_id, display_name) VALUES ($1, 'Year 10 Set A') RETURNING id`,
+      [h.tenant.id],
+    );
+    await sql(
+      `INSERT INTO group_members (tenant_id, group_id, member_type, member_id) VALUES ($1, $2, 'group', $3), ($1, $3, 'person', $4) RETURNING 1`,
+      [h.tenant.id, outer.id, inner.id, s.id],
+    );
     expect((await authorize(s.id, 'grades.view')).allowed).toBe(false);
-    expect((await h.api.put(`/courses/${courseId}/group-privileges/${outer.id}`, { allow: ['grades.view'], deny: ['members.view'] })).status).toBe(200);
-    expect(await authorize(s.id, 'grades.view')).toMatchObject({ allowed: true, why: [{ source: 'group', effect: 'allow', groupId: outer.id, groupName: 'Year 10' }] });
+    expect(
+      (
+        await h.api.put(`/courses/${courseId}/group-privileges/${outer.id}`, {
+          allow: ['grades.view'],
+          deny: ['members.view'],
+        })
+      ).status,
+    ).toBe(200);
+    expect(await authorize(s.id, 'grades.view')).toMatchObject({
+      allowed: true,
+      why: [{ source: 'group', effect: 'allow', groupId: outer.id, groupName: 'Year 10' }],
+    });
     await h.api.put(`/courses/${courseId}/privileges/${s.id}`, { allow: ['members.view'] });
-    expect(await authorize(s.id, 'members.view')).toMatchObject({ allowed: false, why: [{ source: 'group', effect: 'deny', groupId: outer.id }] });
+    expect(await authorize(s.id, 'members.view')).toMatchObject({
+      allowed: false,
+      why: [{ source: 'group', effect: 'deny', groupId: outer.id }],
+    });
     // leaving the inner group removes what the outer group granted
     await sql(`DELETE FROM group_members WHERE group_id = $1 AND member_id = $2 RETURNING 1`, [inner.id, s.id]);
     expect((await authorize(s.id, 'grades.view')).allowed).toBe(false);
-    expect((await h.api.get(`/courses/${courseId}/group-privileges`)).body.items).toEqual([{ groupId: outer.id, displayName: 'Year 10', allow: ['grades.view'], deny: ['members.view'] }]);
+    expect((await h.api.get(`/courses/${courseId}/group-privileges`)).body.items).toEqual([
+      { groupId: outer.id, displayName: 'Year 10', allow: ['grades.view'], deny: ['members.view'] },
+    ]);
   });
 
   it('gives nothing to people who are not active, keeps their grants, and restores them on reactivation', async () => {
@@ -73,8 +115,16 @@ describe('effective privileges', () => {
     // SCIM deactivates them (same process, through Sequelize): the cached decision must not survive.
     await sql(`UPDATE people SET status = 'suspended', active = false WHERE id = $1 RETURNING 1`, [p.id]);
     const d = await authorize(p.id, 'grades.view');
-    expect(d).toMatchObject({ allowed: false, why: [{ source: 'status', status: 'suspended' }, { source: 'grant', effect: 'allow' }] });
-    const listed = (await h.api.get(`/courses/${courseId}/privileges`)).body.items.find((i: any) => i.person.id === p.id);
+    expect(d).toMatchObject({
+      allowed: false,
+      why: [
+        { source: 'status', status: 'suspended' },
+        { source: 'grant', effect: 'allow' },
+      ],
+    });
+    const listed = (await h.api.get(`/courses/${courseId}/privileges`)).body.items.find(
+      (i: any) => i.person.id === p.id,
+    );
     expect(listed).toMatchObject({ allow: ['grades.view'], deny: [], effective: [] });
     await sql(`UPDATE people SET status = 'active', active = true WHERE id = $1 RETURNING 1`, [p.id]);
     expect((await authorize(p.id, 'grades.view')).allowed).toBe(true);
@@ -93,7 +143,9 @@ describe('effective privileges', () => {
 
 describe('bad input is refused and writes nothing', () => {
   it('rejects an unknown privilege with 400 listing the valid ones, creating no placeholder', async () => {
-    const r = await h.api.put(`/courses/${courseId}/privileges/${enc('email:newbie@school.example')}`, { allow: ['grades.fly'] });
+    const r = await h.api.put(`/courses/${courseId}/privileges/${enc('email:newbie@school.example')}`, {
+      allow: ['grades.fly'],
+    });
     expect(r.status).toBe(400);
     expect(r.body.detail).toContain('grades.fly');
     expect(r.body.valid).toEqual(expect.arrayContaining(['course.view', 'privileges.manage']));
@@ -101,21 +153,40 @@ describe('bad input is refused and writes nothing', () => {
   });
 
   it('rejects a malformed email, an unknown ref form, allow∩deny and malformed JSON with 400', async () => {
-    expect((await h.api.put(`/courses/${courseId}/privileges/${enc('email:not-an-email')}`, { allow: [] })).status).toBe(400);
+    expect(
+      (await h.api.put(`/courses/${courseId}/privileges/${enc('email:not-an-email')}`, { allow: [] })).status,
+    ).toBe(400);
     expect((await h.api.put(`/courses/${courseId}/privileges/someone`, { allow: [] })).status).toBe(400);
-    expect((await h.api.put(`/courses/${courseId}/privileges/${enc('email:x@school.example')}`, { allow: ['grades.view'], deny: ['grades.view'] })).status).toBe(400);
-    expect((await h.api.call('PUT', `/courses/${courseId}/privileges/${enc('email:x@school.example')}`, '{"allow": [')).status).toBe(400);
-    expect((await h.api.post('/authorize', { course: courseId, person: 'email:x@school.example', privilege: 'nope.nope' })).status).toBe(400);
+    expect(
+      (
+        await h.api.put(`/courses/${courseId}/privileges/${enc('email:x@school.example')}`, {
+          allow: ['grades.view'],
+          deny: ['grades.view'],
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await h.api.call('PUT', `/courses/${courseId}/privileges/${enc('email:x@school.example')}`, '{"allow": ['))
+        .status,
+    ).toBe(400);
+    expect(
+      (await h.api.post('/authorize', { course: courseId, person: 'email:x@school.example', privilege: 'nope.nope' }))
+        .status,
+    ).toBe(400);
     expect(await sql(`SELECT 1 FROM people WHERE primary_email = 'x@school.example'`)).toHaveLength(0);
   });
 
   it('answers 409 listing the candidates when an email matches several people — never guesses', async () => {
     const a = await person('active', 'twin-a', 'shared@school.example');
     const b = await person('active', 'twin-b', 'shared@school.example');
-    const r = await h.api.put(`/courses/${courseId}/privileges/${enc('email:shared@school.example')}`, { allow: ['grades.view'] });
+    const r = await h.api.put(`/courses/${courseId}/privileges/${enc('email:shared@school.example')}`, {
+      allow: ['grades.view'],
+    });
     expect(r.status).toBe(409);
     expect(r.body.candidates.map((c: any) => c.id).sort()).toEqual([a.id, b.id].sort());
-    expect(await sql(`SELECT 1 FROM privilege_grants WHERE person_id = ANY($1::uuid[])`, [[a.id, b.id]])).toHaveLength(0);
+    expect(await sql(`SELECT 1 FROM privilege_grants WHERE person_id = ANY($1::uuid[])`, [[a.id, b.id]])).toHaveLength(
+      0,
+    );
   });
 
   it("treats another tenant's course and person ids as not found", async () => {
@@ -123,10 +194,16 @@ describe('bad input is refused and writes nothing', () => {
     const otherApi = apiClient(h.server, other.adminToken);
     const otherCourse = (await otherApi.post('/courses', { title: 'Elsewhere' })).body.id;
     const mine = await person('active', 'tenant-one-person');
-    expect((await otherApi.put(`/courses/${courseId}/privileges/${mine.id}`, { allow: ['course.view'] })).status).toBe(404);
-    expect((await otherApi.put(`/courses/${otherCourse}/privileges/${mine.id}`, { allow: ['course.view'] })).status).toBe(404);
+    expect((await otherApi.put(`/courses/${courseId}/privileges/${mine.id}`, { allow: ['course.view'] })).status).toBe(
+      404,
+    );
+    expect(
+      (await otherApi.put(`/courses/${otherCourse}/privileges/${mine.id}`, { allow: ['course.view'] })).status,
+    ).toBe(404);
     expect((await otherApi.get(`/people/${mine.id}`)).status).toBe(404);
-    expect((await otherApi.post('/authorize', { course: courseId, person: mine.id, privilege: 'course.view' })).status).toBe(404);
+    expect(
+      (await otherApi.post('/authorize', { course: courseId, person: mine.id, privilege: 'course.view' })).status,
+    ).toBe(404);
     expect((await h.api.get(`/courses/${otherCourse}`)).status).toBe(404);
   });
 });
@@ -136,7 +213,9 @@ describe('course admins acting through their launch session', () => {
     const learner = await person('active', 'plain-learner');
     await enrol(learner.id, ['Learner']);
     const s = await session(learner.id);
-    const r = await s.put(`/courses/${courseId}/privileges/${enc('email:someone@school.example')}`, { allow: ['course.view'] });
+    const r = await s.put(`/courses/${courseId}/privileges/${enc('email:someone@school.example')}`, {
+      allow: ['course.view'],
+    });
     expect(r.status).toBe(403);
     expect(r.body.detail).toContain('privileges.manage');
     // nor browse the directory or the course's grants; they may see themselves
@@ -145,7 +224,9 @@ describe('course admins acting through their launch session', () => {
     expect((await s.get(`/people/${learner.id}`)).status).toBe(200);
     expect((await s.get(`/courses/${courseId}/privileges`)).status).toBe(403);
     expect((await s.get(`/courses/${courseId}/group-privileges`)).status).toBe(403);
-    expect((await s.post('/authorize', { course: courseId, person: learner.id, privilege: 'course.view' })).body.allowed).toBe(true);
+    expect(
+      (await s.post('/authorize', { course: courseId, person: learner.id, privilege: 'course.view' })).body.allowed,
+    ).toBe(true);
   });
 
   it('can grant what they hold, cannot grant what they do not, and cannot call tenant-admin routes', async () => {
@@ -153,18 +234,26 @@ describe('course admins acting through their launch session', () => {
     await enrol(ta.id, ['TeachingAssistant']);
     await h.api.put(`/courses/${courseId}/privileges/${ta.id}`, { allow: ['privileges.manage'] });
     const s = await session(ta.id);
-    const ok = await s.put(`/courses/${courseId}/privileges/${enc('email:colleague@school.example')}`, { allow: ['grades.edit'] });
+    const ok = await s.put(`/courses/${courseId}/privileges/${enc('email:colleague@school.example')}`, {
+      allow: ['grades.edit'],
+    });
     expect(ok.status).toBe(201);
-    const no = await s.put(`/courses/${courseId}/privileges/${enc('email:colleague@school.example')}`, { allow: ['grades.edit', 'members.manage'] });
+    const no = await s.put(`/courses/${courseId}/privileges/${enc('email:colleague@school.example')}`, {
+      allow: ['grades.edit', 'members.manage'],
+    });
     expect(no.status).toBe(403);
     expect(no.body.missing).toEqual(['members.manage']);
-    const grants = await sql<{ privilege: string }>(`SELECT privilege FROM privilege_grants WHERE person_id = $1`, [ok.body.person.id]);
+    const grants = await sql<{ privilege: string }>(`SELECT privilege FROM privilege_grants WHERE person_id = $1`, [
+      ok.body.person.id,
+    ]);
     expect(grants.map((g) => g.privilege)).toEqual(['grades.edit']); // the refused change wrote nothing
     expect((await s.post('/courses', { title: 'Sneaky' })).status).toBe(403);
     expect((await s.get('/audit')).status).toBe(403);
     // the audit names the person who acted
     const audit = await h.api.get(`/audit?actor=${enc(`person:${ta.id}`)}`);
-    expect(audit.body.items.map((e: any) => e.action)).toEqual(expect.arrayContaining(['privileges.set', 'person.create']));
+    expect(audit.body.items.map((e: any) => e.action)).toEqual(
+      expect.arrayContaining(['privileges.set', 'person.create']),
+    );
   });
 
   it('cannot remove the last holder of privileges.manage; a tenant admin can', async () => {
@@ -184,9 +273,19 @@ describe('course admins acting through their launch session', () => {
 
   it('cannot use a session of another tenant or an anonymous launch', async () => {
     const other = await seedTenant(h.server.store);
-    const { token } = await issueSession(h.server.store, h.server.config.publicUrl, { tenantId: other.tenant.id, personId: '00000000-0000-4000-8000-000000000000', courseId: null, roles: [] });
+    const { token } = await issueSession(h.server.store, h.server.config.publicUrl, {
+      tenantId: other.tenant.id,
+      personId: '00000000-0000-4000-8000-000000000000',
+      courseId: null,
+      roles: [],
+    });
     expect((await apiClient(h.server, token).get(`/courses/${courseId}/privileges`)).status).toBe(404);
-    const anon = await issueSession(h.server.store, h.server.config.publicUrl, { tenantId: h.tenant.id, personId: null, courseId, roles: [] });
+    const anon = await issueSession(h.server.store, h.server.config.publicUrl, {
+      tenantId: h.tenant.id,
+      personId: null,
+      courseId,
+      roles: [],
+    });
     expect((await apiClient(h.server, anon.token).get(`/courses/${courseId}/privileges`)).status).toBe(403);
     expect((await apiClient(h.server, 'not.a.jwt').get(`/courses/${courseId}/privileges`)).status).toBe(401);
   });
@@ -195,16 +294,27 @@ describe('course admins acting through their launch session', () => {
 describe('catalogue and role defaults', () => {
   it('are per tenant and editable by the tenant admin', async () => {
     expect((await h.api.get('/privileges')).body.items.map((i: any) => i.key)).toEqual([
-      'content.edit', 'course.view', 'grades.edit', 'grades.view', 'members.manage', 'members.view', 'privileges.manage',
+      'content.edit',
+      'course.view',
+      'grades.edit',
+      'grades.view',
+      'members.manage',
+      'members.view',
+      'privileges.manage',
     ]);
     expect((await h.api.post('/privileges', { key: 'reports.view', description: 'See reports' })).status).toBe(201);
-    expect((await h.api.put('/role-defaults/Mentor', { privileges: ['course.view', 'reports.view'] })).body).toEqual({ role: 'Mentor', privileges: ['course.view', 'reports.view'] });
+    expect((await h.api.put('/role-defaults/Mentor', { privileges: ['course.view', 'reports.view'] })).body).toEqual({
+      role: 'Mentor',
+      privileges: ['course.view', 'reports.view'],
+    });
     expect((await h.api.put('/role-defaults/Mentor', { privileges: ['nope.nope'] })).status).toBe(400);
     const m = await person('active', 'mentor1');
     await enrol(m.id, ['Mentor']);
     expect((await authorize(m.id, 'reports.view')).allowed).toBe(true);
     const other = await seedTenant(h.server.store);
-    const otherKeys = (await apiClient(h.server, other.adminToken).get('/privileges')).body.items.map((i: any) => i.key);
+    const otherKeys = (await apiClient(h.server, other.adminToken).get('/privileges')).body.items.map(
+      (i: any) => i.key,
+    );
     expect(otherKeys).not.toContain('reports.view');
   });
 });
@@ -212,7 +322,15 @@ describe('catalogue and role defaults', () => {
 describe('the OpenAPI document', () => {
   it('describes the privileges API', async () => {
     const doc = await (await fetch(`${h.server.url}/openapi.json`)).json();
-    for (const path of ['/api/v1/courses', '/api/v1/people', '/api/v1/courses/{id}/privileges/{personRef}', '/api/v1/authorize', '/api/v1/courses/{id}/enrolments', '/api/v1/audit', '/api/v1/people/{id}/merge']) {
+    for (const path of [
+      '/api/v1/courses',
+      '/api/v1/people',
+      '/api/v1/courses/{id}/privileges/{personRef}',
+      '/api/v1/authorize',
+      '/api/v1/courses/{id}/enrolments',
+      '/api/v1/audit',
+      '/api/v1/people/{id}/merge',
+    ]) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
     expect(doc.paths['/api/v1/courses/{id}/enrolments'].post.responses).toHaveProperty('207');
@@ -231,7 +349,10 @@ describe('courses', () => {
     expect(page2.items.map((c: any) => c.title)).toEqual(['Zoology B']);
     expect(page2.next).toBeNull();
     expect((await h.api.get('/courses/key:ZOO-A')).body.id).toBe(a.id);
-    expect((await h.api.call('PATCH', `/courses/${a.id}`, { title: 'Zoology 1' })).body).toMatchObject({ title: 'Zoology 1', externalKey: 'ZOO-A' });
+    expect((await h.api.call('PATCH', `/courses/${a.id}`, { title: 'Zoology 1' })).body).toMatchObject({
+      title: 'Zoology 1',
+      externalKey: 'ZOO-A',
+    });
     expect((await h.api.del(`/courses/${a.id}`)).status).toBe(204);
     expect((await h.api.get(`/courses/${a.id}`)).status).toBe(404);
     const actions = (await h.api.get(`/audit?course=${a.id}`)).body.items.map((e: any) => e.action);

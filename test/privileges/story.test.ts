@@ -41,16 +41,27 @@ describe('grant by email before the person exists, then SCIM, then LTI', () => {
     expect(course.status).toBe(201);
 
     // 1. "Can't find the person?" — grant by email to someone unknown.
-    const put = await api.put(`/courses/${course.body.id}/privileges/${enc('email:Ada.Lovelace@School.example')}`, { allow: ['grades.edit', 'course.view'], deny: ['members.manage'] });
+    const put = await api.put(`/courses/${course.body.id}/privileges/${enc('email:Ada.Lovelace@School.example')}`, {
+      allow: ['grades.edit', 'course.view'],
+      deny: ['members.manage'],
+    });
     expect(put.status).toBe(201);
     expect(put.body.created).toBe(true);
     expect(put.body.person.status).toBe('invited');
     expect(put.body.effective).toEqual([]); // not active yet: nothing effective, grants wait
     const personId = put.body.person.id as string;
     const before = await grantRows(personId);
-    expect(before.map((g) => `${g.effect}:${g.privilege}`)).toEqual(['allow:course.view', 'allow:grades.edit', 'deny:members.manage']);
+    expect(before.map((g) => `${g.effect}:${g.privilege}`)).toEqual([
+      'allow:course.view',
+      'allow:grades.edit',
+      'deny:members.manage',
+    ]);
 
-    const pending = await api.post('/authorize', { course: course.body.id, person: 'email:ada.lovelace@school.example', privilege: 'grades.edit' });
+    const pending = await api.post('/authorize', {
+      course: course.body.id,
+      person: 'email:ada.lovelace@school.example',
+      privilege: 'grades.edit',
+    });
     expect(pending.body).toMatchObject({ allowed: false, person: personId });
     expect(pending.body.why[0]).toMatchObject({ source: 'status', status: 'invited' });
 
@@ -71,7 +82,15 @@ describe('grant by email before the person exists, then SCIM, then LTI', () => {
     // 3. She launches from the LMS: linked by the identity claim, becomes active.
     const launch = await runLaunch(
       env.emu,
-      spec(resourceLaunch(env, { sub: 'lms-ada', roles: [ROLE.learner], sourcedId: 'S-1815', contextId: 'ctx-bio', extra: { [`${LTI_CLAIM}lis`]: { person_sourcedid: 'S-1815', course_offering_sourcedid: 'SIS-BIO-101' } } })),
+      spec(
+        resourceLaunch(env, {
+          sub: 'lms-ada',
+          roles: [ROLE.learner],
+          sourcedId: 'S-1815',
+          contextId: 'ctx-bio',
+          extra: { [`${LTI_CLAIM}lis`]: { person_sourcedid: 'S-1815', course_offering_sourcedid: 'SIS-BIO-101' } },
+        }),
+      ),
       { toolUrl: env.toolUrl },
     );
     expect(launch.launch!.status).toBe(303);
@@ -80,11 +99,28 @@ describe('grant by email before the person exists, then SCIM, then LTI', () => {
     expect(person.body.firstLaunchAt).not.toBeNull();
 
     // 4. The grant is effective (deny still wins), explained, and no grant row was rewritten.
-    const allowed = await api.post('/authorize', { course: 'key:SIS-BIO-101', person: 'key:S-1815', privilege: 'grades.edit' });
+    const allowed = await api.post('/authorize', {
+      course: 'key:SIS-BIO-101',
+      person: 'key:S-1815',
+      privilege: 'grades.edit',
+    });
     expect(allowed.body).toMatchObject({ allowed: true, course: course.body.id, person: personId });
-    expect(allowed.body.why).toEqual([expect.objectContaining({ source: 'grant', effect: 'allow', grantId: before.find((g) => g.privilege === 'grades.edit')!.id })]);
-    const denied = await api.post('/authorize', { course: course.body.id, person: personId, privilege: 'members.manage' });
-    expect(denied.body).toMatchObject({ allowed: false, why: [expect.objectContaining({ source: 'grant', effect: 'deny' })] });
+    expect(allowed.body.why).toEqual([
+      expect.objectContaining({
+        source: 'grant',
+        effect: 'allow',
+        grantId: before.find((g) => g.privilege === 'grades.edit')!.id,
+      }),
+    ]);
+    const denied = await api.post('/authorize', {
+      course: course.body.id,
+      person: personId,
+      privilege: 'members.manage',
+    });
+    expect(denied.body).toMatchObject({
+      allowed: false,
+      why: [expect.objectContaining({ source: 'grant', effect: 'deny' })],
+    });
     const eff = await api.get(`/courses/${course.body.id}/privileges/${personId}`);
     expect(eff.body.effective).toEqual(['course.view', 'grades.edit']);
     expect(await grantRows(personId)).toEqual(before);
@@ -96,6 +132,14 @@ describe('grant by email before the person exists, then SCIM, then LTI', () => {
     // The trail shows each step.
     const audit = await api.get(`/audit?person=${personId}`);
     const actions = audit.body.items.map((e: { action: string }) => e.action);
-    expect(actions).toEqual(expect.arrayContaining(['person.create', 'invitation.create', 'privileges.set', 'person.adopt', 'person.first_launch']));
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'person.create',
+        'invitation.create',
+        'privileges.set',
+        'person.adopt',
+        'person.first_launch',
+      ]),
+    );
   });
 });

@@ -6,11 +6,19 @@ import { scimClient, startScim } from './client.js';
 let server: TestServer;
 beforeAll(async () => {
   // Small limits so the tests can reach them: 5 bulk operations, 20 KiB bulk payload.
-  ({ server } = await startScim({ SCIM_BULK_MAX_OPERATIONS: '5', SCIM_BULK_MAX_PAYLOAD_BYTES: String(20 * 1024), BODY_LIMIT_BYTES: String(8 * 1024) }));
+  ({ server } = await startScim({
+    SCIM_BULK_MAX_OPERATIONS: '5',
+    SCIM_BULK_MAX_PAYLOAD_BYTES: String(20 * 1024),
+    BODY_LIMIT_BYTES: String(8 * 1024),
+  }));
 });
 afterAll(async () => server?.close());
 
-const bulk = (Operations: unknown[], extra: Record<string, unknown> = {}) => ({ schemas: [URN.bulkRequest], Operations, ...extra });
+const bulk = (Operations: unknown[], extra: Record<string, unknown> = {}) => ({
+  schemas: [URN.bulkRequest],
+  Operations,
+  ...extra,
+});
 
 describe('SCIM Bulk', () => {
   it('advertises its limits in ServiceProviderConfig', async () => {
@@ -26,10 +34,23 @@ describe('SCIM Bulk', () => {
       'POST',
       '/Bulk',
       bulk([
-        { method: 'POST', path: '/Groups', bulkId: 'g', data: { schemas: [URN.group], displayName: 'Class 1A', members: [{ value: 'bulkId:u1' }, { value: 'bulkId:u2' }] } },
+        {
+          method: 'POST',
+          path: '/Groups',
+          bulkId: 'g',
+          data: {
+            schemas: [URN.group],
+            displayName: 'Class 1A',
+            members: [{ value: 'bulkId:u1' }, { value: 'bulkId:u2' }],
+          },
+        },
         { method: 'POST', path: '/Users', bulkId: 'u1', data: { schemas: [URN.user], userName: 'kid1' } },
         { method: 'POST', path: '/Users', bulkId: 'u2', data: { schemas: [URN.user], userName: 'kid2' } },
-        { method: 'PATCH', path: '/Users/bulkId:u2', data: { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'title', value: 'Pupil' }] } },
+        {
+          method: 'PATCH',
+          path: '/Users/bulkId:u2',
+          data: { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'title', value: 'Pupil' }] },
+        },
         { method: 'POST', path: '/Users', bulkId: 'u3', data: { schemas: [URN.user], userName: 'kid3' } },
       ]),
     );
@@ -70,10 +91,18 @@ describe('SCIM Bulk', () => {
     const six = Array.from({ length: 6 }, (_, i) => ({ method: 'POST', path: '/Users', data: { userName: `u${i}` } }));
     const tooMany = await c.req('POST', '/Bulk', bulk(six));
     expect([tooMany.status, tooMany.body.status]).toEqual([413, '413']);
-    const big = await c.req('POST', '/Bulk', bulk([{ method: 'POST', path: '/Users', data: { userName: 'big', padding: 'x'.repeat(25 * 1024) } }]));
+    const big = await c.req(
+      'POST',
+      '/Bulk',
+      bulk([{ method: 'POST', path: '/Users', data: { userName: 'big', padding: 'x'.repeat(25 * 1024) } }]),
+    );
     expect([big.status, big.body.status]).toEqual([413, '413']);
     // 12 KiB: over the general 8 KiB body limit, under Bulk's 20 KiB maxPayloadSize.
-    const ok = await c.req('POST', '/Bulk', bulk([{ method: 'POST', path: '/Users', data: { userName: 'medium', padding: 'x'.repeat(12 * 1024) } }]));
+    const ok = await c.req(
+      'POST',
+      '/Bulk',
+      bulk([{ method: 'POST', path: '/Users', data: { userName: 'medium', padding: 'x'.repeat(12 * 1024) } }]),
+    );
     expect(ok.body.Operations[0].status).toBe('201');
     const overGeneral = await c.req('POST', '/Users', { userName: 'medium2', padding: 'x'.repeat(12 * 1024) });
     expect([overGeneral.status, overGeneral.body.status]).toEqual([413, '413']);
@@ -81,7 +110,18 @@ describe('SCIM Bulk', () => {
 
   it('reports unresolvable bulkId references instead of guessing', async () => {
     const c = await scimClient(server);
-    const r = await c.req('POST', '/Bulk', bulk([{ method: 'POST', path: '/Groups', bulkId: 'g', data: { displayName: 'G', members: [{ value: 'bulkId:nope' }] } }]));
+    const r = await c.req(
+      'POST',
+      '/Bulk',
+      bulk([
+        {
+          method: 'POST',
+          path: '/Groups',
+          bulkId: 'g',
+          data: { displayName: 'G', members: [{ value: 'bulkId:nope' }] },
+        },
+      ]),
+    );
     expect(r.body.Operations[0]).toMatchObject({ status: '400', response: { scimType: 'invalidValue' } });
   });
 });
@@ -112,7 +152,11 @@ describe('SCIM rate limit', () => {
     expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(['201', '201', '201']);
     expect((await a.req('GET', '/Users')).status).toBe(429);
     const fresh = await scimClient(limited);
-    const tooMuch = await fresh.req('POST', '/Bulk', bulk([...ops, ...ops].map((o, i) => ({ ...o, data: { userName: `x${i}` } }))));
+    const tooMuch = await fresh.req(
+      'POST',
+      '/Bulk',
+      bulk([...ops, ...ops].map((o, i) => ({ ...o, data: { userName: `x${i}` } }))),
+    );
     expect([tooMuch.status, tooMuch.headers.get('retry-after')]).toEqual([429, expect.stringMatching(/^\d+$/)]);
     // The refused Bulk ran nothing and took nothing beyond its own request unit.
     expect((await fresh.req('GET', '/Users?filter=userName sw "x"')).body.totalResults).toBe(0);

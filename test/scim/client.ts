@@ -5,7 +5,12 @@ export interface ScimClient {
   base: string;
   token: string;
   tenantId: string;
-  req(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  req(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
 export async function scimClient(server: TestServer): Promise<ScimClient> {

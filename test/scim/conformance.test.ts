@@ -14,8 +14,10 @@ import { scimClient, startScim } from './client.js';
  */
 const run = promisify(execFile);
 const shared = resolve(process.cwd(), '../shared/conformance/scim');
-const haveShared = existsSync(join(shared, 'Okta-SCIM-20-SPEC-Test.json')) && existsSync(join(shared, 'PostmanCollection.json'));
-if (!haveShared) console.warn(`SCIM conformance suites skipped: ${shared} is absent (CI has ../shared; see shared/README.md)`);
+const haveShared =
+  existsSync(join(shared, 'Okta-SCIM-20-SPEC-Test.json')) && existsSync(join(shared, 'PostmanCollection.json'));
+if (!haveShared)
+  console.warn(`SCIM conformance suites skipped: ${shared} is absent (CI has ../shared; see shared/README.md)`);
 
 /**
  * Assertions of Microsoft's collection that we do not pass on purpose, each contradicting RFC
@@ -69,30 +71,50 @@ describe.skipIf(!haveShared)('SCIM conformance (third-party suites)', () => {
       const url = new URL(client.base);
       // Every folder but "Get Token": that is the reference implementation's own token endpoint,
       // not part of RFC 7644, and it would overwrite the bearer token.
-      const folders = ['Endpoint tests', 'User tests', 'Group tests', 'ComplexAttribute tests', 'User tests with garbage', 'Group tests with garbage', 'Teardown garbage'];
+      const folders = [
+        'Endpoint tests',
+        'User tests',
+        'Group tests',
+        'ComplexAttribute tests',
+        'User tests with garbage',
+        'Group tests with garbage',
+        'Teardown garbage',
+      ];
       await run(
         resolve(process.cwd(), 'node_modules/.bin/newman'),
         [
           'run',
           collection,
           ...folders.flatMap((f) => ['--folder', f]),
-          '--env-var', 'Protocol=http',
-          '--env-var', `Server=${url.hostname}`,
-          '--env-var', `Port=:${url.port}`,
-          '--env-var', 'Api=scim/v2',
-          '--env-var', `token=${client.token}`,
-          '--reporters', 'json',
-          '--reporter-json-export', report,
+          '--env-var',
+          'Protocol=http',
+          '--env-var',
+          `Server=${url.hostname}`,
+          '--env-var',
+          `Port=:${url.port}`,
+          '--env-var',
+          'Api=scim/v2',
+          '--env-var',
+          `token=${client.token}`,
+          '--reporters',
+          'json',
+          '--reporter-json-export',
+          report,
         ],
         { timeout: 120_000 },
       ).catch(() => undefined); // a failing run exits 1; the report says what failed
       const result = JSON.parse(await readFile(report, 'utf8')).run;
-      const failures: string[] = result.failures.map((f: { source: { name: string }; error: { test: string; message: string } }) => `${f.source.name} / ${f.error.test}: ${f.error.message}`);
+      const failures: string[] = result.failures.map(
+        (f: { source: { name: string }; error: { test: string; message: string } }) =>
+          `${f.source.name} / ${f.error.test}: ${f.error.message}`,
+      );
       const unexpected = failures.filter((f) => !RFC_DEVIATIONS.some((d) => f.startsWith(d)));
       expect(unexpected).toEqual([]);
       // 103 assertions in the seven folders: fewer means requests were skipped or folders renamed.
       expect(result.stats.assertions.total).toBe(103);
-      console.info(`newman: ${result.stats.assertions.total - result.stats.assertions.failed}/${result.stats.assertions.total} assertions passed`);
+      console.info(
+        `newman: ${result.stats.assertions.total - result.stats.assertions.failed}/${result.stats.assertions.total} assertions passed`,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -35,7 +35,9 @@ describe('filter → SQL', () => {
 
   it('requires both conditions of emails[type eq "work" and value co "@x"] on the SAME email row', () => {
     const r = sql('emails[type eq "work" and value co "@school.org"]');
-    expect(r.sql).toMatch(/^EXISTS \(SELECT 1 FROM person_emails e WHERE .* AND \(\(lower\(e\.type\) = lower\(\$2\)\) AND \(e\.value_lower LIKE lower\(\$3\)\)\)\)$/);
+    expect(r.sql).toMatch(
+      /^EXISTS \(SELECT 1 FROM person_emails e WHERE .* AND \(\(lower\(e\.type\) = lower\(\$2\)\) AND \(e\.value_lower LIKE lower\(\$3\)\)\)\)$/,
+    );
     expect(r.params).toEqual(['work', '%@school.org%']);
   });
 
@@ -75,18 +77,32 @@ describe('filter → SQL', () => {
       `p.scim #>> '{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User","department"}'`,
     );
     expect(sql('name.FamilyName eq "Jensen"').sql).toBe('(lower(p.family_name) = lower($2))');
-    expect(sql('meta.lastModified gt "2011-05-13T04:42:34Z"')).toEqual({ sql: '(p.updated_at > $2::timestamptz)', params: ['2011-05-13T04:42:34.000Z'] });
+    expect(sql('meta.lastModified gt "2011-05-13T04:42:34Z"')).toEqual({
+      sql: '(p.updated_at > $2::timestamptz)',
+      params: ['2011-05-13T04:42:34.000Z'],
+    });
   });
 
-  it("filters groups by members.value and displayName", () => {
+  it('filters groups by members.value and displayName', () => {
     const id = '2819c223-7f76-453a-919d-413861904646';
     expect(sql(`members[value eq "${id}"]`, 'Group').params).toEqual([id]);
     expect(sql('displayName eq "Teachers"', 'Group').sql).toBe('(lower(g.display_name) = lower($2))');
   });
 
   it('answers 400 invalidFilter for unknown attributes, bad syntax and bad values', () => {
-    for (const bad of ['bogus eq "x"', 'userName eq', 'userName zz "x"', '(userName eq "x"', 'password eq "x"', 'meta.created gt "not a date"', 'active gt true']) {
-      expect(scimTypeOf(() => sql(bad)), bad).toEqual({ status: 400, scimType: 'invalidFilter' });
+    for (const bad of [
+      'bogus eq "x"',
+      'userName eq',
+      'userName zz "x"',
+      '(userName eq "x"',
+      'password eq "x"',
+      'meta.created gt "not a date"',
+      'active gt true',
+    ]) {
+      expect(
+        scimTypeOf(() => sql(bad)),
+        bad,
+      ).toEqual({ status: 400, scimType: 'invalidFilter' });
     }
     expect(scimTypeOf(() => sql('userName eq "x"', 'Group'))).toEqual({ status: 400, scimType: 'invalidFilter' });
   });

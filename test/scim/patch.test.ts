@@ -36,7 +36,15 @@ describe('PATCH engine', () => {
 
   it('treats keys of a path-less value as paths (name.givenName, extension URN keys)', () => {
     const out = patch(user(), [
-      { op: 'replace', value: { 'name.givenName': 'Babs', [`${ENT}:department`]: 'Math', [ENT]: { costCenter: 'CC1' }, displayName: 'Babs J' } },
+      {
+        op: 'replace',
+        value: {
+          'name.givenName': 'Babs',
+          [`${ENT}:department`]: 'Math',
+          [ENT]: { costCenter: 'CC1' },
+          displayName: 'Babs J',
+        },
+      },
     ]);
     expect(out.name).toEqual({ givenName: 'Babs', familyName: 'Jensen' });
     expect(out[ENT]).toEqual({ department: 'Math', costCenter: 'CC1' });
@@ -60,12 +68,18 @@ describe('PATCH engine', () => {
 
   it('creates the element when emails[type eq "work"].value matches nothing yet (Entra)', () => {
     const doc = { ...user(), emails: [] };
-    expect(patch(doc, [{ op: 'replace', path: 'emails[type eq "work"].value', value: 'w@school.org' }]).emails).toEqual([{ type: 'work', value: 'w@school.org' }]);
+    expect(patch(doc, [{ op: 'replace', path: 'emails[type eq "work"].value', value: 'w@school.org' }]).emails).toEqual(
+      [{ type: 'work', value: 'w@school.org' }],
+    );
   });
 
   it('adds members without duplicates and removes them by filter or by value array', () => {
     const group = { displayName: 'Teachers', members: [{ value: 'a' }, { value: 'b' }] };
-    const added = patch(group, [{ op: 'Add', path: 'members', value: [{ value: 'b' }, { value: 'c', $ref: null }] }], 'Group');
+    const added = patch(
+      group,
+      [{ op: 'Add', path: 'members', value: [{ value: 'b' }, { value: 'c', $ref: null }] }],
+      'Group',
+    );
     expect((added.members as Array<{ value: string }>).map((m) => m.value)).toEqual(['a', 'b', 'c']);
     const byFilter = patch(added, [{ op: 'remove', path: 'members[value eq "a"]' }], 'Group');
     expect((byFilter.members as Array<{ value: string }>).map((m) => m.value)).toEqual(['b', 'c']);
@@ -82,7 +96,14 @@ describe('PATCH engine', () => {
 
   it('is all-or-nothing: one bad operation leaves the document unchanged', () => {
     const doc = user();
-    expect(errorOf(() => patch(doc, [{ op: 'replace', path: 'displayName', value: 'X' }, { op: 'replace', path: 'nope', value: 1 }]))).toEqual({
+    expect(
+      errorOf(() =>
+        patch(doc, [
+          { op: 'replace', path: 'displayName', value: 'X' },
+          { op: 'replace', path: 'nope', value: 1 },
+        ]),
+      ),
+    ).toEqual({
       status: 400,
       scimType: 'invalidPath',
     });
@@ -90,9 +111,18 @@ describe('PATCH engine', () => {
   });
 
   it('rejects unknown paths, read-only attributes, bad ops and path-less remove with the RFC scimType', () => {
-    expect(errorOf(() => patch(user(), [{ op: 'replace', path: 'bogus.attr', value: 1 }]))).toEqual({ status: 400, scimType: 'invalidPath' });
-    expect(errorOf(() => patch(user(), [{ op: 'replace', path: 'id', value: 'x' }]))).toEqual({ status: 400, scimType: 'mutability' });
-    expect(errorOf(() => patch(user(), [{ op: 'move', path: 'userName', value: 'x' }]))).toEqual({ status: 400, scimType: 'invalidSyntax' });
+    expect(errorOf(() => patch(user(), [{ op: 'replace', path: 'bogus.attr', value: 1 }]))).toEqual({
+      status: 400,
+      scimType: 'invalidPath',
+    });
+    expect(errorOf(() => patch(user(), [{ op: 'replace', path: 'id', value: 'x' }]))).toEqual({
+      status: 400,
+      scimType: 'mutability',
+    });
+    expect(errorOf(() => patch(user(), [{ op: 'move', path: 'userName', value: 'x' }]))).toEqual({
+      status: 400,
+      scimType: 'invalidSyntax',
+    });
     expect(errorOf(() => patch(user(), [{ op: 'remove' }]))).toEqual({ status: 400, scimType: 'noTarget' });
     expect(errorOf(() => readPatchRequest({ Operations: [] }))).toEqual({ status: 400, scimType: 'invalidSyntax' });
   });

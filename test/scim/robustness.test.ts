@@ -12,7 +12,8 @@ let groupId: string;
 beforeAll(async () => {
   ({ server } = await startScim());
   c = await scimClient(server);
-  userId = (await c.req('POST', '/Users', { userName: 'robust', emails: [{ value: 'r@school.org', type: 'work' }] })).body.id;
+  userId = (await c.req('POST', '/Users', { userName: 'robust', emails: [{ value: 'r@school.org', type: 'work' }] }))
+    .body.id;
   groupId = (await c.req('POST', '/Groups', { displayName: 'Robust' })).body.id;
 });
 afterAll(async () => server?.close());
@@ -33,16 +34,46 @@ describe('SCIM robustness', () => {
     ['cursor with sortBy', 'GET', () => '/Users?cursor=&sortBy=userName'],
     ['dateTime with a five-digit year', 'GET', () => q('meta.created gt "+010000-01-01T00:00:00Z"')],
     ['dateTime in year 0', 'GET', () => q('meta.created gt "0000-01-01T00:00:00Z"')],
-    ['complex attribute set to a number', 'PATCH', () => `/Users/${userId}`, patchOp([{ op: 'replace', path: 'name', value: 5 }])],
-    ['userName removed', 'PATCH', () => `/Users/${userId}`, patchOp([{ op: 'replace', path: 'userName', value: null }])],
+    [
+      'complex attribute set to a number',
+      'PATCH',
+      () => `/Users/${userId}`,
+      patchOp([{ op: 'replace', path: 'name', value: 5 }]),
+    ],
+    [
+      'userName removed',
+      'PATCH',
+      () => `/Users/${userId}`,
+      patchOp([{ op: 'replace', path: 'userName', value: null }]),
+    ],
     ['path not a string', 'PATCH', () => `/Users/${userId}`, patchOp([{ op: 'replace', path: 5 }])],
     ['Operations not an array', 'PATCH', () => `/Users/${userId}`, patchOp('x')],
     ['null operation', 'PATCH', () => `/Users/${userId}`, { Operations: [null] }],
     ['read-only groups', 'PATCH', () => `/Users/${userId}`, patchOp([{ op: 'replace', path: 'groups', value: [] }])],
-    ['member value a number', 'PATCH', () => `/Groups/${groupId}`, patchOp([{ op: 'add', path: 'members', value: [{ value: 5 }] }])],
-    ['empty displayName', 'PATCH', () => `/Groups/${groupId}`, patchOp([{ op: 'replace', path: 'displayName', value: '' }])],
-    ['JSON nested 5,000 deep', 'POST', () => '/Users', `{"userName":"deep","x":${'['.repeat(5000)}${']'.repeat(5000)}}`],
-    ['filter with 1,500 comparisons', 'POST', () => '/Users/.search', { filter: Array.from({ length: 1500 }, (_, i) => `userName eq "u${i}"`).join(' or ') }],
+    [
+      'member value a number',
+      'PATCH',
+      () => `/Groups/${groupId}`,
+      patchOp([{ op: 'add', path: 'members', value: [{ value: 5 }] }]),
+    ],
+    [
+      'empty displayName',
+      'PATCH',
+      () => `/Groups/${groupId}`,
+      patchOp([{ op: 'replace', path: 'displayName', value: '' }]),
+    ],
+    [
+      'JSON nested 5,000 deep',
+      'POST',
+      () => '/Users',
+      `{"userName":"deep","x":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+    ],
+    [
+      'filter with 1,500 comparisons',
+      'POST',
+      () => '/Users/.search',
+      { filter: Array.from({ length: 1500 }, (_, i) => `userName eq "u${i}"`).join(' or ') },
+    ],
     ['body is an array', 'POST', () => '/Users', [1]],
     ['body is null', 'POST', () => '/Users', 'null'],
     ['NUL in a string', 'POST', () => '/Users', '{"userName":"a\\u0000b"}'],
@@ -52,7 +83,12 @@ describe('SCIM robustness', () => {
     // Random text does not compress: a 6,000-character key would not fit in a B-tree entry.
     ['userName too long to index', 'POST', () => '/Users', { userName: randomText(6000) }],
     ['externalId too long to index', 'POST', () => '/Users', { userName: 'long-ext', externalId: randomText(6000) }],
-    ['email too long to index', 'POST', () => '/Users', { userName: 'long-mail', emails: [{ value: randomText(6000) }] }],
+    [
+      'email too long to index',
+      'POST',
+      () => '/Users',
+      { userName: 'long-mail', emails: [{ value: randomText(6000) }] },
+    ],
     ['group displayName too long to index', 'POST', () => '/Groups', { displayName: randomText(6000) }],
   ];
   it.each(cases)('%s → 4xx SCIM error', async (_name, method, path, body) => {
@@ -64,7 +100,9 @@ describe('SCIM robustness', () => {
 
   it('folds case the way the database does: İ and final Σ still find the user', async () => {
     for (const userName of ['İstanbul@school.org', 'ΣΊΣΥΦΟΣ@school.gr']) {
-      expect((await c.req('POST', '/Users', { userName, emails: [{ value: userName, type: 'work' }] })).status).toBe(201);
+      expect((await c.req('POST', '/Users', { userName, emails: [{ value: userName, type: 'work' }] })).status).toBe(
+        201,
+      );
       const r = await c.req('GET', q(`userName eq "${userName}"`));
       expect(r.body.totalResults, userName).toBe(1);
       expect(r.body.Resources[0].emails, userName).toEqual([{ value: userName, type: 'work', primary: false }]);
@@ -74,7 +112,11 @@ describe('SCIM robustness', () => {
   });
 
   it('answers an empty page, not an error, for a startIndex beyond any list', async () => {
-    for (const path of ['/Users?startIndex=99999999999999999999', '/Users?startIndex=1e21', '/Groups?startIndex=99999999999999999999']) {
+    for (const path of [
+      '/Users?startIndex=99999999999999999999',
+      '/Users?startIndex=1e21',
+      '/Groups?startIndex=99999999999999999999',
+    ]) {
       const r = await c.req('GET', path);
       expect(r.status, path).toBe(200);
       expect(r.body.Resources).toEqual([]);

@@ -25,24 +25,39 @@ const create = async (c: ScimClient, userName: string, extra: Record<string, unk
   return r.body as { id: string; meta: { version: string } } & Record<string, unknown>;
 };
 const ids = (r: { body: { Resources: Array<{ id: string }> } }) => r.body.Resources.map((x) => x.id).sort();
-const sql = <T extends object>(q: string, bind: unknown[]) => server.store.sequelize.query<T>(q, { bind, type: QueryTypes.SELECT });
+const sql = <T extends object>(q: string, bind: unknown[]) =>
+  server.store.sequelize.query<T>(q, { bind, type: QueryTypes.SELECT });
 
 describe('SCIM Users: create and read', () => {
   it('creates a user (201, Location, weak ETag, application/scim+json) and reads it back', async () => {
     const c = await scimClient(server);
-    const r = await c.req('POST', '/Users', newUser('alice@school.org', { nickName: 'Al', [URN.enterprise]: { department: 'Math' } }));
+    const r = await c.req(
+      'POST',
+      '/Users',
+      newUser('alice@school.org', { nickName: 'Al', [URN.enterprise]: { department: 'Math' } }),
+    );
     expect(r.status).toBe(201);
     expect(r.headers.get('content-type')).toMatch(/^application\/scim\+json/);
     expect(r.headers.get('etag')).toBe('W/"1"');
     expect(r.headers.get('location')).toMatch(new RegExp(`/scim/v2/Users/${r.body.id}$`));
     expect(r.body.schemas).toEqual([URN.user, URN.enterprise]);
     const got = await c.req('GET', `/Users/${r.body.id}`);
-    expect(got.body).toMatchObject({ userName: 'alice@school.org', nickName: 'Al', [URN.enterprise]: { department: 'Math' }, active: true, meta: { resourceType: 'User', version: 'W/"1"' } });
+    expect(got.body).toMatchObject({
+      userName: 'alice@school.org',
+      nickName: 'Al',
+      [URN.enterprise]: { department: 'Math' },
+      active: true,
+      meta: { resourceType: 'User', version: 'W/"1"' },
+    });
   });
 
   it('round-trips attributes no schema models, and never returns or stores a password in clear', async () => {
     const c = await scimClient(server);
-    const u = await create(c, 'bob@school.org', { password: 'S3cret!pw', schoolHouse: { name: 'Gryffindor' }, phoneNumbers: [{ value: '+1 555', type: 'work' }] });
+    const u = await create(c, 'bob@school.org', {
+      password: 'S3cret!pw',
+      schoolHouse: { name: 'Gryffindor' },
+      phoneNumbers: [{ value: '+1 555', type: 'work' }],
+    });
     const got = await c.req('GET', `/Users/${u.id}`);
     expect(got.body.schoolHouse).toEqual({ name: 'Gryffindor' });
     expect(got.body.phoneNumbers).toEqual([{ value: '+1 555', type: 'work' }]);
@@ -61,9 +76,14 @@ describe('SCIM Users: create and read', () => {
 
   it('yields exactly one row for concurrent creates of the same person', async () => {
     const c = await scimClient(server);
-    const results = await Promise.all(Array.from({ length: 6 }, () => c.req('POST', '/Users', newUser('dave@school.org'))));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => c.req('POST', '/Users', newUser('dave@school.org'))),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
-    const [{ n }] = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM people WHERE tenant_id = $1 AND lower(user_name) = 'dave@school.org'`, [c.tenantId]);
+    const [{ n }] = await sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM people WHERE tenant_id = $1 AND lower(user_name) = 'dave@school.org'`,
+      [c.tenantId],
+    );
     expect(n).toBe(1);
   });
 
@@ -71,7 +91,9 @@ describe('SCIM Users: create and read', () => {
     const c = await scimClient(server);
     const names = Array.from({ length: 24 }, (_, i) => `pupil${i}@school.org`);
     const writtenBefore = fastCreateStats.written;
-    const results = await Promise.all(names.map((n) => c.req('POST', '/Users', newUser(n), { 'X-Request-Id': `req-${n.split('@')[0]}` })));
+    const results = await Promise.all(
+      names.map((n) => c.req('POST', '/Users', newUser(n), { 'X-Request-Id': `req-${n.split('@')[0]}` })),
+    );
     expect(results.every((r) => r.status === 201)).toBe(true);
     const rows = await sql<{ user_name: string; emails: number; audits: number; request_id: string }>(
       `SELECT p.user_name, (SELECT count(*)::int FROM person_emails e WHERE e.person_id = p.id) AS emails,
@@ -84,7 +106,13 @@ describe('SCIM Users: create and read', () => {
     // They went through the one-statement batch path, not the transactional fallback.
     expect(fastCreateStats.written - writtenBefore).toBe(24);
     expect(fastCreateStats.failedBatches).toBe(0);
-    for (const r of rows) expect(r).toEqual({ user_name: r.user_name, emails: 1, audits: 1, request_id: `req-${r.user_name.split('@')[0]}` });
+    for (const r of rows)
+      expect(r).toEqual({
+        user_name: r.user_name,
+        emails: 1,
+        audits: 1,
+        request_id: `req-${r.user_name.split('@')[0]}`,
+      });
   });
 
   it("enforces the tenant's seat limit on SCIM creates", async () => {
@@ -98,24 +126,46 @@ describe('SCIM Users: create and read', () => {
 
   it("adopts an admin's invited placeholder with the same userName or externalId, keeping its id", async () => {
     const c = await scimClient(server);
-    const [byName] = await sql<{ id: string }>(`INSERT INTO people (tenant_id, status, source, user_name) VALUES ($1, 'invited', 'admin', 'Erin@school.org') RETURNING id`, [c.tenantId]);
-    const [byKey] = await sql<{ id: string }>(`INSERT INTO people (tenant_id, status, source, external_id) VALUES ($1, 'invited', 'admin', 'SIS-42') RETURNING id`, [c.tenantId]);
+    const [byName] = await sql<{ id: string }>(
+      `INSERT INTO people (tenant_id, status, source, user_name) VALUES ($1, 'invited', 'admin', 'Erin@school.org') RETURNING id`,
+      [c.tenantId],
+    );
+    const [byKey] = await sql<{ id: string }>(
+      `INSERT INTO people (tenant_id, status, source, external_id) VALUES ($1, 'invited', 'admin', 'SIS-42') RETURNING id`,
+      [c.tenantId],
+    );
     const a = await create(c, 'erin@school.org');
     const b = await create(c, 'frank@school.org', { externalId: 'SIS-42' });
     expect([a.id, b.id]).toEqual([byName.id, byKey.id]);
     const [row] = await sql<{ status: string }>('SELECT status FROM people WHERE id = $1', [a.id]);
     expect(row.status).toBe('provisioned');
-    const audit = await sql<{ action: string }>(`SELECT action FROM audit_events WHERE target_id = $1 ORDER BY id`, [a.id]);
+    const audit = await sql<{ action: string }>(`SELECT action FROM audit_events WHERE target_id = $1 ORDER BY id`, [
+      a.id,
+    ]);
     expect(audit.map((x) => x.action)).toContain('person.adopt');
   });
 
   it('answers 400 for a body without userName, malformed JSON, or a wrongly typed attribute', async () => {
     const c = await scimClient(server);
-    expect((await c.req('POST', '/Users', { name: { givenName: 'x' } })).body).toMatchObject({ status: '400', scimType: 'invalidValue' });
-    expect((await c.req('POST', '/Users', '{"userName": "x",')).body).toMatchObject({ status: '400', scimType: 'invalidSyntax' });
-    expect((await c.req('POST', '/Users', newUser('g@school.org', { active: 'maybe' }))).body).toMatchObject({ status: '400', scimType: 'invalidValue' });
-    expect((await c.req('POST', '/Users', newUser('g@school.org', { displayName: 42 }))).body).toMatchObject({ status: '400', scimType: 'invalidValue' });
-    expect((await c.req('POST', '/Users', newUser('g@school.org', { emails: [{ type: 'work' }] }))).body).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    expect((await c.req('POST', '/Users', { name: { givenName: 'x' } })).body).toMatchObject({
+      status: '400',
+      scimType: 'invalidValue',
+    });
+    expect((await c.req('POST', '/Users', '{"userName": "x",')).body).toMatchObject({
+      status: '400',
+      scimType: 'invalidSyntax',
+    });
+    expect((await c.req('POST', '/Users', newUser('g@school.org', { active: 'maybe' }))).body).toMatchObject({
+      status: '400',
+      scimType: 'invalidValue',
+    });
+    expect((await c.req('POST', '/Users', newUser('g@school.org', { displayName: 42 }))).body).toMatchObject({
+      status: '400',
+      scimType: 'invalidValue',
+    });
+    expect((await c.req('POST', '/Users', newUser('g@school.org', { emails: [{ type: 'work' }] }))).body).toMatchObject(
+      { status: '400', scimType: 'invalidValue' },
+    );
   });
 
   it('answers errors in RFC 7644 §3.12 form: 401 without a token, 404 for unknown ids, 405, 501 for /Me', async () => {
@@ -148,8 +198,26 @@ describe('SCIM Users: filters, sorting, paging, projection', () => {
   beforeAll(async () => {
     c = await scimClient(server);
     const specs: Array<[string, Record<string, unknown>]> = [
-      ['ann', { emails: [{ value: 'ann@school.org', type: 'work' }, { value: 'ann@home.example', type: 'home' }], title: 'Teacher' }],
-      ['ben', { emails: [{ value: 'ben@home.example', type: 'work' }, { value: 'ben@school.org', type: 'home' }], externalId: 'jyoung' }],
+      [
+        'ann',
+        {
+          emails: [
+            { value: 'ann@school.org', type: 'work' },
+            { value: 'ann@home.example', type: 'home' },
+          ],
+          title: 'Teacher',
+        },
+      ],
+      [
+        'ben',
+        {
+          emails: [
+            { value: 'ben@home.example', type: 'work' },
+            { value: 'ben@school.org', type: 'home' },
+          ],
+          externalId: 'jyoung',
+        },
+      ],
       ['cat', { active: false, [URN.enterprise]: { department: 'Math' } }],
       ['dan', {}],
       ['eve', { displayName: 'Eve Z' }],
@@ -164,7 +232,9 @@ describe('SCIM Users: filters, sorting, paging, projection', () => {
     expect(ids(await filter('emails[type eq "work" and value co "@school.org"]'))).toEqual(sameRow);
     expect(ids(await filter('emails[type eq "work"].value co "@school.org"'))).toEqual(sameRow);
     // Independent conditions on the multi-valued attribute match ben too.
-    expect(ids(await filter('emails.type eq "work" and emails.value co "@school.org"'))).toEqual(Object.values(people).sort());
+    expect(ids(await filter('emails.type eq "work" and emails.value co "@school.org"'))).toEqual(
+      Object.values(people).sort(),
+    );
   });
 
   it('filters by unquoted values, extension URNs, booleans and presence', async () => {
@@ -182,11 +252,24 @@ describe('SCIM Users: filters, sorting, paging, projection', () => {
 
   it('sorts by sortBy/sortOrder and pages with startIndex/count, totalResults and itemsPerPage right', async () => {
     const asc = await c.req('GET', '/Users?sortBy=userName&attributes=userName');
-    expect(asc.body.Resources.map((r: { userName: string }) => r.userName)).toEqual(['ann', 'ben', 'cat', 'dan', 'eve']);
-    const desc = await c.req('GET', '/Users?sortBy=userName&sortOrder=descending&startIndex=2&count=2&attributes=userName');
+    expect(asc.body.Resources.map((r: { userName: string }) => r.userName)).toEqual([
+      'ann',
+      'ben',
+      'cat',
+      'dan',
+      'eve',
+    ]);
+    const desc = await c.req(
+      'GET',
+      '/Users?sortBy=userName&sortOrder=descending&startIndex=2&count=2&attributes=userName',
+    );
     expect(desc.body).toMatchObject({ totalResults: 5, itemsPerPage: 2, startIndex: 2 });
     expect(desc.body.Resources.map((r: { userName: string }) => r.userName)).toEqual(['dan', 'cat']);
-    expect((await c.req('GET', '/Users?count=0')).body).toMatchObject({ totalResults: 5, itemsPerPage: 0, Resources: [] });
+    expect((await c.req('GET', '/Users?count=0')).body).toMatchObject({
+      totalResults: 5,
+      itemsPerPage: 0,
+      Resources: [],
+    });
     expect((await c.req('GET', '/Users?count=100000')).body.itemsPerPage).toBe(5); // capped, not refused
   });
 
@@ -202,7 +285,10 @@ describe('SCIM Users: filters, sorting, paging, projection', () => {
       cursor = r.body.nextCursor;
     }
     expect(seen.sort()).toEqual(Object.values(people).sort());
-    expect((await c.req('GET', '/Users?cursor=garbage')).body).toMatchObject({ status: '400', scimType: 'invalidCursor' });
+    expect((await c.req('GET', '/Users?cursor=garbage')).body).toMatchObject({
+      status: '400',
+      scimType: 'invalidCursor',
+    });
   });
 
   it('returns only requested attributes (plus id and schemas), or all but excluded ones', async () => {
@@ -215,7 +301,11 @@ describe('SCIM Users: filters, sorting, paging, projection', () => {
   });
 
   it('searches with POST /.search, per resource type and at the root', async () => {
-    const r = await c.req('POST', '/Users/.search', { schemas: [URN.searchRequest], filter: 'userName sw "a"', attributes: ['userName'] });
+    const r = await c.req('POST', '/Users/.search', {
+      schemas: [URN.searchRequest],
+      filter: 'userName sw "a"',
+      attributes: ['userName'],
+    });
     expect(ids(r)).toEqual([people.ann]);
     const root = await c.req('POST', '/.search', { schemas: [URN.searchRequest], filter: 'userName eq "eve"' });
     expect(ids(root)).toEqual([people.eve]);
@@ -226,7 +316,12 @@ describe('SCIM Users: replace, patch, versions, deprovisioning', () => {
   it('replaces with PUT: attributes not sent are cleared', async () => {
     const c = await scimClient(server);
     const u = await create(c, 'put@school.org', { title: 'Teacher', nickName: 'P' });
-    const r = await c.req('PUT', `/Users/${u.id}`, { schemas: [URN.user], userName: 'put@school.org', name: { givenName: 'New' }, password: 'x' });
+    const r = await c.req('PUT', `/Users/${u.id}`, {
+      schemas: [URN.user],
+      userName: 'put@school.org',
+      name: { givenName: 'New' },
+      password: 'x',
+    });
     expect(r.status).toBe(200);
     expect(r.body.title).toBeUndefined();
     expect(r.body.emails).toBeUndefined();
@@ -237,7 +332,13 @@ describe('SCIM Users: replace, patch, versions, deprovisioning', () => {
   it('PATCHes atomically: a failing operation leaves the user unchanged', async () => {
     const c = await scimClient(server);
     const u = await create(c, 'atomic@school.org');
-    const r = await c.req('PATCH', `/Users/${u.id}`, { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'displayName', value: 'Changed' }, { op: 'replace', path: 'bogus', value: 1 }] });
+    const r = await c.req('PATCH', `/Users/${u.id}`, {
+      schemas: [URN.patchOp],
+      Operations: [
+        { op: 'replace', path: 'displayName', value: 'Changed' },
+        { op: 'replace', path: 'bogus', value: 1 },
+      ],
+    });
     expect(r.body).toMatchObject({ status: '400', scimType: 'invalidPath' });
     const got = await c.req('GET', `/Users/${u.id}`);
     expect(got.body.displayName).toBeUndefined();
@@ -247,10 +348,20 @@ describe('SCIM Users: replace, patch, versions, deprovisioning', () => {
   it('answers 412 on a stale If-Match and 304 on a current If-None-Match', async () => {
     const c = await scimClient(server);
     const u = await create(c, 'etag@school.org');
-    const ok = await c.req('PATCH', `/Users/${u.id}`, { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'title', value: 'A' }] }, { 'If-Match': 'W/"1"' });
+    const ok = await c.req(
+      'PATCH',
+      `/Users/${u.id}`,
+      { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'title', value: 'A' }] },
+      { 'If-Match': 'W/"1"' },
+    );
     expect(ok.status).toBe(204);
     expect(ok.headers.get('etag')).toBe('W/"2"');
-    const stale = await c.req('PATCH', `/Users/${u.id}`, { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'title', value: 'B' }] }, { 'If-Match': 'W/"1"' });
+    const stale = await c.req(
+      'PATCH',
+      `/Users/${u.id}`,
+      { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'title', value: 'B' }] },
+      { 'If-Match': 'W/"1"' },
+    );
     expect(stale.body).toMatchObject({ status: '412' });
     expect((await c.req('GET', `/Users/${u.id}`, undefined, { 'If-None-Match': 'W/"2"' })).status).toBe(304);
     expect((await c.req('GET', `/Users/${u.id}`, undefined, { 'If-None-Match': 'W/"1"' })).status).toBe(200);
@@ -260,12 +371,18 @@ describe('SCIM Users: replace, patch, versions, deprovisioning', () => {
   it('suspends on active=false: still returned by GET and filters, status suspended', async () => {
     const c = await scimClient(server);
     const u = await create(c, 'leaver@school.org');
-    await c.req('PATCH', `/Users/${u.id}`, { schemas: [URN.patchOp], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] });
+    await c.req('PATCH', `/Users/${u.id}`, {
+      schemas: [URN.patchOp],
+      Operations: [{ op: 'Replace', path: 'active', value: 'False' }],
+    });
     expect((await c.req('GET', `/Users/${u.id}`)).body.active).toBe(false);
     expect(ids(await c.req('GET', '/Users?filter=active eq false'))).toEqual([u.id]);
     const [row] = await sql<{ status: string }>('SELECT status FROM people WHERE id = $1', [u.id]);
     expect(row.status).toBe('suspended');
-    await c.req('PATCH', `/Users/${u.id}`, { schemas: [URN.patchOp], Operations: [{ op: 'replace', value: { active: true } }] });
+    await c.req('PATCH', `/Users/${u.id}`, {
+      schemas: [URN.patchOp],
+      Operations: [{ op: 'replace', value: { active: true } }],
+    });
     const [back] = await sql<{ status: string }>('SELECT status FROM people WHERE id = $1', [u.id]);
     expect(back.status).toBe('provisioned');
   });
@@ -276,7 +393,10 @@ describe('SCIM Users: replace, patch, versions, deprovisioning', () => {
     expect((await c.req('DELETE', `/Users/${u.id}`)).status).toBe(204);
     expect((await c.req('GET', `/Users/${u.id}`)).status).toBe(404);
     expect((await c.req('DELETE', `/Users/${u.id}`)).status).toBe(404);
-    const [row] = await sql<{ status: string; deleted: boolean }>('SELECT status, deleted_at IS NOT NULL AS deleted FROM people WHERE id = $1', [u.id]);
+    const [row] = await sql<{ status: string; deleted: boolean }>(
+      'SELECT status, deleted_at IS NOT NULL AS deleted FROM people WHERE id = $1',
+      [u.id],
+    );
     expect(row).toEqual({ status: 'deprovisioned', deleted: true });
     const again = await create(c, 'gone@school.org');
     expect(again.id).not.toBe(u.id);
@@ -285,29 +405,50 @@ describe('SCIM Users: replace, patch, versions, deprovisioning', () => {
   it("DELETE revokes the person's grants (audited) but keeps them on active=false", async () => {
     const c = await scimClient(server);
     const u = await create(c, 'granted@school.org');
-    const [course] = await sql<{ id: string }>(`INSERT INTO courses (tenant_id, title) VALUES ($1, 'Biology') RETURNING id`, [c.tenantId]);
-    await sql(`INSERT INTO privilege_catalogue (tenant_id, key) VALUES ($1, 'grades.edit') ON CONFLICT DO NOTHING RETURNING key`, [c.tenantId]);
+    const [course] = await sql<{ id: string }>(
+      `INSERT INTO courses (tenant_id, title) VALUES ($1, 'Biology') RETURNING id`,
+      [c.tenantId],
+    );
+    await sql(
+      `INSERT INTO privilege_catalogue (tenant_id, key) VALUES ($1, 'grades.edit') ON CONFLICT DO NOTHING RETURNING key`,
+      [c.tenantId],
+    );
     await sql(
       `INSERT INTO privilege_grants (tenant_id, course_id, person_id, privilege, effect, granted_by) VALUES ($1, $2, $3, 'grades.edit', 'allow', 'test') RETURNING id`,
       [c.tenantId, course.id, u.id],
     );
-    const grants = async () => (await sql<{ n: number }>('SELECT count(*)::int AS n FROM privilege_grants WHERE person_id = $1', [u.id]))[0].n;
-    await c.req('PATCH', `/Users/${u.id}`, { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'active', value: false }] });
+    const grants = async () =>
+      (await sql<{ n: number }>('SELECT count(*)::int AS n FROM privilege_grants WHERE person_id = $1', [u.id]))[0].n;
+    await c.req('PATCH', `/Users/${u.id}`, {
+      schemas: [URN.patchOp],
+      Operations: [{ op: 'replace', path: 'active', value: false }],
+    });
     expect(await grants()).toBe(1);
     await c.req('DELETE', `/Users/${u.id}`);
     expect(await grants()).toBe(0);
-    const audit = await sql<{ action: string }>(`SELECT action FROM audit_events WHERE tenant_id = $1 AND action = 'privileges.revoke_all'`, [c.tenantId]);
+    const audit = await sql<{ action: string }>(
+      `SELECT action FROM audit_events WHERE tenant_id = $1 AND action = 'privileges.revoke_all'`,
+      [c.tenantId],
+    );
     expect(audit.length).toBe(1);
   });
 
   it('audits every write with the token as actor', async () => {
     const c = await scimClient(server);
     const u = await create(c, 'audited@school.org');
-    await c.req('PATCH', `/Users/${u.id}`, { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'title', value: 'T' }] });
+    await c.req('PATCH', `/Users/${u.id}`, {
+      schemas: [URN.patchOp],
+      Operations: [{ op: 'replace', path: 'title', value: 'T' }],
+    });
     await c.req('DELETE', `/Users/${u.id}`);
-    const rows = await sql<{ action: string; actor: string }>('SELECT action, actor FROM audit_events WHERE target_id = $1 ORDER BY id', [u.id]);
+    const rows = await sql<{ action: string; actor: string }>(
+      'SELECT action, actor FROM audit_events WHERE target_id = $1 ORDER BY id',
+      [u.id],
+    );
     expect(rows.map((r) => r.action)).toEqual(['person.create', 'person.update', 'person.deprovision']);
-    const [token] = await sql<{ id: string }>(`SELECT id FROM api_tokens WHERE tenant_id = $1 AND kind = 'scim'`, [c.tenantId]);
+    const [token] = await sql<{ id: string }>(`SELECT id FROM api_tokens WHERE tenant_id = $1 AND kind = 'scim'`, [
+      c.tenantId,
+    ]);
     expect(new Set(rows.map((r) => r.actor))).toEqual(new Set([`scim-token:${token.id}`]));
   });
 });

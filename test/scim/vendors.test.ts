@@ -18,7 +18,11 @@ interface Step {
   expect?: unknown;
   absent?: string[];
 }
-const load = (vendor: string) => JSON.parse(readFileSync(new URL(`../fixtures/scim/${vendor}.json`, import.meta.url), 'utf8')) as { vendor: string; steps: Step[] };
+const load = (vendor: string) =>
+  JSON.parse(readFileSync(new URL(`../fixtures/scim/${vendor}.json`, import.meta.url), 'utf8')) as {
+    vendor: string;
+    steps: Step[];
+  };
 
 let server: TestServer;
 beforeAll(async () => {
@@ -31,7 +35,8 @@ describe.each(['entra', 'okta', 'onelogin'])('%s request shapes', (name) => {
   it(`runs ${fixture.vendor}'s provisioning sequence unchanged`, async () => {
     const c = await scimClient(server);
     const vars: Record<string, string> = {};
-    const fill = <T>(v: T): T => JSON.parse(JSON.stringify(v).replace(/\{\{(\w+)\}\}/g, (m, k: string) => vars[k] ?? m));
+    const fill = <T>(v: T): T =>
+      JSON.parse(JSON.stringify(v).replace(/\{\{(\w+)\}\}/g, (m, k: string) => vars[k] ?? m));
     for (const step of fixture.steps) {
       const r = await c.req(step.method, fill(step.path), step.body === undefined ? undefined : fill(step.body));
       const allowed = Array.isArray(step.status) ? step.status : [step.status];

@@ -46,12 +46,21 @@ export async function createDatabaseOnServer(): Promise<{ url: string; drop(): P
 }
 
 /** A test database configuration without connecting: for tests that start the server themselves. */
-export async function testDatabaseConfig(env: Record<string, string> = {}): Promise<{ config: Config; cleanup(): Promise<void> }> {
+export async function testDatabaseConfig(
+  env: Record<string, string> = {},
+): Promise<{ config: Config; cleanup(): Promise<void> }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rb-test-'));
   if (onPostgres) {
     const server = await createDatabaseOnServer();
     return {
-      config: loadConfig({ DATABASE_URL: server.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...env }),
+      config: loadConfig({
+        DATABASE_URL: server.url,
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'silent',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        ...env,
+      }),
       async cleanup() {
         await server.drop();
         await rm(dataDir, { recursive: true, force: true });
@@ -65,7 +74,9 @@ export async function testDatabaseConfig(env: Record<string, string> = {}): Prom
 }
 
 /** A connected, migrated test database. */
-export async function createTestDatabase(options: { migrate?: boolean; env?: Record<string, string> } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { migrate?: boolean; env?: Record<string, string> } = {},
+): Promise<TestDatabase> {
   const { config, cleanup } = await testDatabaseConfig(options.env);
   const db = await connectDatabase(config, { persist: false });
   if (options.migrate !== false) await migrate(db.sequelize);

@@ -32,12 +32,22 @@ export interface EmulatorKey {
 
 function newKey(kid: string = randomUUID()): EmulatorKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { kid, privateKey, publicJwk: { ...(publicKey.export({ format: 'jwk' }) as object), kid, alg: 'RS256', use: 'sig' } };
+  return {
+    kid,
+    privateKey,
+    publicJwk: { ...(publicKey.export({ format: 'jwk' }) as object), kid, alg: 'RS256', use: 'sig' },
+  };
 }
 
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
-export function signCompact(header: Record<string, unknown>, payload: Record<string, unknown>, how: LaunchSpec['signing'], key: EmulatorKey, foreign: EmulatorKey): string {
+export function signCompact(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  how: LaunchSpec['signing'],
+  key: EmulatorKey,
+  foreign: EmulatorKey,
+): string {
   const input = `${b64(header)}.${b64(payload)}`;
   if (how === 'none') return `${input}.`;
   if (how === 'hs256-public-key') {
@@ -71,7 +81,9 @@ export interface PlatformEmulator {
   close(): Promise<void>;
 }
 
-export async function startPlatformEmulator(options: { clientId?: string; issuerPath?: string; issuer?: string } = {}): Promise<PlatformEmulator> {
+export async function startPlatformEmulator(
+  options: { clientId?: string; issuerPath?: string; issuer?: string } = {},
+): Promise<PlatformEmulator> {
   const app = new Hono();
   const keys: EmulatorKey[] = [newKey()];
   const published = new Set([keys[0].kid]);
@@ -93,7 +105,12 @@ export async function startPlatformEmulator(options: { clientId?: string; issuer
   // OIDC authorization endpoint: form_post of the id_token to redirect_uri, as LMSs do.
   app.get('/auth', (c) => {
     const q = new URL(c.req.url).searchParams;
-    for (const [k, v] of [['scope', 'openid'], ['response_type', 'id_token'], ['response_mode', 'form_post'], ['prompt', 'none']] as const) {
+    for (const [k, v] of [
+      ['scope', 'openid'],
+      ['response_type', 'id_token'],
+      ['response_mode', 'form_post'],
+      ['prompt', 'none'],
+    ] as const) {
       if (q.get(k) !== v) return c.text(`bad ${k}`, 400);
     }
     if (q.get('client_id') !== self.clientId) return c.text('unknown client_id', 400);
@@ -113,13 +130,23 @@ export async function startPlatformEmulator(options: { clientId?: string; issuer
     set('exp', now + 300);
     set('nonce', q.get('nonce'));
     spec.mutate?.(payload, q);
-    const header = spec.header ?? { alg: spec.signing === 'none' ? 'none' : spec.signing === 'hs256-public-key' ? 'HS256' : 'RS256', kid: key.kid, typ: 'JWT' };
+    const header = spec.header ?? {
+      alg: spec.signing === 'none' ? 'none' : spec.signing === 'hs256-public-key' ? 'HS256' : 'RS256',
+      kid: key.kid,
+      typ: 'JWT',
+    };
     const idToken = signCompact(header, payload, spec.signing, key, foreign);
-    const fields = { id_token: idToken, state: q.get('state') ?? '', ...(q.get('lti_storage_target') ? { lti_storage_target: q.get('lti_storage_target')! } : {}) };
+    const fields = {
+      id_token: idToken,
+      state: q.get('state') ?? '',
+      ...(q.get('lti_storage_target') ? { lti_storage_target: q.get('lti_storage_target')! } : {}),
+    };
     const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
     return c.html(`<!doctype html><html><body onload="document.forms[0].submit()">
 <form method="post" action="${esc(q.get('redirect_uri') ?? '')}">
-${Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join('\n')}
+${Object.entries(fields)
+  .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)
+  .join('\n')}
 </form></body></html>`);
   });
 
@@ -246,10 +273,19 @@ export class Browser {
   async submitForm(page: string): Promise<Response> {
     const action = /<form[^>]*action="([^"]*)"/.exec(page)?.[1];
     if (!action) throw new Error(`no form in page: ${page.slice(0, 200)}`);
-    const unesc = (s: string) => s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&amp;/g, '&').replace(/&quot;/g, '"');
+    const unesc = (s: string) =>
+      s
+        .replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)))
+        .replace(/&amp;/g, '&')
+        .replace(/&quot;/g, '"');
     const body = new URLSearchParams();
-    for (const m of page.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"/g)) body.set(unesc(m[1]), unesc(m[2]));
-    return this.fetch(unesc(action), { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    for (const m of page.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"/g))
+      body.set(unesc(m[1]), unesc(m[2]));
+    return this.fetch(unesc(action), {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
   }
 }
 
@@ -292,7 +328,11 @@ export async function runLaunch(emu: PlatformEmulator, spec: LaunchSpec, o: Laun
   const loginUrl = `${o.toolUrl}${o.loginPath ?? '/lti/login'}`;
   const login =
     o.loginMethod === 'POST'
-      ? await browser.fetch(loginUrl, { method: 'POST', body: params, headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+      ? await browser.fetch(loginUrl, {
+          method: 'POST',
+          body: params,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        })
       : await browser.fetch(`${loginUrl}?${params}`);
   let authUrl: string | null = null;
   if (login.status === 302) authUrl = login.headers.get('location');

@@ -13,7 +13,10 @@ export class TcpProxy {
 
   async start(): Promise<number> {
     this.server = createServer((client) => {
-      const upstream = typeof this.target === 'string' ? createConnection(this.target) : createConnection(this.target.port, this.target.host);
+      const upstream =
+        typeof this.target === 'string'
+          ? createConnection(this.target)
+          : createConnection(this.target.port, this.target.host);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));

@@ -25,10 +25,23 @@ describe.skipIf(!available)('course admin page in a real browser', () => {
   beforeAll(async () => {
     env = await startLtiEnv();
     api = apiClient(env.server, env.adminToken);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
     courseId = (await api.post('/courses', { title: 'Biology 101', externalKey: 'SIS-BIO-101' })).body.id;
-    await provisionPerson(env.store, env.tenant.id, { externalId: 'T-9', userName: 'tess@school.example', displayName: 'Tess Teacher', primaryEmail: 'tess@school.example' });
-    await provisionPerson(env.store, env.tenant.id, { externalId: 'S-7', userName: 'sam@school.example', displayName: 'Sam Student', primaryEmail: 'sam@school.example' });
+    await provisionPerson(env.store, env.tenant.id, {
+      externalId: 'T-9',
+      userName: 'tess@school.example',
+      displayName: 'Tess Teacher',
+      primaryEmail: 'tess@school.example',
+    });
+    await provisionPerson(env.store, env.tenant.id, {
+      externalId: 'S-7',
+      userName: 'sam@school.example',
+      displayName: 'Sam Student',
+      primaryEmail: 'sam@school.example',
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -38,7 +51,15 @@ describe.skipIf(!available)('course admin page in a real browser', () => {
   it('lists, searches, grants, and grants anyway to someone not here yet', async () => {
     const launch = await runLaunch(
       env.emu,
-      spec(resourceLaunch(env, { sub: 'lms-tess', roles: [ROLE.instructor], sourcedId: 'T-9', contextId: 'ctx-bio', extra: { [`${LTI_CLAIM}lis`]: { person_sourcedid: 'T-9', course_offering_sourcedid: 'SIS-BIO-101' } } })),
+      spec(
+        resourceLaunch(env, {
+          sub: 'lms-tess',
+          roles: [ROLE.instructor],
+          sourcedId: 'T-9',
+          contextId: 'ctx-bio',
+          extra: { [`${LTI_CLAIM}lis`]: { person_sourcedid: 'T-9', course_offering_sourcedid: 'SIS-BIO-101' } },
+        }),
+      ),
       { toolUrl: env.toolUrl },
     );
     const location = launch.launch!.headers.get('location')!;
@@ -93,13 +114,29 @@ describe.skipIf(!available)('course admin page in a real browser', () => {
 
   it('lets a learner who launched accept an invitation sent to another address of theirs', async () => {
     // The course admin granted by a private address; the school knows the learner by another one.
-    const placeholder = (await api.put(`/courses/${courseId}/privileges/${enc('email:lee.home@example.org')}`, { allow: ['grades.view'] })).body.person;
-    const [mail] = await sqlOn(env.store)<{ body: string }>(`SELECT body FROM outbox WHERE recipient = 'lee.home@example.org'`);
+    const placeholder = (
+      await api.put(`/courses/${courseId}/privileges/${enc('email:lee.home@example.org')}`, { allow: ['grades.view'] })
+    ).body.person;
+    const [mail] = await sqlOn(env.store)<{ body: string }>(
+      `SELECT body FROM outbox WHERE recipient = 'lee.home@example.org'`,
+    );
     const invitation = /invitation=([\w-]+)/.exec(mail.body)![1];
-    const lee = await provisionPerson(env.store, env.tenant.id, { externalId: 'S-8', userName: 'lee@school.example', displayName: 'Lee Learner' });
+    const lee = await provisionPerson(env.store, env.tenant.id, {
+      externalId: 'S-8',
+      userName: 'lee@school.example',
+      displayName: 'Lee Learner',
+    });
     const launch = await runLaunch(
       env.emu,
-      spec(resourceLaunch(env, { sub: 'lms-lee', roles: [ROLE.learner], sourcedId: 'S-8', contextId: 'ctx-bio', extra: { [`${LTI_CLAIM}lis`]: { person_sourcedid: 'S-8', course_offering_sourcedid: 'SIS-BIO-101' } } })),
+      spec(
+        resourceLaunch(env, {
+          sub: 'lms-lee',
+          roles: [ROLE.learner],
+          sourcedId: 'S-8',
+          contextId: 'ctx-bio',
+          extra: { [`${LTI_CLAIM}lis`]: { person_sourcedid: 'S-8', course_offering_sourcedid: 'SIS-BIO-101' } },
+        }),
+      ),
       { toolUrl: env.toolUrl },
     );
     const location = launch.launch!.headers.get('location')!;
@@ -117,7 +154,12 @@ describe.skipIf(!available)('course admin page in a real browser', () => {
 
   it('also signs in with a session handed over in the fragment (platform storage flow)', async () => {
     const [tess] = await sqlOn(env.store)<{ id: string }>(`SELECT id FROM people WHERE external_id = 'T-9'`);
-    const { token } = await issueSession(env.store, env.toolUrl, { tenantId: env.tenant.id, personId: tess.id, courseId, roles: [ROLE.instructor] });
+    const { token } = await issueSession(env.store, env.toolUrl, {
+      tenantId: env.tenant.id,
+      personId: tess.id,
+      courseId,
+      roles: [ROLE.instructor],
+    });
     const page = await browser.newPage();
     await page.goto(`${env.toolUrl}/app/courses/${courseId}#rb_session=${encodeURIComponent(token)}`);
     await expect.poll(() => page.textContent('#course-title')).toBe('Biology 101');
