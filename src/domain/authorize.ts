@@ -11,10 +11,10 @@ import {
   catalogue,
   decisionFor,
   effectiveOne,
-  onAuthzChange,
   type Decision,
   type Effective,
 } from './privileges.js';
+import { onAuthzChange } from './change-signal.js';
 
 /**
  * The fast path behind POST /authorize. Decisions are computed by effectiveOne (one SQL round trip)

@@ -18,18 +18,17 @@ import {
   assertCanManage,
   assertManagerRemains,
   catalogue,
-  changedOnCommit,
-  exec,
   grantAuditView,
   grantLockKey,
   knownRoles,
   recordAuditBatch,
   roleDefaults,
   roleName,
-  select,
   type Effect,
   type Principal,
 } from './privileges.js';
+import { exec, select } from '../db/sql.js';
+import { changedOnCommit } from './change-signal.js';
 
 /**
  * Bulk pre-enrolment: up to 10,000 rows {email|key, roles, allow, deny} into one course.

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
-import { select } from './privileges.js';
+import { select } from '../db/sql.js';
 import { UUID } from '../ids.js';
 import { parseInput } from './validate.js';
 

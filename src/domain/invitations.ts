@@ -3,7 +3,9 @@ import type { Transaction } from 'sequelize';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { AppError, ConflictError, NotFoundError } from '../errors.js';
 import { enqueueMail } from './outbox.js';
-import { changedOnCommit, exec, recordAuditBatch, select } from './privileges.js';
+import { recordAuditBatch } from './privileges.js';
+import { exec, select } from '../db/sql.js';
+import { changedOnCommit } from './change-signal.js';
 
 /**
  * Invitations: naming someone by email who is not here yet queues a mail with a single-use link

@@ -9,15 +9,15 @@ import { resolvePersonRef, type PersonSummary } from './person-reference.js';
 import {
   assertHolds,
   assertManagerRemains,
-  changedOnCommit,
   effectiveOne,
   managers,
   MANAGE,
   normalizeRoles,
   roleDefaults,
-  select,
   type Principal,
 } from './privileges.js';
+import { select } from '../db/sql.js';
+import { changedOnCommit } from './change-signal.js';
 import { parseInput } from './validate.js';
 
 /** Roles per person per course: from the API, from LTI launches (lti/ writes the same table) and from bulk. */

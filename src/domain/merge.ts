@@ -2,7 +2,8 @@ import type { Transaction } from 'sequelize';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
-import { changedOnCommit, exec, select } from './privileges.js';
+import { exec, select } from '../db/sql.js';
+import { changedOnCommit } from './change-signal.js';
 import { UUID } from '../ids.js';
 
 /**

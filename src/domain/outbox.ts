@@ -2,7 +2,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Transaction } from 'sequelize';
 import type { Store } from '../db/store.js';
-import { exec, select } from './privileges.js';
+import { exec, select } from '../db/sql.js';
 
 /**
  * Mail goes through an outbox table written in the same transaction as the change that causes it

@@ -1,6 +1,8 @@
-import { QueryTypes, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import { z } from 'zod';
+import { exec, select } from '../db/sql.js';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
+import { changedOnCommit } from './change-signal.js';
 import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
 import { getCourse } from './courses.js';
@@ -66,35 +68,6 @@ export const KNOWN_ROLES = [
 ];
 /** `http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant` → `TeachingAssistant`. */
 export const roleName = (role: string) => role.replace(/^.*#/, '');
-
-export async function select<T extends object>(
-  store: Store,
-  sql: string,
-  bind: unknown[],
-  t?: Transaction | null,
-): Promise<T[]> {
-  return store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT, transaction: t ?? undefined });
-}
-export async function exec(store: Store, sql: string, bind: unknown[], t: Transaction): Promise<void> {
-  await store.sequelize.query(sql, { bind, transaction: t });
-}
-
-/* ------------------------------------------------------------------ in-process change signal */
-
-type Listener = (tenantId: string | null) => void;
-const listeners = new Set<Listener>();
-/** Subscribe to "decisions of this tenant may have changed" (null: any tenant). Returns unsubscribe. */
-export function onAuthzChange(fn: Listener): () => void {
-  listeners.add(fn);
-  return () => listeners.delete(fn);
-}
-export function emitAuthzChange(tenantId: string | null): void {
-  for (const fn of listeners) fn(tenantId);
-}
-/** Signal after commit, so nobody re-caches the old state from a transaction still in flight. */
-export function changedOnCommit(t: Transaction, tenantId: string): void {
-  t.afterCommit(() => emitAuthzChange(tenantId));
-}
 
 /* ------------------------------------------------------------------ catalogue and role defaults */
 
