@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { SingleBar } from 'cli-progress';
+import { CsvError, parse } from 'csv-parse/sync';
 import { bulkEnrol, BULK_MAX_ROWS, SUCCESS, type BulkResult } from '../domain/bulk-enrolment.js';
 import { getTenantBySlug } from '../domain/tenants.js';
 import { AppError } from '../errors.js';
@@ -11,40 +13,20 @@ import { table, UsageError } from './io.js';
  * Columns (header row, any order): email, key, roles, allow, deny; lists separated by ";" or "|".
  */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"' && cell === '') quoted = true;
-    else if (ch === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(cell);
-      if (row.some((c) => c.trim() !== '')) rows.push(row);
-      row = [];
-      cell = '';
-    } else cell += ch;
+  try {
+    // Lines that hold only empty cells are skipped, as a spreadsheet's trailing rows are.
+    return parse(text, { bom: true, relax_column_count: true, skip_records_with_empty_values: true, trim: true });
+  } catch (err) {
+    if (err instanceof CsvError) throw new UsageError(`the CSV file is malformed: ${err.message}`);
+    throw err;
   }
-  row.push(cell);
-  if (row.some((c) => c.trim() !== '')) rows.push(row);
-  return rows;
 }
 
 const COLUMNS = ['email', 'key', 'roles', 'allow', 'deny'];
 
 /** CSV → the rows the bulk API takes; empty cells are absent fields. */
 export function csvToRows(text: string): Array<Record<string, unknown>> {
-  const [header, ...body] = parseCsv(text.replace(/^\uFEFF/, ''));
+  const [header, ...body] = parseCsv(text);
   if (!header) throw new UsageError('the CSV file is empty');
   const names = header.map((h) => h.trim().toLowerCase());
   const unknown = names.filter((n) => !COLUMNS.includes(n));
@@ -68,18 +50,31 @@ export function csvToRows(text: string): Array<Record<string, unknown>> {
   });
 }
 
-/** A progress bar on stderr, so stdout stays parseable (--json). */
+/** A progress bar on stderr, so stdout stays parseable (--json); also drawn when stderr is a pipe. */
 export function progressBar(stream: NodeJS.WriteStream = process.stderr) {
-  let last = 0;
-  return (done: number, total: number) => {
-    const now = Date.now();
-    if (done < total && now - last < 100) return;
-    last = now;
-    const width = 30;
-    const filled = total ? Math.round((done / total) * width) : width;
-    stream.write(
-      `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(total ? (done / total) * 100 : 100)).padStart(3)}% ${done}/${total} rows${done >= total ? '\n' : ''}`,
-    );
+  const bar = new SingleBar({
+    stream,
+    format: '[{bar}] {percentage}% {value}/{total} rows',
+    barCompleteChar: '#',
+    barIncompleteChar: '-',
+    barsize: 30,
+    fps: 10,
+    noTTYOutput: true,
+    notTTYSchedule: 1000,
+    hideCursor: false,
+  });
+  let started = false;
+  return {
+    onProgress(done: number, total: number) {
+      if (!started) {
+        bar.start(total, done);
+        started = true;
+      } else bar.update(done);
+    },
+    /** Draws the last state and releases the bar's timer (also when the import failed). */
+    stop() {
+      if (started) bar.stop();
+    },
   };
 }
 
@@ -103,17 +98,23 @@ export const privilegeCommands: Record<string, Command> = {
         /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(courseFlag) || courseFlag.startsWith('key:')
           ? courseFlag
           : `key:${courseFlag}`;
-      const result: BulkResult = await bulkEnrol(
-        ctx.store,
-        { kind: 'admin', tenantId: tenant.id, tokenId: 'cli' },
-        ctx.actor,
-        courseRef,
-        { rows },
-        {
-          invite: { publicUrl: ctx.config.publicUrl, ttlMs: ctx.config.privileges.invitationTtlMs },
-          onProgress: progressBar(),
-        },
-      );
+      const progress = progressBar();
+      let result: BulkResult;
+      try {
+        result = await bulkEnrol(
+          ctx.store,
+          { kind: 'admin', tenantId: tenant.id, tokenId: 'cli' },
+          ctx.actor,
+          courseRef,
+          { rows },
+          {
+            invite: { publicUrl: ctx.config.publicUrl, ttlMs: ctx.config.privileges.invitationTtlMs },
+            onProgress: progress.onProgress,
+          },
+        );
+      } finally {
+        progress.stop();
+      }
       const failed = result.results.filter((r) => !SUCCESS.includes(r.status));
       ctx.out.print(result, () =>
         [

@@ -69,7 +69,7 @@ describe(`rosterbridge import (${backendName})`, () => {
     ]);
   });
 
-  it('refuses an unknown column and an unknown course', async () => {
+  it('refuses an unknown column, an unknown course and a malformed file', async () => {
     const file = join(dataDir, 'bad.csv');
     await writeFile(file, 'mail,roles\nx@y.z,Learner\n');
     const r = await runCli(['import', '--tenant', 'csv-school', '--course', 'ART-1', file], env);
@@ -79,5 +79,9 @@ describe(`rosterbridge import (${backendName})`, () => {
     const nocourse = await runCli(['import', '--tenant', 'csv-school', '--course', 'NOPE', file], env);
     expect(nocourse.code).toBe(2);
     expect(nocourse.stderr).toContain('No course key:NOPE');
+    await writeFile(file, 'email\n"x@school.example,\n');
+    const unclosed = await runCli(['import', '--tenant', 'csv-school', '--course', 'ART-1', file], env);
+    expect(unclosed.code).toBe(2);
+    expect(unclosed.stderr).toContain('the CSV file is malformed: Quote Not Closed');
   });
 });
