@@ -36,7 +36,12 @@ export async function main(env = process.env): Promise<void> {
       `  curl -H "Authorization: Bearer <token>" ${config.publicUrl}/api/v1/tenant\n` +
       `API reference: ${config.publicUrl}/docs\n\n`,
   );
+  // Handlers stay installed: Ctrl-C reaches us twice (from the terminal's process group and from npm
+  // forwarding it), and a second default-action SIGINT would kill the process mid-drain.
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
     server.close().then(
       () => process.exit(0),
@@ -46,8 +51,8 @@ export async function main(env = process.env): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 await main();

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { Umzug, type UmzugStorage } from 'umzug';
@@ -9,7 +11,15 @@ import { Umzug, type UmzugStorage } from 'umzug';
  * lock, so a failed migration leaves the database exactly as it was and two processes starting at
  * once apply each migration once.
  */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+// migrations/ beside package.json, found by walking up: the same from src/ (tsx) and from dist/src/ (build).
+export const MIGRATIONS_DIR = findMigrationsDir(dirname(fileURLToPath(import.meta.url)));
+
+function findMigrationsDir(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'migrations'))) return join(dir, 'migrations');
+    if (dirname(dir) === dir) throw new Error(`no migrations/ directory above ${from}`);
+  }
+}
 export const META_TABLE = 'rosterbridge_migrations';
 const LOCK_KEY = 7_202_611; // arbitrary, constant: the advisory lock for migrating
 

@@ -49,10 +49,17 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `npm start`'s entry point (src/main.ts) in its own process and waits until /readyz is 200. */
-export async function spawnServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+/** The server's entry point as tests start it: src/main.ts through tsx (what `npm start` execs). */
+export const SERVER_COMMAND = [process.execPath, '--import', 'tsx', `${ROOT}/src/main.ts`];
+
+/** Starts a server process (by default `npm start`'s entry point) and waits until /readyz is 200. */
+export async function spawnServer(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  command: string[] = SERVER_COMMAND,
+): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/src/main.ts`], {
+  const child = spawn(command[0], command.slice(1), {
     cwd: ROOT,
     env: { ...baseEnv(), LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
