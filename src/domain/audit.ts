@@ -2,6 +2,7 @@ import { QueryTypes, type Transaction } from 'sequelize';
 import type { ActorContext, Store } from '../db/store.js';
 import { ValidationError } from '../errors.js';
 import { UUID } from '../ids.js';
+import { changedOnCommit } from './change-signal.js';
 
 export interface AuditEntry {
   tenantId: string;
@@ -12,8 +13,13 @@ export interface AuditEntry {
   after?: unknown;
 }
 
-/** Writes one audit event inside the caller's transaction: the change and its record commit together. */
+/**
+ * Writes one audit event inside the caller's transaction: the change and its record commit together.
+ * Every change worth auditing may change decisions, so this is also where the tenant is signalled
+ * (after commit) for the authorization cache; writers need not remember a second call.
+ */
 export async function recordAudit(store: Store, t: Transaction, ctx: ActorContext, entry: AuditEntry): Promise<void> {
+  changedOnCommit(t, entry.tenantId);
   await store.models.AuditEvent.create(
     {
       tenantId: entry.tenantId,

@@ -22,21 +22,16 @@ import { onAuthzChange } from './change-signal.js';
  * resolved course/person references.
  *
  * Invalidation — a tenant's entries are dropped when:
- *  1. this process commits a privilege write (domain code signals after commit: changedOnCommit);
- *  2. this process runs any INSERT/UPDATE/DELETE on a table decisions read (people, groups,
- *     group_members, course_memberships, grants, catalogue, role defaults, courses, tokens) — a
- *     Sequelize afterQuery hook, so SCIM and LTI writes count too; dropped at commit (all tenants,
- *     since the statement's tenant is not known);
- *  3. on PostgreSQL, any process commits such a change: triggers (0030_privileges.sql) NOTIFY
+ *  1. this process commits a write in that tenant: the domain signals the tenant after commit
+ *     (changedOnCommit; recordAudit does it for every audited change, so SCIM, LTI and API writes
+ *     all count). Only that tenant's entries go; other schools keep theirs;
+ *  2. on PostgreSQL, any process commits such a change: triggers (0030_privileges.sql) NOTIFY
  *     'rb_authz' with the tenant id and a dedicated LISTEN connection drops that tenant. While that
  *     connection is down the cache is bypassed, never trusted;
- *  4. an entry is older than ttlMs (bounds staleness for writes no signal reaches: on embedded
+ *  3. an entry is older than ttlMs (bounds staleness for writes no signal reaches: on embedded
  *     PGlite, a CLI process writing through the socket — PGlite delivers no notifications).
  * A generation counter stops a read that raced a write from caching the pre-write answer.
  */
-const WRITE_RE =
-  /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(people|person_emails|groups|group_members|course_memberships|courses|privilege_grants|group_privilege_grants|role_privilege_defaults|privilege_catalogue|tenants|api_tokens)"?[\s(]/i;
-
 interface TenantEntries {
   gen: number;
   decisions: Map<string, { at: number; value: Effective }>;
@@ -60,7 +55,6 @@ export class AuthorizationCache {
   private listening = false;
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
-  private readonly hookName = `rb-authz-cache-${Math.random().toString(36).slice(2)}`;
   readonly stats = { hits: 0, misses: 0, invalidations: 0 };
 
   constructor(
@@ -72,13 +66,6 @@ export class AuthorizationCache {
   async start(): Promise<void> {
     if (!this.store.sequelize) return;
     this.unsubscribe = onAuthzChange((tenantId) => this.invalidate(tenantId));
-    this.store.sequelize.addHook('afterQuery', this.hookName, (options, query) => {
-      const sql = (query as unknown as { sql?: string })?.sql;
-      if (!sql || !WRITE_RE.test(sql)) return;
-      if (sql.includes('api_tokens') && !/revoked_at|expires_at/.test(sql)) return; // last_used_at bookkeeping
-      if (options?.transaction) options.transaction.afterCommit(() => this.invalidate(null));
-      else this.invalidate(null);
-    });
     if (this.options.databaseUrl) await this.listen();
   }
 
@@ -119,7 +106,6 @@ export class AuthorizationCache {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
-    this.store.sequelize?.removeHook('afterQuery', this.hookName);
     const c = this.listener;
     this.listener = null;
     this.listening = false;

@@ -7,7 +7,8 @@ import { insertPerson } from '../../src/domain/people.js';
 import { revokeToken } from '../../src/domain/tokens.js';
 import { createToken } from '../../src/domain/tokens.js';
 import { onPostgres } from '../support/db.js';
-import { apiClient, enc, privilegesHarness, sqlOn } from './helpers.js';
+import { seedTenant } from '../support/server.js';
+import { apiClient, enc, privilegesHarness, scimSetActive, sqlOn } from './helpers.js';
 
 /**
  * The authorization cache answers from memory and forgets on writes: the API's own writes, other
@@ -32,6 +33,8 @@ beforeAll(async () => {
       ),
     )
   ).id;
+  // Fixture: they have signed in before, so lifting a suspension makes them active again.
+  await sql('UPDATE people SET first_launch_at = now() WHERE id = $1 RETURNING 1', [personId]);
   await h.api.put(`/courses/${courseId}/privileges/${personId}`, { allow: ['grades.view'] });
 });
 afterAll(() => h?.close());
@@ -64,12 +67,40 @@ describe('the authorization cache', () => {
     }
   });
 
-  it('forgets on writes by other code in this process (a SCIM-style status change)', async () => {
+  it('forgets on writes by other code in this process (the IdP deactivates the person over SCIM)', async () => {
     expect(await allowed()).toBe(true);
-    await sql(`UPDATE people SET status = 'suspended' WHERE id = $1 RETURNING 1`, [personId]);
+    await scimSetActive(h.server, h.scimToken, personId, false);
     expect(await allowed()).toBe(false);
-    await sql(`UPDATE people SET status = 'active' WHERE id = $1 RETURNING 1`, [personId]);
+    await scimSetActive(h.server, h.scimToken, personId, true);
     expect(await allowed()).toBe(true);
+  });
+
+  it("keeps a school's cached decisions when another school changes", async () => {
+    const other = await seedTenant(h.server.store);
+    const otherApi = apiClient(h.server, other.adminToken);
+    const otherCourse = (await otherApi.post('/courses', { title: 'Elsewhere 101' })).body.id;
+    expect(await allowed()).toBe(true); // warm this school's entry
+    let queries = 0;
+    // The invitation mailer polls the outbox in the background: not part of an answer.
+    h.server.store.sequelize.addHook('afterQuery', 'count-other', (_o, q) => {
+      if (!/\boutbox\b/.test((q as unknown as { sql?: string }).sql ?? '')) queries++;
+    });
+    try {
+      queries = 0;
+      await allowed();
+      expect(queries).toBe(0);
+      // Writes in the other school: a course, a person, a grant.
+      expect((await otherApi.call('PATCH', `/courses/${otherCourse}`, { title: 'Elsewhere 102' })).status).toBe(200);
+      const grant = await otherApi.put(`/courses/${otherCourse}/privileges/${enc('email:someone@elsewhere.example')}`, {
+        allow: ['grades.view'],
+      });
+      expect(grant.status).toBe(201); // a placeholder person was created for the email
+      queries = 0;
+      await allowed();
+      expect(queries).toBe(0);
+    } finally {
+      h.server.store.sequelize.removeHook('afterQuery', 'count-other');
+    }
   });
 
   it('forgets a revoked admin token at once', async () => {

@@ -4,7 +4,7 @@ import { inTransaction } from '../../src/db/store.js';
 import { insertPerson } from '../../src/domain/people.js';
 import { seedTenant } from '../support/server.js';
 import { apiClient, enc, privilegesHarness, type Api } from './helpers.js';
-import { sqlOn } from './helpers.js';
+import { scimGroup, scimRemoveMember, scimSetActive, sqlOn } from './helpers.js';
 
 /**
  * The rules of DESIGN.md "Privileges", over HTTP: deny wins; role defaults, group grants (nested
@@ -70,18 +70,8 @@ describe('effective privileges', () => {
 
   it('applies group grants to members of nested groups, and a group deny beats a person allow', async () => {
     const s = await person('active', 'student1');
-    const [outer] = await sql<{ id: string }>(
-      `INSERT INTO groups (tenant_id, display_name) VALUES ($1, 'Year 10') RETURNING id`,
-      [h.tenant.id],
-    );
-    const [inner] = await sql<{ id: string }>(
-      `INSERT INTO groups (tenant_id, display_name) VALUES ($1, 'Year 10 Set A') RETURNING id`,
-      [h.tenant.id],
-    );
-    await sql(
-      `INSERT INTO group_members (tenant_id, group_id, member_type, member_id) VALUES ($1, $2, 'group', $3), ($1, $3, 'person', $4) RETURNING 1`,
-      [h.tenant.id, outer.id, inner.id, s.id],
-    );
+    const inner = await scimGroup(h.server, h.scimToken, 'Year 10 Set A', [{ value: s.id, type: 'User' }]);
+    const outer = await scimGroup(h.server, h.scimToken, 'Year 10', [{ value: inner.id, type: 'Group' }]);
     expect((await authorize(s.id, 'grades.view')).allowed).toBe(false);
     expect(
       (
@@ -100,8 +90,8 @@ describe('effective privileges', () => {
       allowed: false,
       why: [{ source: 'group', effect: 'deny', groupId: outer.id }],
     });
-    // leaving the inner group removes what the outer group granted
-    await sql(`DELETE FROM group_members WHERE group_id = $1 AND member_id = $2 RETURNING 1`, [inner.id, s.id]);
+    // leaving the inner group (the IdP removes them) removes what the outer group granted
+    await scimRemoveMember(h.server, h.scimToken, inner.id, s.id);
     expect((await authorize(s.id, 'grades.view')).allowed).toBe(false);
     expect((await h.api.get(`/courses/${courseId}/group-privileges`)).body.items).toEqual([
       { groupId: outer.id, displayName: 'Year 10', allow: ['grades.view'], deny: ['members.view'] },
@@ -110,10 +100,12 @@ describe('effective privileges', () => {
 
   it('gives nothing to people who are not active, keeps their grants, and restores them on reactivation', async () => {
     const p = await person('active', 'suspendable');
+    // Fixture: they have signed in before, so lifting the suspension makes them active again.
+    await sql('UPDATE people SET first_launch_at = now() WHERE id = $1 RETURNING 1', [p.id]);
     await h.api.put(`/courses/${courseId}/privileges/${p.id}`, { allow: ['grades.view'] });
     expect((await authorize(p.id, 'grades.view')).allowed).toBe(true);
-    // SCIM deactivates them (same process, through Sequelize): the cached decision must not survive.
-    await sql(`UPDATE people SET status = 'suspended', active = false WHERE id = $1 RETURNING 1`, [p.id]);
+    // The IdP deactivates them over SCIM: the cached decision must not survive.
+    await scimSetActive(h.server, h.scimToken, p.id, false);
     const d = await authorize(p.id, 'grades.view');
     expect(d).toMatchObject({
       allowed: false,
@@ -126,7 +118,7 @@ describe('effective privileges', () => {
       (i: any) => i.person.id === p.id,
     );
     expect(listed).toMatchObject({ allow: ['grades.view'], deny: [], effective: [] });
-    await sql(`UPDATE people SET status = 'active', active = true WHERE id = $1 RETURNING 1`, [p.id]);
+    await scimSetActive(h.server, h.scimToken, p.id, true);
     expect((await authorize(p.id, 'grades.view')).allowed).toBe(true);
   });
 
