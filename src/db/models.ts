@@ -1,188 +1,129 @@
-import { DataTypes, type Model, type ModelStatic, type Optional, type Sequelize } from 'sequelize';
+import type { InferAttributes, ModelStatic, Sequelize } from 'sequelize';
+import { type Course, type CourseMembership, initCoursesModels } from '../domain/courses-models.js';
+import { type Group, type GroupMember, initGroupsModels } from '../domain/groups-models.js';
+import { initInvitationsModels, type Invitation, type OutboxMessage } from '../domain/invitations-models.js';
+import {
+  initLtiModels,
+  type LtiDeployment,
+  type LtiNonce,
+  type LtiPlatform,
+  type LtiRegistrationLink,
+  type LtiState,
+  type LtiTicket,
+  type ToolKey,
+} from '../domain/lti-models.js';
+import { type IdentityLink, initPeopleModels, type Person, type PersonEmail } from '../domain/people-models.js';
+import {
+  type GroupPrivilegeGrant,
+  initPrivilegeModels,
+  type PrivilegeCatalogueEntry,
+  type PrivilegeGrant,
+  type RolePrivilegeDefault,
+} from '../domain/privilege-models.js';
+import { type ApiToken, type AuditEvent, initTenancyModels, type Tenant } from '../domain/tenancy-models.js';
 
 /**
- * Sequelize models, defined per Sequelize instance (not as global classes) so that a process can
- * hold two databases at once — tests do. Column names are snake_case in SQL, camelCase here.
+ * The models of one Sequelize instance, one per table of migrations/ (umzug's own meta table
+ * aside), and their associations. Defined per instance, not bound once globally, so that a
+ * process can hold two databases at once — tests do. Each model lives beside the domain it serves.
  */
-export interface TenantAttrs {
-  id: string;
-  slug: string;
-  name: string;
-  status: 'active' | 'suspended';
-  seatLimit: number | null;
-  createdAt: Date;
-  updatedAt: Date;
-  deletedAt: Date | null;
-}
-export type TenantModel = Model<
-  TenantAttrs,
-  Optional<TenantAttrs, 'id' | 'status' | 'seatLimit' | 'createdAt' | 'updatedAt' | 'deletedAt'>
->;
-
-export type TokenKind = 'scim' | 'admin';
-export interface ApiTokenAttrs {
-  id: string;
-  tenantId: string;
-  kind: TokenKind;
-  name: string;
-  tokenHash: string;
-  prefix: string;
-  createdAt: Date;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-  lastUsedAt: Date | null;
-}
-export type ApiTokenModel = Model<
-  ApiTokenAttrs,
-  Optional<ApiTokenAttrs, 'id' | 'createdAt' | 'expiresAt' | 'revokedAt' | 'lastUsedAt'>
->;
-
-export interface AuditEventAttrs {
-  id: number;
-  tenantId: string;
-  at: Date;
-  actor: string;
-  action: string;
-  targetType: string;
-  targetId: string;
-  before: unknown;
-  after: unknown;
-  requestId: string | null;
-}
-export type AuditEventModel = Model<
-  AuditEventAttrs,
-  Optional<AuditEventAttrs, 'id' | 'at' | 'before' | 'after' | 'requestId'>
->;
-
-export type PersonStatus = 'provisioned' | 'invited' | 'active' | 'suspended' | 'deprovisioned' | 'merged';
-export type PersonSource = 'scim' | 'invite' | 'lti' | 'roster' | 'admin';
-export interface PersonAttrs {
-  id: string;
-  tenantId: string;
-  status: PersonStatus;
-  userName: string | null;
-  externalId: string | null;
-  primaryEmail: string | null;
-  givenName: string | null;
-  familyName: string | null;
-  displayName: string | null;
-  active: boolean;
-  source: PersonSource;
-  scim: Record<string, unknown>;
-  version: number;
-  firstLaunchAt: Date | null;
-  mergedInto: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-  deletedAt: Date | null;
-}
-export type PersonModel = Model<
-  PersonAttrs,
-  Optional<
-    PersonAttrs,
-    | 'id'
-    | 'userName'
-    | 'externalId'
-    | 'primaryEmail'
-    | 'givenName'
-    | 'familyName'
-    | 'displayName'
-    | 'active'
-    | 'scim'
-    | 'version'
-    | 'firstLaunchAt'
-    | 'mergedInto'
-    | 'createdAt'
-    | 'updatedAt'
-    | 'deletedAt'
-  >
->;
-
 export interface Models {
-  Tenant: ModelStatic<TenantModel>;
-  ApiToken: ModelStatic<ApiTokenModel>;
-  AuditEvent: ModelStatic<AuditEventModel>;
-  Person: ModelStatic<PersonModel>;
+  Tenant: ModelStatic<Tenant>;
+  ApiToken: ModelStatic<ApiToken>;
+  AuditEvent: ModelStatic<AuditEvent>;
+  Person: ModelStatic<Person>;
+  PersonEmail: ModelStatic<PersonEmail>;
+  IdentityLink: ModelStatic<IdentityLink>;
+  Group: ModelStatic<Group>;
+  GroupMember: ModelStatic<GroupMember>;
+  Course: ModelStatic<Course>;
+  CourseMembership: ModelStatic<CourseMembership>;
+  PrivilegeCatalogueEntry: ModelStatic<PrivilegeCatalogueEntry>;
+  RolePrivilegeDefault: ModelStatic<RolePrivilegeDefault>;
+  PrivilegeGrant: ModelStatic<PrivilegeGrant>;
+  GroupPrivilegeGrant: ModelStatic<GroupPrivilegeGrant>;
+  Invitation: ModelStatic<Invitation>;
+  OutboxMessage: ModelStatic<OutboxMessage>;
+  LtiPlatform: ModelStatic<LtiPlatform>;
+  LtiDeployment: ModelStatic<LtiDeployment>;
+  LtiState: ModelStatic<LtiState>;
+  LtiNonce: ModelStatic<LtiNonce>;
+  LtiTicket: ModelStatic<LtiTicket>;
+  ToolKey: ModelStatic<ToolKey>;
+  LtiRegistrationLink: ModelStatic<LtiRegistrationLink>;
 }
-
-// Factories, not shared objects: Sequelize writes into each attribute definition it is given.
-const uuidPk = () => ({ type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 });
-const now = () => ({ type: DataTypes.DATE, allowNull: false, defaultValue: DataTypes.NOW });
-const nullableDate = () => ({ type: DataTypes.DATE, allowNull: true });
-const nullableText = () => ({ type: DataTypes.TEXT, allowNull: true });
-const text = () => ({ type: DataTypes.TEXT, allowNull: false });
 
 export function defineModels(sequelize: Sequelize): Models {
-  const opts = { underscored: true, timestamps: false, freezeTableName: true };
-  const Tenant = sequelize.define<TenantModel>(
-    'tenants',
-    {
-      id: uuidPk(),
-      slug: text(),
-      name: text(),
-      status: { ...text(), defaultValue: 'active' },
-      seatLimit: { type: DataTypes.INTEGER, allowNull: true },
-      createdAt: now(),
-      updatedAt: now(),
-      deletedAt: nullableDate(),
-    },
-    opts,
-  );
-  const ApiToken = sequelize.define<ApiTokenModel>(
-    'api_tokens',
-    {
-      id: uuidPk(),
-      tenantId: { type: DataTypes.UUID, allowNull: false },
-      kind: text(),
-      name: text(),
-      tokenHash: text(),
-      prefix: text(),
-      createdAt: now(),
-      expiresAt: nullableDate(),
-      revokedAt: nullableDate(),
-      lastUsedAt: nullableDate(),
-    },
-    opts,
-  );
-  const AuditEvent = sequelize.define<AuditEventModel>(
-    'audit_events',
-    {
-      id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
-      tenantId: { type: DataTypes.UUID, allowNull: false },
-      at: now(),
-      actor: text(),
-      action: text(),
-      targetType: text(),
-      targetId: text(),
-      before: { type: DataTypes.JSONB, allowNull: true },
-      after: { type: DataTypes.JSONB, allowNull: true },
-      requestId: nullableText(),
-    },
-    opts,
-  );
-  const Person = sequelize.define<PersonModel>(
-    'people',
-    {
-      id: uuidPk(),
-      tenantId: { type: DataTypes.UUID, allowNull: false },
-      status: text(),
-      userName: nullableText(),
-      externalId: nullableText(),
-      primaryEmail: nullableText(),
-      givenName: nullableText(),
-      familyName: nullableText(),
-      displayName: nullableText(),
-      active: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
-      source: text(),
-      scim: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
-      version: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 1 },
-      firstLaunchAt: nullableDate(),
-      mergedInto: { type: DataTypes.UUID, allowNull: true },
-      createdAt: now(),
-      updatedAt: now(),
-      deletedAt: nullableDate(),
-    },
-    opts,
-  );
-  return { Tenant, ApiToken, AuditEvent, Person };
+  const models: Models = {
+    ...initTenancyModels(sequelize),
+    ...initPeopleModels(sequelize),
+    ...initGroupsModels(sequelize),
+    ...initCoursesModels(sequelize),
+    ...initPrivilegeModels(sequelize),
+    ...initInvitationsModels(sequelize),
+    ...initLtiModels(sequelize),
+  };
+  associate(models);
+  return models;
 }
+
+/**
+ * Associations follow the foreign keys of the migrations. The schema's composite keys
+ * (tenant_id, id) are narrowed to the id column, which is unique on its own. `constraints: false`
+ * because the migrations own the constraints. The privilege catalogue has no association: grants
+ * reference it by (tenant_id, key), which a single-column association cannot express.
+ */
+function associate(m: Models): void {
+  const fk = (foreignKey: string) => ({ foreignKey, constraints: false });
+
+  m.Tenant.hasMany(m.ApiToken, fk('tenantId'));
+  m.Tenant.hasMany(m.AuditEvent, fk('tenantId'));
+  m.Tenant.hasMany(m.Person, fk('tenantId'));
+  m.Tenant.hasMany(m.Group, fk('tenantId'));
+  m.Tenant.hasMany(m.Course, fk('tenantId'));
+  m.Tenant.hasMany(m.LtiPlatform, fk('tenantId'));
+  m.ApiToken.belongsTo(m.Tenant, { ...fk('tenantId'), as: 'tenant' });
+  m.Person.belongsTo(m.Tenant, { ...fk('tenantId'), as: 'tenant' });
+
+  m.Person.hasMany(m.PersonEmail, { ...fk('personId'), as: 'emails' });
+  m.Person.hasMany(m.IdentityLink, { ...fk('personId'), as: 'identityLinks' });
+  m.Person.hasMany(m.CourseMembership, { ...fk('personId'), as: 'memberships' });
+  m.Person.hasMany(m.PrivilegeGrant, { ...fk('personId'), as: 'grants' });
+  m.Person.hasMany(m.Invitation, { ...fk('personId'), as: 'invitations' });
+  m.Person.belongsTo(m.Person, { ...fk('mergedInto'), as: 'mergedIntoPerson' });
+  m.PersonEmail.belongsTo(m.Person, { ...fk('personId'), as: 'person' });
+  m.IdentityLink.belongsTo(m.Person, { ...fk('personId'), as: 'person' });
+  m.IdentityLink.belongsTo(m.LtiPlatform, { ...fk('platformId'), as: 'platform' });
+  m.Invitation.belongsTo(m.Person, { ...fk('personId'), as: 'person' });
+
+  m.Course.hasMany(m.CourseMembership, { ...fk('courseId'), as: 'memberships' });
+  m.Course.hasMany(m.PrivilegeGrant, { ...fk('courseId'), as: 'grants' });
+  m.Course.hasMany(m.GroupPrivilegeGrant, { ...fk('courseId'), as: 'groupGrants' });
+  m.CourseMembership.belongsTo(m.Course, { ...fk('courseId'), as: 'course' });
+  m.CourseMembership.belongsTo(m.Person, { ...fk('personId'), as: 'person' });
+
+  m.Group.hasMany(m.GroupMember, { ...fk('groupId'), as: 'members' });
+  m.Group.hasMany(m.GroupPrivilegeGrant, { ...fk('groupId'), as: 'grants' });
+  m.GroupMember.belongsTo(m.Group, { ...fk('groupId'), as: 'group' });
+
+  m.PrivilegeGrant.belongsTo(m.Person, { ...fk('personId'), as: 'person' });
+  m.PrivilegeGrant.belongsTo(m.Course, { ...fk('courseId'), as: 'course' });
+  m.GroupPrivilegeGrant.belongsTo(m.Group, { ...fk('groupId'), as: 'group' });
+  m.GroupPrivilegeGrant.belongsTo(m.Course, { ...fk('courseId'), as: 'course' });
+
+  m.LtiPlatform.hasMany(m.LtiDeployment, { ...fk('platformId'), as: 'deployments' });
+  m.LtiPlatform.hasMany(m.IdentityLink, { ...fk('platformId'), as: 'identityLinks' });
+  m.LtiDeployment.belongsTo(m.LtiPlatform, { ...fk('platformId'), as: 'platform' });
+}
+
+// The names the existing call sites use, now derived from the model classes.
+export type { TokenKind } from '../domain/tenancy-models.js';
+export type { PersonSource, PersonStatus } from '../domain/people-models.js';
+export type TenantAttrs = InferAttributes<Tenant>;
+export type ApiTokenAttrs = InferAttributes<ApiToken>;
+export type AuditEventAttrs = InferAttributes<AuditEvent>;
+export type PersonAttrs = InferAttributes<Person>;
+export type TenantModel = Tenant;
+export type ApiTokenModel = ApiToken;
+export type AuditEventModel = AuditEvent;
+export type PersonModel = Person;

@@ -1,0 +1,97 @@
+import type { CreationOptional, InferAttributes, InferCreationAttributes, Sequelize } from 'sequelize';
+import { Model } from 'sequelize';
+import {
+  bindModel,
+  now,
+  nullableDate,
+  nullableInteger,
+  nullableJson,
+  nullableText,
+  serialPk,
+  text,
+  textWithDefault,
+  uuid,
+  uuidPk,
+} from './model-kit.js';
+
+/** A school: every other row belongs to one (migrations/0001_foundation.sql). */
+export class Tenant extends Model<InferAttributes<Tenant>, InferCreationAttributes<Tenant>> {
+  declare id: CreationOptional<string>;
+  declare slug: string;
+  declare name: string;
+  declare status: CreationOptional<'active' | 'suspended'>;
+  declare seatLimit: CreationOptional<number | null>;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+  declare deletedAt: CreationOptional<Date | null>;
+}
+
+export type TokenKind = 'scim' | 'admin';
+
+/** A bearer token; only its hash is stored. */
+export class ApiToken extends Model<InferAttributes<ApiToken>, InferCreationAttributes<ApiToken>> {
+  declare id: CreationOptional<string>;
+  declare tenantId: string;
+  declare kind: TokenKind;
+  declare name: string;
+  declare tokenHash: string;
+  declare prefix: string;
+  declare createdAt: CreationOptional<Date>;
+  declare expiresAt: CreationOptional<Date | null>;
+  declare revokedAt: CreationOptional<Date | null>;
+  declare lastUsedAt: CreationOptional<Date | null>;
+}
+
+/** One audited change, written in the transaction of the change itself. */
+export class AuditEvent extends Model<InferAttributes<AuditEvent>, InferCreationAttributes<AuditEvent>> {
+  // bigserial; connect.ts parses int8 as a number
+  declare id: CreationOptional<number>;
+  declare tenantId: string;
+  declare at: CreationOptional<Date>;
+  declare actor: string;
+  declare action: string;
+  declare targetType: string;
+  declare targetId: string;
+  declare before: unknown;
+  declare after: unknown;
+  declare requestId: CreationOptional<string | null>;
+}
+
+export function initTenancyModels(sequelize: Sequelize) {
+  return {
+    Tenant: bindModel(Tenant, sequelize, 'tenants', {
+      id: uuidPk(),
+      slug: text(),
+      name: text(),
+      status: textWithDefault('active'),
+      seatLimit: nullableInteger(),
+      createdAt: now(),
+      updatedAt: now(),
+      deletedAt: nullableDate(),
+    }),
+    ApiToken: bindModel(ApiToken, sequelize, 'api_tokens', {
+      id: uuidPk(),
+      tenantId: uuid(),
+      kind: text(),
+      name: text(),
+      tokenHash: text(),
+      prefix: text(),
+      createdAt: now(),
+      expiresAt: nullableDate(),
+      revokedAt: nullableDate(),
+      lastUsedAt: nullableDate(),
+    }),
+    AuditEvent: bindModel(AuditEvent, sequelize, 'audit_events', {
+      id: serialPk(),
+      tenantId: uuid(),
+      at: now(),
+      actor: text(),
+      action: text(),
+      targetType: text(),
+      targetId: text(),
+      before: nullableJson(),
+      after: nullableJson(),
+      requestId: nullableText(),
+    }),
+  };
+}
