@@ -22,7 +22,7 @@ import {
   setGroupPrivileges,
   setPersonPrivileges,
   setRoleDefaults,
-} from '../domain/privileges.js';
+} from '../domain/privileges/index.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
 import { actorOf, fastJsonBody, jsonBody, principalOf, requireAdmin } from './api-auth.js';
 import { courseRoutes, coursesOpenApi } from './api-courses.js';
