@@ -29,8 +29,8 @@ import { changedOnCommit } from './change-signal.js';
 
 /**
  * Bulk pre-enrolment: up to 10,000 rows {email|key, roles, allow, deny} into one course.
- * Per-row status as Open edX's program enrollment API reports it, and the same HTTP codes:
- * 200 all rows succeeded, 207 some did, 422 none did, 413 too many rows.
+ * Per-row status as Open edX's program enrollment API reports it; `outcome` says whether all, some
+ * or none of the rows succeeded (the API answers 200, 207, 422 for them; 413 for too many rows).
  *   created   a live person got a new membership
  *   updated   a live person's existing membership/grants were set (a retry of the same row: updated)
  *   pending   the person is an invited placeholder: it all takes effect at their first launch
@@ -58,8 +58,10 @@ export interface BulkRowResult {
   error?: string;
   candidates?: PersonSummary[];
 }
+/** Whether every row succeeded, some did, or none did. */
+export type BulkOutcome = 'all' | 'some' | 'none';
 export interface BulkResult {
-  httpStatus: 200 | 207 | 422;
+  outcome: BulkOutcome;
   courseId: string;
   summary: Record<RowStatus, number>;
   results: BulkRowResult[];
@@ -220,7 +222,8 @@ export async function bulkEnrol(
   };
   for (const r of results) summary[r.status]++;
   const ok = results.filter((r) => SUCCESS.includes(r.status)).length;
-  return { httpStatus: ok === results.length ? 200 : ok === 0 ? 422 : 207, courseId: course.id, summary, results };
+  const outcome: BulkOutcome = ok === results.length ? 'all' : ok === 0 ? 'none' : 'some';
+  return { outcome, courseId: course.id, summary, results };
 }
 
 let savepointSeq = 0;
