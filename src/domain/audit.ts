@@ -1,4 +1,5 @@
 import { QueryTypes, type Transaction } from 'sequelize';
+import { exec } from '../db/sql.js';
 import type { ActorContext, Store } from '../db/store.js';
 import { ValidationError } from '../errors.js';
 import { UUID } from '../ids.js';
@@ -33,6 +34,38 @@ export async function recordAudit(store: Store, t: Transaction, ctx: ActorContex
     },
     { transaction: t },
   );
+}
+
+/** An event of a batch: the tenant is the batch's. */
+export type AuditBatchEntry = Omit<AuditEntry, 'tenantId'>;
+
+/** One multi-row insert of audit events for batch operations (bulk enrolment); same columns as recordAudit. */
+export async function recordAuditBatch(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  tenantId: string,
+  entries: AuditBatchEntry[],
+): Promise<void> {
+  for (let i = 0; i < entries.length; i += 2000) {
+    const chunk = entries.slice(i, i + 2000);
+    await exec(
+      store,
+      `INSERT INTO audit_events (tenant_id, actor, action, target_type, target_id, before, after, request_id)
+       SELECT $1, $2, a, tt, ti, b::jsonb, af::jsonb, $3 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS x (a, tt, ti, b, af)`,
+      [
+        tenantId,
+        ctx.actor,
+        ctx.requestId ?? null,
+        chunk.map((e) => e.action),
+        chunk.map((e) => e.targetType),
+        chunk.map((e) => e.targetId),
+        chunk.map((e) => (e.before === undefined || e.before === null ? null : JSON.stringify(e.before))),
+        chunk.map((e) => (e.after === undefined || e.after === null ? null : JSON.stringify(e.after))),
+      ],
+      t,
+    );
+  }
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   effectiveOne,
   type Decision,
   type Effective,
-} from './privileges.js';
+} from './privileges/index.js';
 import { onAuthzChange } from './change-signal.js';
 
 /**

@@ -14,26 +14,23 @@ import {
   type PersonSummary,
 } from './person-reference.js';
 import {
-  advisoryLocks,
   assertCanManage,
   assertManagerRemains,
   catalogue,
-  grantAuditView,
-  grantLockKey,
   knownRoles,
-  recordAuditBatch,
   roleDefaults,
   roleName,
-  type Effect,
+  writeGrants,
   type Principal,
-} from './privileges.js';
+} from './privileges/index.js';
+import { recordAuditBatch, type AuditBatchEntry } from './audit.js';
 import { exec, select } from '../db/sql.js';
 import { changedOnCommit } from './change-signal.js';
 
 /**
  * Bulk pre-enrolment: up to 10,000 rows {email|key, roles, allow, deny} into one course.
- * Per-row status as Open edX's program enrollment API reports it, and the same HTTP codes:
- * 200 all rows succeeded, 207 some did, 422 none did, 413 too many rows.
+ * Per-row status as Open edX's program enrollment API reports it; `outcome` says whether all, some
+ * or none of the rows succeeded (the API answers 200, 207, 422 for them; 413 for too many rows).
  *   created   a live person got a new membership
  *   updated   a live person's existing membership/grants were set (a retry of the same row: updated)
  *   pending   the person is an invited placeholder: it all takes effect at their first launch
@@ -61,8 +58,10 @@ export interface BulkRowResult {
   error?: string;
   candidates?: PersonSummary[];
 }
+/** Whether every row succeeded, some did, or none did. */
+export type BulkOutcome = 'all' | 'some' | 'none';
 export interface BulkResult {
-  httpStatus: 200 | 207 | 422;
+  outcome: BulkOutcome;
   courseId: string;
   summary: Record<RowStatus, number>;
   results: BulkRowResult[];
@@ -187,7 +186,7 @@ export async function bulkEnrol(
         return missing.length === 0;
       });
     }
-    // All email/key locks first, then grant locks chunk by chunk: the order every writer follows.
+    // All email/key locks first, then the grant writer's locks chunk by chunk: the order in locks.ts.
     await lockRefs(
       store,
       t,
@@ -223,7 +222,8 @@ export async function bulkEnrol(
   };
   for (const r of results) summary[r.status]++;
   const ok = results.filter((r) => SUCCESS.includes(r.status)).length;
-  return { httpStatus: ok === results.length ? 200 : ok === 0 ? 422 : 207, courseId: course.id, summary, results };
+  const outcome: BulkOutcome = ok === results.length ? 'all' : ok === 0 ? 'none' : 'some';
+  return { outcome, courseId: course.id, summary, results };
 }
 
 let savepointSeq = 0;
@@ -342,7 +342,7 @@ async function applyRows(
     ).map((m) => [m.person_id, m]),
   );
   const memberWrites: Array<{ personId: string; roles: string[] }> = [];
-  const audits: Array<{ action: string; targetType: string; targetId: string; before?: unknown; after?: unknown }> = [];
+  const audits: AuditBatchEntry[] = [];
   for (const { p, person } of live) {
     const before = existing.get(person.id);
     const roles = p.roles ?? (before ? null : ['Learner']);
@@ -367,82 +367,16 @@ async function applyRows(
     );
   }
 
-  // Grants: rows that name allow/deny get exactly those lists; unchanged grant rows are left alone.
-  const withGrants = live.filter((r) => r.p.grants);
-  if (withGrants.length) {
-    await advisoryLocks(
-      store,
-      t,
-      'grants',
-      withGrants.map((r) => grantLockKey(tenantId, course.id, r.person.id)),
-    );
-    const current = await select<{ id: string; person_id: string; privilege: string; effect: Effect }>(
-      store,
-      'SELECT id, person_id, privilege, effect FROM privilege_grants WHERE tenant_id = $1 AND course_id = $2 AND person_id = ANY($3::uuid[]) FOR UPDATE',
-      [tenantId, course.id, withGrants.map((r) => r.person.id)],
-      t,
-    );
-    const byPerson = new Map<string, typeof current>();
-    for (const g of current) {
-      let l = byPerson.get(g.person_id);
-      if (!l) byPerson.set(g.person_id, (l = []));
-      l.push(g);
-    }
-    const del: string[] = [];
-    const flipIds: string[] = [];
-    const flipTo: string[] = [];
-    const add: Array<[string, string, string]> = [];
-    for (const { p, person } of withGrants) {
-      const want = new Map<string, Effect>([
-        ...p.grants!.allow.map((x) => [x, 'allow'] as const),
-        ...p.grants!.deny.map((x) => [x, 'deny'] as const),
-      ]);
-      const have = byPerson.get(person.id) ?? [];
-      const before = del.length + flipIds.length + add.length;
-      for (const g of have) {
-        if (!want.has(g.privilege)) del.push(g.id);
-        else if (want.get(g.privilege) !== g.effect) {
-          flipIds.push(g.id);
-          flipTo.push(want.get(g.privilege)!);
-        }
-      }
-      for (const [priv, eff] of want) if (!have.some((g) => g.privilege === priv)) add.push([person.id, priv, eff]);
-      const changed = del.length + flipIds.length + add.length > before;
-      if (changed) {
-        audits.push({
-          action: 'privileges.set',
-          targetType: 'course_person',
-          targetId: `${course.id}/${person.id}`,
-          before: { courseId: course.id, personId: person.id, ...grantAuditView(have) },
-          after: {
-            courseId: course.id,
-            personId: person.id,
-            allow: [...p.grants!.allow].sort(),
-            deny: [...p.grants!.deny].sort(),
-          },
-        });
-      }
-    }
-    if (del.length) await exec(store, 'DELETE FROM privilege_grants WHERE id = ANY($1::uuid[])', [del], t);
-    if (flipIds.length) {
-      await exec(
-        store,
-        `UPDATE privilege_grants g SET effect = x.e, granted_by = $3, updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS x (id, e) WHERE g.id = x.id`,
-        [flipIds, flipTo, ctx.actor],
-        t,
-      );
-    }
-    if (add.length) {
-      await exec(
-        store,
-        `INSERT INTO privilege_grants (tenant_id, course_id, person_id, privilege, effect, granted_by)
-         SELECT $1, $2, p, pr, e, $6 FROM unnest($3::uuid[], $4::text[], $5::text[]) AS x (p, pr, e)`,
-        [tenantId, course.id, add.map((a) => a[0]), add.map((a) => a[1]), add.map((a) => a[2]), ctx.actor],
-        t,
-      );
-    }
-  }
   await recordAuditBatch(store, t, ctx, tenantId, audits);
+
+  // Grants: rows that name allow/deny get exactly those lists, through the one grant writer.
+  await writeGrants(
+    store,
+    t,
+    ctx,
+    { tenantId, courseId: course.id, kind: 'person' },
+    live.filter((r) => r.p.grants).map((r) => ({ subjectId: r.person.id, lists: r.p.grants! })),
+  );
 
   for (const { p, person } of live) {
     const status: RowStatus = person.status === 'invited' ? 'pending' : existing.has(person.id) ? 'updated' : 'created';

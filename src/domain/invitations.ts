@@ -3,7 +3,7 @@ import type { Transaction } from 'sequelize';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { AppError, ConflictError, NotFoundError } from '../errors.js';
 import { enqueueMail } from './outbox.js';
-import { recordAuditBatch } from './privileges.js';
+import { recordAuditBatch } from './audit.js';
 import { exec, select } from '../db/sql.js';
 import { changedOnCommit } from './change-signal.js';
 

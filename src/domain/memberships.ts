@@ -15,7 +15,7 @@ import {
   normalizeRoles,
   roleDefaults,
   type Principal,
-} from './privileges.js';
+} from './privileges/index.js';
 import { select } from '../db/sql.js';
 import { changedOnCommit } from './change-signal.js';
 import { parseInput } from './validate.js';

@@ -3,7 +3,8 @@ import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { queueInvitations, type InviteSettings } from './invitations.js';
 import { insertPerson, personAuditView, SEAT_STATUSES } from './people.js';
-import { advisoryLocks, recordAuditBatch } from './privileges.js';
+import { recordAuditBatch } from './audit.js';
+import { advisoryLocks } from './locks.js';
 import { exec, select } from '../db/sql.js';
 import { UUID } from '../ids.js';
 

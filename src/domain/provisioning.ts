@@ -4,7 +4,7 @@ import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.js';
 import { recordAudit } from './audit.js';
 import { assertSeatAvailable, insertPerson, personAuditView } from './people.js';
-import { revokePersonGrants } from './privileges.js';
+import { revokePersonGrants } from './privileges/index.js';
 import { UUID } from '../ids.js';
 
 /**

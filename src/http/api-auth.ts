@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ActorContext } from '../db/store.js';
 import type { AuthorizationCache } from '../domain/authorize.js';
-import type { Principal } from '../domain/privileges.js';
+import type { Principal } from '../domain/privileges/index.js';
 import type { TokenResolver } from '../domain/tokens.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { SessionPrincipal } from './context.js';

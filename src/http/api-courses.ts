@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { Store } from '../db/store.js';
 import { createCourse, deleteCourse, getCourse, listCourses, updateCourse } from '../domain/courses.js';
-import { effectiveOne } from '../domain/privileges.js';
+import { effectiveOne } from '../domain/privileges/index.js';
 import { ForbiddenError } from '../errors.js';
 import { actorOf, jsonBody, principalOf, requireAdmin } from './api-auth.js';
 import { problemResponse, type PathItems } from './openapi.js';

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { Store } from '../db/store.js';
 import { likeEscape } from '../domain/courses.js';
 import { getPersonById, parsePersonRef, findByRefs, refKey } from '../domain/person-reference.js';
-import { effectiveOne } from '../domain/privileges.js';
+import { effectiveOne } from '../domain/privileges/index.js';
 import { select } from '../db/sql.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { principalOf } from './api-auth.js';

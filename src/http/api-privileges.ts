@@ -22,7 +22,7 @@ import {
   setGroupPrivileges,
   setPersonPrivileges,
   setRoleDefaults,
-} from '../domain/privileges.js';
+} from '../domain/privileges/index.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
 import { actorOf, fastJsonBody, jsonBody, principalOf, requireAdmin } from './api-auth.js';
 import { courseRoutes, coursesOpenApi } from './api-courses.js';
@@ -149,7 +149,10 @@ export function privilegeRoutes(deps: PrivilegesDeps) {
   app.post('/courses/:id/enrolments', async (c) => {
     const r = await bulkEnrol(store, principalOf(c), actorOf(c), c.req.param('id'), await jsonBody(c), { invite });
     if (r.summary.pending) outbox.kick();
-    return c.json({ courseId: r.courseId, summary: r.summary, results: r.results }, r.httpStatus);
+    return c.json(
+      { courseId: r.courseId, summary: r.summary, results: r.results },
+      r.outcome === 'all' ? 200 : r.outcome === 'none' ? 422 : 207,
+    );
   });
 
   /* --- group grants --- */

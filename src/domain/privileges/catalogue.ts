@@ -1,0 +1,152 @@
+import type { Transaction } from 'sequelize';
+import { z } from 'zod';
+import { exec, select } from '../../db/sql.js';
+import { inTransaction, type ActorContext, type Store } from '../../db/store.js';
+import { ConflictError, ValidationError } from '../../errors.js';
+import { recordAudit } from '../audit.js';
+import { changedOnCommit } from '../change-signal.js';
+import { parseInput } from '../validate.js';
+
+/** The tenant's privilege catalogue and the default privileges each LTI role brings. */
+
+export const MANAGE = 'privileges.manage';
+/** LTI roles we know besides the tenant's configured defaults (LIS v2 membership vocabulary). */
+export const KNOWN_ROLES = [
+  'Instructor',
+  'TeachingAssistant',
+  'Learner',
+  'ContentDeveloper',
+  'Administrator',
+  'Mentor',
+  'Member',
+  'Manager',
+  'Officer',
+];
+/** `http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant` → `TeachingAssistant`. */
+export const roleName = (role: string) => role.replace(/^.*#/, '');
+
+export async function catalogue(store: Store, tenantId: string, t?: Transaction) {
+  return select<{ key: string; description: string }>(
+    store,
+    'SELECT key, description FROM privilege_catalogue WHERE tenant_id = $1 ORDER BY key',
+    [tenantId],
+    t,
+  );
+}
+
+/** Throws 400 listing the valid privileges when any of `keys` is not in the tenant's catalogue. */
+export async function assertKnownPrivileges(
+  store: Store,
+  tenantId: string,
+  keys: string[],
+  t?: Transaction,
+): Promise<string[]> {
+  const valid = (await catalogue(store, tenantId, t)).map((r) => r.key);
+  const unknown = [...new Set(keys)].filter((k) => !valid.includes(k));
+  if (unknown.length) {
+    throw new ValidationError(
+      `Unknown privilege${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; valid: ${valid.join(', ')}`,
+      {
+        details: { unknown, valid },
+      },
+    );
+  }
+  return valid;
+}
+
+const catalogueEntry = z.object({
+  key: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'key: dotted lower-case words such as "reports.view"'),
+  description: z.string().max(500).default(''),
+});
+
+export async function addCatalogueEntry(store: Store, ctx: ActorContext, tenantId: string, input: unknown) {
+  const entry = parseInput(catalogueEntry, input);
+  return inTransaction(store, async (t) => {
+    const existing = await select(
+      store,
+      'SELECT 1 FROM privilege_catalogue WHERE tenant_id = $1 AND key = $2',
+      [tenantId, entry.key],
+      t,
+    );
+    if (existing.length) throw new ConflictError(`Privilege ${entry.key} already exists`);
+    await exec(
+      store,
+      'INSERT INTO privilege_catalogue (tenant_id, key, description) VALUES ($1, $2, $3)',
+      [tenantId, entry.key, entry.description],
+      t,
+    );
+    await recordAudit(store, t, ctx, {
+      tenantId,
+      action: 'privilege.catalogue.add',
+      targetType: 'privilege',
+      targetId: entry.key,
+      after: entry,
+    });
+    changedOnCommit(t, tenantId);
+    return entry;
+  });
+}
+
+export async function roleDefaults(store: Store, tenantId: string, t?: Transaction): Promise<Record<string, string[]>> {
+  const rows = await select<{ role: string; privileges: string[] }>(
+    store,
+    'SELECT role, array_agg(privilege ORDER BY privilege) AS privileges FROM role_privilege_defaults WHERE tenant_id = $1 GROUP BY role ORDER BY role',
+    [tenantId],
+    t,
+  );
+  return Object.fromEntries(rows.map((r) => [r.role, r.privileges]));
+}
+
+export async function knownRoles(store: Store, tenantId: string, t?: Transaction): Promise<string[]> {
+  return [...new Set([...KNOWN_ROLES, ...Object.keys(await roleDefaults(store, tenantId, t))])];
+}
+
+/** Role names or LTI role URIs; 400 listing the known ones otherwise. Returns short names. */
+export async function normalizeRoles(
+  store: Store,
+  tenantId: string,
+  roles: string[],
+  t?: Transaction,
+): Promise<string[]> {
+  const known = await knownRoles(store, tenantId, t);
+  const names = [...new Set(roles.map(roleName))];
+  const unknown = names.filter((r) => !known.includes(r));
+  if (unknown.length)
+    throw new ValidationError(`Unknown role ${unknown.join(', ')}; known: ${known.join(', ')}`, {
+      details: { unknown, known },
+    });
+  return names;
+}
+
+const roleDefaultsInput = z.object({ privileges: z.array(z.string()).max(200) });
+
+/** Replaces the default privileges of one role in the tenant. */
+export async function setRoleDefaults(store: Store, ctx: ActorContext, tenantId: string, role: string, input: unknown) {
+  const { privileges } = parseInput(roleDefaultsInput, input);
+  if (!/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(role))
+    throw new ValidationError('role: a short LTI role name such as Instructor');
+  return inTransaction(store, async (t) => {
+    await assertKnownPrivileges(store, tenantId, privileges, t);
+    const before = (await roleDefaults(store, tenantId, t))[role] ?? [];
+    await exec(store, 'DELETE FROM role_privilege_defaults WHERE tenant_id = $1 AND role = $2', [tenantId, role], t);
+    if (privileges.length) {
+      await exec(
+        store,
+        'INSERT INTO role_privilege_defaults (tenant_id, role, privilege) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING',
+        [tenantId, role, privileges],
+        t,
+      );
+    }
+    const after = [...new Set(privileges)].sort();
+    await recordAudit(store, t, ctx, {
+      tenantId,
+      action: 'privilege.role_defaults.set',
+      targetType: 'role',
+      targetId: role,
+      before,
+      after,
+    });
+    changedOnCommit(t, tenantId);
+    return { role, privileges: after };
+  });
+}
