@@ -47,6 +47,7 @@ export async function recordAuditBatch(
   tenantId: string,
   entries: AuditBatchEntry[],
 ): Promise<void> {
+  if (entries.length) changedOnCommit(t, tenantId);
   for (let i = 0; i < entries.length; i += 2000) {
     const chunk = entries.slice(i, i + 2000);
     await exec(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction } from '../../src/db/store.js';
 import { insertPerson } from '../../src/domain/people.js';
-import { replaceGrants } from '../../src/domain/privileges.js';
+import { replaceGrants } from '../../src/domain/privileges/index.js';
 import { createTenant } from '../../src/domain/tenants.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../support/db.js';
 
