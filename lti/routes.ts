@@ -10,18 +10,17 @@ import {
   upsertLaunchMembership,
 } from '../src/domain/launch-course.js';
 import { resolveLaunchIdentity } from '../src/domain/launch-identity.js';
-import type { AppError } from '../src/errors.js';
-import { renderProblem, type ErrorRenderer } from '../src/http/errors.js';
 import type { SessionPrincipal } from '../src/http/context.js';
 import { CLAIM } from './claims.js';
 import { signDeepLinkingResponse } from './deep-linking.js';
 import { LtiError } from './errors.js';
+
+export { renderLtiError } from './errors.js';
 import { JwksCache } from './jwks-cache.js';
 import { startLogin, type LoginParams } from './login.js';
 import {
   cspHeader,
   DeepLinkResponsePage,
-  ErrorPage,
   RegistrationDonePage,
   renderPage,
   StorageLoginPage,
@@ -51,36 +50,6 @@ export interface LtiDeps {
 }
 
 const LIS = CLAIM.lis;
-const JSON_PATHS = new Set(['/lti/session', '/lti/launch/confirm', '/lti/me']);
-
-/** LTI pages answer errors as HTML naming the failed check; the JSON endpoints as problem+json. */
-export const renderLtiError: ErrorRenderer = (c, err: AppError) => {
-  const check = String((err.details as { check?: string } | undefined)?.check ?? err.code);
-  const requestId = c.get('requestId') ?? '';
-  c.get('logger')?.warn(
-    { check, status: err.status, detail: err.message, cause: err.cause ? String(err.cause) : undefined },
-    'lti request rejected',
-  );
-  if (JSON_PATHS.has(c.req.path)) return renderProblem(c, err);
-  const html = renderPage(
-    ErrorPage({
-      status: err.status,
-      check,
-      message: err.expose ? err.message : 'Something went wrong on our side.',
-      requestId,
-    }),
-  );
-  return new Response(html, {
-    status: err.status,
-    headers: {
-      'Content-Type': 'text/html; charset=utf-8',
-      'X-Request-Id': requestId,
-      'Cache-Control': 'no-store',
-      ...err.headers,
-    },
-  });
-};
-
 const actorFor = (c: Context, who: string): ActorContext => ({ actor: who, requestId: c.get('requestId') });
 
 function cookieOptions(config: Config, path: string, maxAge: number) {

@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
-import { AppError } from '../src/errors.js';
-import { toAppError } from '../src/http/errors.js';
+import type { AppError } from '../src/errors.js';
+import { httpStatusOf, toAppError } from '../src/http/errors.js';
 import { readJsonObject, resourceLocation, type Json, type ScimDeps } from './common.js';
+import { ScimError, scimErrorJson } from './errors.js';
 import { createGroupFrom, deleteGroupById, patchGroup, replaceGroup } from './resources/groups.js';
 import { createUser, deleteUser, patchUser, replaceUser } from './resources/users.js';
 import { URN, type ResourceKind } from './schemas.js';
@@ -29,18 +30,14 @@ interface OpResult {
 }
 
 const bad = (m: string, scimType: 'invalidSyntax' | 'invalidValue' | 'invalidPath' = 'invalidSyntax') =>
-  new AppError(400, 'bad_request', m, { scimType });
+  new ScimError(400, scimType, m);
 
 function readOps(body: Json, maxOperations: number): { ops: BulkOp[]; failOnErrors: number } {
   const key = Object.keys(body).find((k) => k.toLowerCase() === 'operations');
   const ops = key ? body[key] : undefined;
   if (!Array.isArray(ops)) throw bad('BulkRequest needs an "Operations" array');
   if (ops.length > maxOperations) {
-    throw new AppError(
-      413,
-      'payload_too_large',
-      `Bulk request has ${ops.length} operations; maxOperations is ${maxOperations}`,
-    );
+    throw new ScimError(413, undefined, `Bulk request has ${ops.length} operations; maxOperations is ${maxOperations}`);
   }
   const failRaw = body.failOnErrors;
   if (failRaw !== undefined && (!Number.isInteger(failRaw) || (failRaw as number) < 1))
@@ -79,13 +76,8 @@ function errorResult(op: BulkOp, err: AppError): OpResult {
   return {
     method: op.method,
     ...(op.bulkId ? { bulkId: op.bulkId } : {}),
-    status: String(err.status),
-    response: {
-      schemas: [URN.error],
-      status: String(err.status),
-      ...(err.scimType && (err.status === 400 || err.status === 409) ? { scimType: err.scimType } : {}),
-      detail: err.expose ? err.message : 'Internal server error',
-    },
+    status: String(httpStatusOf(err)),
+    response: scimErrorJson(err),
   };
 }
 

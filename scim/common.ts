@@ -1,8 +1,7 @@
 import type { Context } from 'hono';
 import type { Config } from '../src/config.js';
 import type { ActorContext, Store } from '../src/db/store.js';
-import { BadRequestError } from '../src/errors.js';
-import { SCIM_CONTENT_TYPE } from './errors.js';
+import { SCIM_CONTENT_TYPE, ScimError } from './errors.js';
 import { splitAttrPath } from './filter-to-sql.js';
 import type { ResourceKind } from './schemas.js';
 
@@ -40,22 +39,19 @@ function depthOf(value: unknown): number {
 /** Reads a JSON object body whatever the Content-Type (clients send application/json too). */
 export async function readJsonObject(c: Context): Promise<Json> {
   const text = await c.req.text();
-  if (!text.trim()) throw new BadRequestError('Request body is empty', { scimType: 'invalidSyntax' });
+  if (!text.trim()) throw new ScimError(400, 'invalidSyntax', 'Request body is empty');
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (err) {
-    throw new BadRequestError(`Request body is not valid JSON: ${(err as Error).message}`, {
-      scimType: 'invalidSyntax',
-    });
+    throw new ScimError(400, 'invalidSyntax', `Request body is not valid JSON: ${(err as Error).message}`);
   }
   if (!body || typeof body !== 'object' || Array.isArray(body))
-    throw new BadRequestError('Request body must be a JSON object', { scimType: 'invalidSyntax' });
+    throw new ScimError(400, 'invalidSyntax', 'Request body must be a JSON object');
   if (depthOf(body) > MAX_JSON_DEPTH)
-    throw new BadRequestError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { scimType: 'invalidValue' });
+    throw new ScimError(400, 'invalidValue', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   // PostgreSQL text and jsonb cannot hold NUL: refuse it here rather than fail in the database.
-  if (/\\u0000/i.test(text))
-    throw new BadRequestError('Strings must not contain NUL (\\u0000)', { scimType: 'invalidValue' });
+  if (/\\u0000/i.test(text)) throw new ScimError(400, 'invalidValue', 'Strings must not contain NUL (\\u0000)');
   return body as Json;
 }
 
@@ -67,7 +63,7 @@ export async function readJsonObject(c: Context): Promise<Json> {
 export const MAX_INDEXED_LENGTH = 1024;
 export function assertIndexable(name: string, value: string | null): void {
   if (value !== null && value.length > MAX_INDEXED_LENGTH) {
-    throw new BadRequestError(`${name} is longer than ${MAX_INDEXED_LENGTH} characters`, { scimType: 'invalidValue' });
+    throw new ScimError(400, 'invalidValue', `${name} is longer than ${MAX_INDEXED_LENGTH} characters`);
   }
 }
 
@@ -125,14 +121,12 @@ export function readListParams(source: Record<string, unknown>): ListParams {
     if (raw === undefined || raw === '') return undefined;
     const n = Number(raw);
     if (!Number.isInteger(n))
-      throw new BadRequestError(`${name} must be an integer`, {
-        scimType: name === 'count' ? 'invalidCount' : 'invalidValue',
-      });
+      throw new ScimError(400, name === 'count' ? 'invalidCount' : 'invalidValue', `${name} must be an integer`);
     return n;
   };
   const sortOrder = String(get('sortOrder') ?? 'ascending').toLowerCase();
   if (sortOrder !== 'ascending' && sortOrder !== 'descending')
-    throw new BadRequestError('sortOrder must be ascending or descending', { scimType: 'invalidValue' });
+    throw new ScimError(400, 'invalidValue', 'sortOrder must be ascending or descending');
   const cursor = get('cursor');
   return {
     filter: get('filter') === undefined ? undefined : String(get('filter')),
@@ -155,7 +149,7 @@ export function decodeCursor(cursor: string): string | null {
   if (cursor === '') return null;
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const m = /^v1:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(text);
-  if (!m) throw new BadRequestError('Invalid cursor', { scimType: 'invalidCursor' });
+  if (!m) throw new ScimError(400, 'invalidCursor', 'Invalid cursor');
   return m[1];
 }
 

@@ -1,6 +1,6 @@
 import type { Filter } from 'scim2-parse-filter';
 import { parseFilter, tokenizer, Tokens, type Token } from 'scim2-parse-filter/lib/src/parser.js';
-import { BadRequestError } from '../src/errors.js';
+import { ScimError } from './errors.js';
 import { enterpriseSchema, findAttr, userSchema, URN, type AttrDef, type ResourceKind } from './schemas.js';
 import { UUID } from '../src/ids.js';
 
@@ -10,7 +10,10 @@ import { UUID } from '../src/ids.js';
  * written here. Rows are never loaded to be filtered in memory.
  */
 
-export const invalidFilter = (detail: string) => new BadRequestError(detail, { scimType: 'invalidFilter' });
+export const invalidFilter = (detail: string) => new ScimError(400, 'invalidFilter', detail);
+/** A filter naming an attribute this resource type lacks (the root /.search tolerates it per type). */
+export const unknownAttribute = (detail: string) =>
+  new ScimError(400, 'invalidFilter', detail, { reason: 'unknown_attribute' });
 
 /** Collects bound parameters; `add` returns the placeholder for the value. */
 export class Binder {
@@ -221,7 +224,7 @@ type Resolved = { scalar: Scalar } | { elements: Elements; sub?: string };
 export function resolveAttr(kind: ResourceKind, attrPath: string): Resolved {
   const { urn, parts } = splitAttrPath(attrPath);
   const key = parts.join('.').toLowerCase();
-  const unknown = () => invalidFilter(`Unknown or unfilterable attribute "${attrPath}"`);
+  const unknown = () => unknownAttribute(`Unknown or unfilterable attribute "${attrPath}"`);
   if (parts.length === 0 || parts.some((x) => x === '')) throw unknown();
   if (kind === 'Group') {
     if (urn && urn !== URN.group) throw unknown();
@@ -363,7 +366,7 @@ export function filterToSql(f: Filter, kind: ResourceKind, b: Binder): string {
       const r = resolveAttr(kind, c.attrPath);
       if ('scalar' in r) return compareSql(r.scalar, c.op, c.compValue, b, c.attrPath);
       const sub = r.elements.sub(r.sub ?? 'value');
-      if (!sub) throw invalidFilter(`Unknown or unfilterable attribute "${c.attrPath}"`);
+      if (!sub) throw unknownAttribute(`Unknown or unfilterable attribute "${c.attrPath}"`);
       return `EXISTS (SELECT 1 FROM ${r.elements.from} AND ${compareSql(sub, c.op, c.compValue, b, c.attrPath)})`;
     }
   }
@@ -410,12 +413,12 @@ export function sortExpression(kind: ResourceKind, sortBy: string): string {
   try {
     r = resolveAttr(kind, sortBy);
   } catch {
-    throw new BadRequestError(`Cannot sort by "${sortBy}"`, { scimType: 'invalidValue' });
+    throw new ScimError(400, 'invalidValue', `Cannot sort by "${sortBy}"`);
   }
   if ('scalar' in r)
     return r.scalar.caseExact || r.scalar.type !== 'string' ? r.scalar.expr : `lower(${r.scalar.expr})`;
   // Multi-valued: sort by the primary email (RFC: the primary value, if any).
   if (kind === 'User' && r.elements === emailElements && (!r.sub || r.sub.toLowerCase() === 'value'))
     return 'p.primary_email';
-  throw new BadRequestError(`Cannot sort by multi-valued "${sortBy}"`, { scimType: 'invalidValue' });
+  throw new ScimError(400, 'invalidValue', `Cannot sort by multi-valued "${sortBy}"`);
 }

@@ -1,5 +1,5 @@
 import { QueryTypes } from 'sequelize';
-import { BadRequestError } from '../src/errors.js';
+import { ScimError } from './errors.js';
 import { decodeCursor, encodeCursor, listResponse, type Json, type ListParams, type ScimDeps } from './common.js';
 import { Binder, scimFilterToSql, sortExpression } from './filter-to-sql.js';
 import type { ResourceKind } from './schemas.js';
@@ -47,8 +47,7 @@ export async function listPage<R extends { id: string }>(deps: ScimDeps, spec: L
     )[0].n;
 
   if (params.cursor !== undefined) {
-    if (params.sortBy)
-      throw new BadRequestError('sortBy cannot be combined with cursor paging', { scimType: 'invalidValue' });
+    if (params.sortBy) throw new ScimError(400, 'invalidValue', 'sortBy cannot be combined with cursor paging');
     const after = decodeCursor(params.cursor);
     if (after) where.push(`${idColumn} > ${b.add(after)}::uuid`);
     const limit = params.count;

@@ -1,5 +1,5 @@
 import type { Filter } from 'scim2-parse-filter';
-import { BadRequestError } from '../src/errors.js';
+import { ScimError } from './errors.js';
 import { parseScimFilter, splitAttrPath } from './filter-to-sql.js';
 import {
   coerceBoolean,
@@ -29,29 +29,28 @@ export interface PatchOperation {
   value?: unknown;
 }
 
-const invalidPath = (m: string) => new BadRequestError(m, { scimType: 'invalidPath' });
-const invalidValue = (m: string) => new BadRequestError(m, { scimType: 'invalidValue' });
-const noTarget = (m: string) => new BadRequestError(m, { scimType: 'noTarget' });
-const mutability = (m: string) => new BadRequestError(m, { scimType: 'mutability' });
+const invalidPath = (m: string) => new ScimError(400, 'invalidPath', m);
+const invalidValue = (m: string) => new ScimError(400, 'invalidValue', m);
+const noTarget = (m: string) => new ScimError(400, 'noTarget', m);
+const mutability = (m: string) => new ScimError(400, 'mutability', m);
 
 /** Validates a PatchOp message body and returns its operations. */
 export function readPatchRequest(body: unknown): PatchOperation[] {
   if (!body || typeof body !== 'object' || Array.isArray(body))
-    throw new BadRequestError('PATCH body must be a PatchOp object', { scimType: 'invalidSyntax' });
+    throw new ScimError(400, 'invalidSyntax', 'PATCH body must be a PatchOp object');
   const b = body as Record<string, unknown>;
   const opsKey = Object.keys(b).find((k) => k.toLowerCase() === 'operations');
   const ops = opsKey ? b[opsKey] : undefined;
   if (!Array.isArray(ops) || ops.length === 0)
-    throw new BadRequestError('PatchOp needs a non-empty "Operations" array', { scimType: 'invalidSyntax' });
+    throw new ScimError(400, 'invalidSyntax', 'PatchOp needs a non-empty "Operations" array');
   return ops.map((o, i) => {
-    if (!o || typeof o !== 'object')
-      throw new BadRequestError(`Operations[${i}] is not an object`, { scimType: 'invalidSyntax' });
+    if (!o || typeof o !== 'object') throw new ScimError(400, 'invalidSyntax', `Operations[${i}] is not an object`);
     const entries = Object.fromEntries(
       Object.entries(o as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), v]),
     );
     const op = typeof entries.op === 'string' ? entries.op.toLowerCase() : '';
     if (!['add', 'replace', 'remove'].includes(op))
-      throw new BadRequestError(`Operations[${i}].op must be add, replace or remove`, { scimType: 'invalidSyntax' });
+      throw new ScimError(400, 'invalidSyntax', `Operations[${i}].op must be add, replace or remove`);
     const path = entries.path;
     if (path !== undefined && path !== null && typeof path !== 'string')
       throw invalidPath(`Operations[${i}].path must be a string`);
@@ -129,7 +128,7 @@ function applyPathless(kind: ResourceKind, doc: Doc, op: PatchOperation) {
     } catch (err) {
       // Attributes no schema knows round-trip unchanged; anything else (read-only, bad sub-attribute) is an error.
       if (
-        err instanceof BadRequestError &&
+        err instanceof ScimError &&
         err.scimType === 'invalidPath' &&
         !key.includes('.') &&
         !key.includes('[') &&

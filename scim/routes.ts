@@ -1,10 +1,11 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { BadRequestError, NotFoundError, NotImplementedError, AppError } from '../src/errors.js';
+import { NotFoundError, NotImplementedError } from '../src/errors.js';
 import { bodyLimit } from '../src/http/middleware.js';
 import { handleBulk } from './bulk.js';
 import { listResponse, project, readJsonObject, readListParams, scimJson, type Json, type ScimDeps } from './common.js';
 import { discoveryRoutes } from './discovery.js';
-import { renderScimError } from './errors.js';
+import { unknownAttribute } from './filter-to-sql.js';
+import { renderScimError, ScimError } from './errors.js';
 import { createRateLimiter } from './rate-limit.js';
 import { groupsRoutes, listGroups, renderGroup } from './resources/groups.js';
 import { listUsers, renderUser, usersRoutes } from './resources/users.js';
@@ -54,15 +55,14 @@ export function scimApp(deps: ScimAppDeps) {
 async function rootSearch(deps: ScimDeps, c: Context): Promise<Response> {
   const params = readListParams(await readJsonObject(c));
   if (params.cursor !== undefined)
-    throw new BadRequestError('Cursor paging is not supported on the root /.search', { scimType: 'invalidValue' });
+    throw new ScimError(400, 'invalidValue', 'Cursor paging is not supported on the root /.search');
   const tenantId = c.get('auth').tenant.id;
   // A filter naming an attribute only one resource type has matches nothing of the other type.
   const tolerant = async <T>(fn: () => Promise<T>, empty: T) => {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof AppError && err.scimType === 'invalidFilter' && /Unknown or unfilterable/.test(err.message))
-        return empty;
+      if (err instanceof ScimError && err.reason === 'unknown_attribute') return empty;
       throw err;
     }
   };
@@ -78,9 +78,6 @@ async function rootSearch(deps: ScimDeps, c: Context): Promise<Response> {
   );
   if (groups) resources.push(...groups.rows.map((r) => render(renderGroup(deps, r))));
   const groupsTotal = groups ? groups.total : 0;
-  if (!users && !groups)
-    throw new BadRequestError(`Unknown or unfilterable attribute in filter "${params.filter}"`, {
-      scimType: 'invalidFilter',
-    });
+  if (!users && !groups) throw unknownAttribute(`Unknown or unfilterable attribute in filter "${params.filter}"`);
   return scimJson(listResponse(resources, usersTotal + groupsTotal, params.startIndex));
 }

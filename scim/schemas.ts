@@ -1,4 +1,4 @@
-import { BadRequestError } from '../src/errors.js';
+import { ScimError } from './errors.js';
 
 /**
  * The SCIM schemas this server supports (RFC 7643 §4, §8.7.1), as data. Discovery publishes them,
@@ -318,7 +318,7 @@ export function checkTypes(kind: ResourceKind, doc: Record<string, unknown>): vo
 }
 
 function typeError(path: string, expected: string) {
-  return new BadRequestError(`"${path}" must be ${expected}`, { scimType: 'invalidValue' });
+  return new ScimError(400, 'invalidValue', `"${path}" must be ${expected}`);
 }
 
 function checkAttrs(defs: AttrDef[], obj: Record<string, unknown>, prefix: string) {

@@ -1,7 +1,8 @@
 /**
- * One error hierarchy for the whole service. Domain code throws these; each HTTP surface maps them
- * to its wire format in exactly one place (app.onError). `expose` is false for 5xx so internal
- * details never reach a client.
+ * The service's errors, in domain words only. Domain code throws these; each surface maps them to
+ * its own wire format in one place: the API to problem JSON (src/http/errors.ts), SCIM to RFC 7644
+ * error messages (scim/errors.ts), LTI to pages naming the failed check (lti/errors.ts). Nothing
+ * here knows HTTP or SCIM.
  */
 export type ErrorCode =
   | 'bad_request'
@@ -18,38 +19,20 @@ export type ErrorCode =
   | 'rate_limited'
   | 'not_implemented'
   | 'unavailable'
+  | 'upstream_failed'
   | 'internal';
 
-/** RFC 7644 §3.12 scimType values, carried so the SCIM surface can answer in its own terms. */
-export type ScimType =
-  | 'invalidFilter'
-  | 'tooMany'
-  | 'uniqueness'
-  | 'mutability'
-  | 'invalidSyntax'
-  | 'invalidPath'
-  | 'noTarget'
-  | 'invalidValue'
-  | 'invalidVers'
-  | 'sensitive'
-  // RFC 9865 §2.4 (cursor paging)
-  | 'invalidCursor'
-  | 'expiredCursor'
-  | 'invalidCount';
+/** Failures on our side (or a system we depend on): their messages may name internals. */
+const OUR_FAULT: ReadonlySet<ErrorCode> = new Set(['internal', 'unavailable', 'not_implemented', 'upstream_failed']);
 
 export interface AppErrorOptions {
   details?: Record<string, unknown>;
-  scimType?: ScimType;
-  headers?: Record<string, string>;
   cause?: unknown;
 }
 
 export class AppError extends Error {
   readonly details?: Record<string, unknown>;
-  readonly scimType?: ScimType;
-  readonly headers?: Record<string, string>;
   constructor(
-    readonly status: number,
     readonly code: ErrorCode,
     message: string,
     options: AppErrorOptions = {},
@@ -57,91 +40,111 @@ export class AppError extends Error {
     super(message, { cause: options.cause });
     this.name = new.target.name;
     this.details = options.details;
-    this.scimType = options.scimType;
-    this.headers = options.headers;
   }
+  /** Whether the message may be shown to the caller: it describes their request, not our internals. */
   get expose(): boolean {
-    return this.status < 500;
+    return !OUR_FAULT.has(this.code);
   }
 }
 
 export class BadRequestError extends AppError {
   constructor(message: string, options?: AppErrorOptions) {
-    super(400, 'bad_request', message, options);
+    super('bad_request', message, options);
   }
 }
 export class ValidationError extends AppError {
   constructor(message: string, options?: AppErrorOptions) {
-    super(400, 'validation_failed', message, options);
+    super('validation_failed', message, options);
   }
 }
 export class InvalidJsonError extends AppError {
   constructor(message = 'Request body is not valid JSON') {
-    super(400, 'invalid_json', message, { scimType: 'invalidSyntax' });
+    super('invalid_json', message);
   }
 }
 export class UnauthorizedError extends AppError {
   constructor(message: string) {
-    super(401, 'unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer realm="rosterbridge"' } });
+    super('unauthorized', message);
   }
 }
 export class ForbiddenError extends AppError {
   constructor(message: string, options?: AppErrorOptions) {
-    super(403, 'forbidden', message, options);
+    super('forbidden', message, options);
   }
 }
 export class NotFoundError extends AppError {
   constructor(message: string, options?: AppErrorOptions) {
-    super(404, 'not_found', message, options);
+    super('not_found', message, options);
   }
 }
 export class MethodNotAllowedError extends AppError {
-  constructor(method: string, allow: string[]) {
-    super(405, 'method_not_allowed', `Method ${method} is not allowed here`, {
-      headers: { Allow: allow.join(', ') },
-      details: { allow },
-    });
+  constructor(
+    method: string,
+    readonly allow: string[],
+  ) {
+    super('method_not_allowed', `Method ${method} is not allowed here`, { details: { allow } });
   }
 }
+
+export interface ConflictOptions extends AppErrorOptions {
+  /** The request named something ambiguous: these are the people it could mean. */
+  candidates?: unknown[];
+}
+/**
+ * The request clashes with what exists: a value already taken, a state that does not allow the
+ * change, or (with candidates) a reference that matches more than one person.
+ */
 export class ConflictError extends AppError {
-  constructor(message: string, options?: AppErrorOptions) {
-    super(409, 'conflict', message, { scimType: 'uniqueness', ...options });
+  readonly candidates?: unknown[];
+  constructor(message: string, options: ConflictOptions = {}) {
+    const { candidates, ...rest } = options;
+    super('conflict', message, candidates ? { ...rest, details: { ...rest.details, candidates } } : rest);
+    this.candidates = candidates;
   }
 }
 /** The tenant's seat limit would be exceeded by one more person who holds a seat. */
 export class SeatLimitError extends AppError {
   constructor(limit: number) {
-    super(403, 'seat_limit_reached', `The tenant's seat limit of ${limit} people is reached`, {
+    super('seat_limit_reached', `The tenant's seat limit of ${limit} people is reached`, {
       details: { seatLimit: limit },
     });
   }
 }
 export class PreconditionFailedError extends AppError {
   constructor(message: string) {
-    super(412, 'precondition_failed', message);
+    super('precondition_failed', message);
   }
 }
+/** A size limit is reached: the request body, or rows/operations in one request. */
 export class PayloadTooLargeError extends AppError {
   constructor(limitBytes: number) {
-    super(413, 'payload_too_large', `Request body exceeds the limit of ${limitBytes} bytes`, {
+    super('payload_too_large', `Request body exceeds the limit of ${limitBytes} bytes`, {
       details: { limitBytes },
     });
   }
 }
 export class RateLimitedError extends AppError {
-  constructor(retryAfterSeconds: number) {
-    super(429, 'rate_limited', `Too many requests; retry after ${retryAfterSeconds} s`, {
-      headers: { 'Retry-After': String(retryAfterSeconds) },
-    });
+  constructor(readonly retryAfterSeconds: number) {
+    super('rate_limited', `Too many requests; retry after ${retryAfterSeconds} s`);
   }
 }
 export class NotImplementedError extends AppError {
   constructor(message: string) {
-    super(501, 'not_implemented', message);
+    super('not_implemented', message);
   }
 }
+/** Temporarily unable to serve; when the wait is known, retryAfterSeconds says how long. */
 export class UnavailableError extends AppError {
-  constructor(message: string) {
-    super(503, 'unavailable', message);
+  readonly retryAfterSeconds?: number;
+  constructor(message: string, options: AppErrorOptions & { retryAfterSeconds?: number } = {}) {
+    const { retryAfterSeconds, ...rest } = options;
+    super('unavailable', message, rest);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+/** A system we depend on (an LMS platform, its key set) could not be reached or answered badly. */
+export class UpstreamError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('upstream_failed', message, options);
   }
 }

@@ -11,7 +11,8 @@ import {
   type GroupInput,
   type GroupRow,
 } from '../../src/domain/groups.js';
-import { BadRequestError, NotFoundError } from '../../src/errors.js';
+import { NotFoundError } from '../../src/errors.js';
+import { ScimError } from '../errors.js';
 import {
   actorOf,
   assertIndexable,
@@ -34,7 +35,7 @@ import { applyPatch, readPatchRequest } from '../patch.js';
 import { checkTypes, normalizeResource, URN } from '../schemas.js';
 import { UUID } from '../../src/ids.js';
 
-const invalidValue = (m: string) => new BadRequestError(m, { scimType: 'invalidValue' });
+const invalidValue = (m: string) => new ScimError(400, 'invalidValue', m);
 /** Member sub-attributes the server owns; anything else a client sends round-trips. */
 const MEMBER_OWN = new Set(['value', 'type', '$ref', 'display']);
 

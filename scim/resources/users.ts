@@ -13,7 +13,8 @@ import {
   type PersonInput,
   type ProvisionedEmail,
 } from '../../src/domain/provisioning.js';
-import { BadRequestError, NotFoundError } from '../../src/errors.js';
+import { NotFoundError } from '../../src/errors.js';
+import { ScimError } from '../errors.js';
 import {
   actorOf,
   assertIndexable,
@@ -36,7 +37,7 @@ import { applyPatch, readPatchRequest } from '../patch.js';
 import { checkTypes, normalizeResource, URN } from '../schemas.js';
 import { UUID } from '../../src/ids.js';
 
-const invalidValue = (m: string) => new BadRequestError(m, { scimType: 'invalidValue' });
+const invalidValue = (m: string) => new ScimError(400, 'invalidValue', m);
 
 /** Attributes kept in their own columns/tables; everything else lives in people.scim. */
 const COLUMN_ATTRS = new Set(['userName', 'externalId', 'displayName', 'active', 'emails', 'password', 'groups']);

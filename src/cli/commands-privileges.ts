@@ -136,7 +136,7 @@ export const privilegeCommands: Record<string, Command> = {
         ].join('\n'),
       );
       if (failed.length === rows.length && rows.length > 0)
-        throw new AppError(422, 'validation_failed', 'No row was imported');
+        throw new AppError('validation_failed', 'No row was imported');
     },
   },
 };

@@ -96,7 +96,7 @@ export async function runCli(argv: string[], env = process.env): Promise<number>
     return 0;
   } catch (err) {
     if (err instanceof UsageError) return fail(2, `${err.message}\n  usage: rosterbridge ${command.usage}`);
-    if (err instanceof AppError && err.status < 500) return fail(2, err.message);
+    if (err instanceof AppError && err.expose) return fail(2, err.message);
     return fail(1, (err as Error).message);
   } finally {
     await db.close();

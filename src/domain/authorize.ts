@@ -244,10 +244,7 @@ export class AuthorizationCache {
           ).get(refKey(ref)) ?? [];
         if (found.length === 1) return found[0].id;
         if (found.length === 0) throw new NotFoundError(`Nobody in this tenant matches ${raw}`);
-        throw new ConflictError(`${raw} matches ${found.length} people; use a person id`, {
-          scimType: undefined,
-          details: { candidates: found },
-        });
+        throw new ConflictError(`${raw} matches ${found.length} people; use a person id`, { candidates: found });
       },
     );
   }

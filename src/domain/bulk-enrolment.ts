@@ -77,7 +77,7 @@ interface Prepared {
 
 export class TooManyRowsError extends AppError {
   constructor(n: number) {
-    super(413, 'payload_too_large', `A bulk request takes at most ${BULK_MAX_ROWS} rows; this one has ${n}`, {
+    super('payload_too_large', `A bulk request takes at most ${BULK_MAX_ROWS} rows; this one has ${n}`, {
       details: { maxRows: BULK_MAX_ROWS, rows: n },
     });
   }

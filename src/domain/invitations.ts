@@ -225,7 +225,7 @@ export async function acceptInvitation(
     changedOnCommit(t, inv.tenant_id);
     return { expired: false as const, personId, courseId: inv.course_id };
   }).then((r) => {
-    if (r.expired) throw new AppError(409, 'conflict', 'This invitation has expired; ask for a new one');
+    if (r.expired) throw new AppError('conflict', 'This invitation has expired; ask for a new one');
     return r;
   });
 }

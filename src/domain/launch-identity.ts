@@ -21,7 +21,7 @@ export class LaunchIdentityError extends AppError {
     readonly reason: 'no_match' | 'inactive' | 'linked_elsewhere' | 'ambiguous',
     message: string,
   ) {
-    super(403, 'forbidden', message, {
+    super('forbidden', message, {
       details: { check: reason === 'inactive' ? 'person_inactive' : 'identity', reason },
     });
   }

@@ -181,8 +181,7 @@ export async function resolvePersonRef(
   if (found.length === 1) return { person: found[0], created: false };
   if (found.length > 1) {
     throw new ConflictError(`${refString(ref)} matches ${found.length} people; refer to one of them by id`, {
-      scimType: undefined,
-      details: { candidates: found },
+      candidates: found,
     });
   }
   if (!options.create) throw new NotFoundError(`Nobody in this tenant matches ${refString(ref)}`);

@@ -62,10 +62,7 @@ export function peopleRoutes(store: Store) {
         ).get(refKey(ref)) ?? [];
       if (found.length === 0) throw new NotFoundError(`Nobody in this tenant matches ${c.req.param('ref')}`);
       if (found.length > 1)
-        throw new ConflictError(`${c.req.param('ref')} matches ${found.length} people`, {
-          scimType: undefined,
-          details: { candidates: found },
-        });
+        throw new ConflictError(`${c.req.param('ref')} matches ${found.length} people`, { candidates: found });
       id = found[0].id;
     }
     const [row] = await select<

@@ -1,13 +1,58 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ConnectionAcquireTimeoutError, ConnectionError, DatabaseError } from 'sequelize';
-import { AppError, InvalidJsonError, PayloadTooLargeError } from '../errors.js';
+import {
+  AppError,
+  type ErrorCode,
+  InvalidJsonError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  UnauthorizedError,
+  UnavailableError,
+} from '../errors.js';
 
 /**
- * The one place where errors become HTTP responses. Each surface answers in its own format:
- * SCIM in RFC 7644 §3.12 JSON, everything else as RFC 9457 problem+json. 5xx never leak details.
+ * The one place where domain errors get an HTTP status and headers, and where anything thrown
+ * becomes a domain error. The API answers RFC 9457 problem+json; SCIM and LTI register their own
+ * renderers (scim/errors.ts, lti/errors.ts), which take the status from here. 5xx never leak details.
  */
 export type ErrorRenderer = (c: Context, err: AppError) => Response | Promise<Response>;
+
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  bad_request: 400,
+  invalid_json: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  seat_limit_reached: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+  not_implemented: 501,
+  upstream_failed: 502,
+  unavailable: 503,
+};
+
+export const httpStatusOf = (err: AppError): number => HTTP_STATUS[err.code];
+
+/** Headers a status needs to be usable: the auth challenge, the allowed methods, when to retry. */
+export function httpHeadersOf(err: AppError): Record<string, string> {
+  if (err instanceof UnauthorizedError) return { 'WWW-Authenticate': 'Bearer realm="rosterbridge"' };
+  if (err instanceof MethodNotAllowedError) return { Allow: err.allow.join(', ') };
+  if (err instanceof RateLimitedError) return { 'Retry-After': String(err.retryAfterSeconds) };
+  if (err instanceof UnavailableError && err.retryAfterSeconds !== undefined)
+    return { 'Retry-After': String(err.retryAfterSeconds) };
+  return {};
+}
+
+const CODE_BY_STATUS = new Map(
+  (Object.entries(HTTP_STATUS) as Array<[ErrorCode, number]>).reverse().map(([code, status]) => [status, code]),
+);
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -15,11 +60,12 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof HTTPException) {
     if (err.status === 413) return new PayloadTooLargeError(0);
     if (err.status === 400) return new InvalidJsonError(err.message || undefined);
-    return new AppError(err.status, err.status < 500 ? 'bad_request' : 'internal', err.message || 'Request failed');
+    const code = CODE_BY_STATUS.get(err.status) ?? (err.status < 500 ? 'bad_request' : 'internal');
+    return new AppError(code, err.message || 'Request failed');
   }
   const transient = transientDatabaseError(err);
-  if (transient) return new AppError(503, 'unavailable', transient, { cause: err, headers: { 'Retry-After': '1' } });
-  return new AppError(500, 'internal', 'Internal server error', { cause: err });
+  if (transient) return new UnavailableError(transient, { cause: err, retryAfterSeconds: 1 });
+  return new AppError('internal', 'Internal server error', { cause: err });
 }
 
 /**
@@ -38,18 +84,23 @@ function transientDatabaseError(err: unknown): string | null {
   return null;
 }
 
-export const renderProblem: ErrorRenderer = (c, err) => {
-  const body = {
+/** RFC 9457 problem details: `title` is the stable error code, domain details ride along. */
+export function problemJson(err: AppError, requestId?: string) {
+  return {
     type: 'about:blank',
     title: err.code,
-    status: err.status,
+    status: httpStatusOf(err),
     detail: err.expose ? err.message : 'Internal server error',
-    requestId: c.get('requestId'),
+    requestId,
     ...(err.expose && err.details ? err.details : {}),
   };
-  return new Response(JSON.stringify(body), {
-    status: err.status,
-    headers: { 'Content-Type': 'application/problem+json', 'X-Request-Id': c.get('requestId') ?? '', ...err.headers },
+}
+
+export const renderProblem: ErrorRenderer = (c, err) => {
+  const requestId = c.get('requestId');
+  return new Response(JSON.stringify(problemJson(err, requestId)), {
+    status: httpStatusOf(err),
+    headers: { 'Content-Type': 'application/problem+json', 'X-Request-Id': requestId ?? '', ...httpHeadersOf(err) },
   });
 };
 
@@ -59,7 +110,7 @@ export function createOnError(renderers: Array<[prefix: string, render: ErrorRen
   return (err: unknown, c: Context) => {
     const appErr = toAppError(err);
     const log = c.get('logger');
-    if (appErr.status >= 500) log?.error({ err, requestId: c.get('requestId') }, 'request failed');
+    if (!appErr.expose) log?.error({ err, requestId: c.get('requestId') }, 'request failed');
     else log?.debug({ code: appErr.code, msg: appErr.message }, 'request rejected');
     const path = c.req.path;
     const render = sorted.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`))?.[1] ?? renderProblem;

@@ -12,6 +12,7 @@ import {
 } from '../../src/domain/launch-identity.js';
 import { addPlatform } from '../../src/domain/platforms.js';
 import { createTenant } from '../../src/domain/tenants.js';
+import { httpStatusOf } from '../../src/http/errors.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { provisionPerson, rows } from './helpers.js';
 
@@ -163,7 +164,7 @@ describe('matching a launch to a person', () => {
       const p = await provisionPerson(store, tenantId, { externalId: `EXT-${i}` });
       await store.sequelize.query(`UPDATE people SET status = $2 WHERE id = $1`, { bind: [p.id, status] });
       const err = await rejection(resolve(`sub-${i}`, { [LIS]: { person_sourcedid: `EXT-${i}` } }));
-      expect(err.status).toBe(403);
+      expect(httpStatusOf(err)).toBe(403);
       expect(err.details).toMatchObject({ check: 'person_inactive' });
     }
   });

@@ -53,6 +53,6 @@ export async function assertManagerRemains(
   const actor = await effectiveOne(store, principal.tenantId, courseId, principal.personId, t);
   if (actor.effective.includes(MANAGE)) return;
   if ((await managers(store, principal.tenantId, courseId, t)).length === 0) {
-    throw new AppError(409, 'conflict', `This change would remove the last holder of ${MANAGE} in the course`);
+    throw new AppError('conflict', `This change would remove the last holder of ${MANAGE} in the course`);
   }
 }
