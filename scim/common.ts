@@ -3,7 +3,7 @@ import type { Config } from '../src/config.js';
 import type { ActorContext, Store } from '../src/db/store.js';
 import { BadRequestError } from '../src/errors.js';
 import { SCIM_CONTENT_TYPE } from './errors.js';
-import { splitAttrPath } from './filter-to-sql.js';
+import { splitAttrPath } from './filter.js';
 import type { ResourceKind } from './schemas.js';
 
 export interface ScimDeps {
