@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import type { Config } from '../src/config.js';
 import type { ActorContext, Store } from '../src/db/store.js';
 import { SCIM_CONTENT_TYPE, ScimError } from './errors.js';
-import { splitAttrPath } from './filter-to-sql.js';
+import { splitAttrPath } from './filter.js';
 import type { ResourceKind } from './schemas.js';
 
 export interface ScimDeps {

@@ -1,4 +1,4 @@
-import { AppError, ConflictError, type ErrorCode } from '../src/errors.js';
+import { AppError, ConflictError, type ErrorCode, InvalidQueryError } from '../src/errors.js';
 import { type ErrorRenderer, httpHeadersOf, httpStatusOf } from '../src/http/errors.js';
 import { URN } from './schemas.js';
 
@@ -80,6 +80,7 @@ export class ScimError extends AppError {
 /** The scimType a domain error earns on the SCIM surface; undefined where none applies. */
 function scimTypeOf(err: AppError): ScimType | undefined {
   if (err instanceof ScimError) return err.scimType;
+  if (err instanceof InvalidQueryError) return err.reason === 'invalid_sort' ? 'invalidValue' : 'invalidFilter';
   if (err.code === 'invalid_json') return 'invalidSyntax';
   // A taken value is "uniqueness"; an ambiguous reference (it has candidates) is not.
   if (err.code === 'conflict') return err instanceof ConflictError && err.candidates ? undefined : 'uniqueness';

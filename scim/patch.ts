@@ -1,6 +1,6 @@
 import type { Filter } from 'scim2-parse-filter';
 import { ScimError } from './errors.js';
-import { parseScimFilter, splitAttrPath } from './filter-to-sql.js';
+import { parseScimFilter, splitAttrPath } from './filter.js';
 import {
   coerceBoolean,
   commonAttributes,

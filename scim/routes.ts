@@ -4,7 +4,8 @@ import { bodyLimit } from '../src/http/middleware.js';
 import { handleBulk } from './bulk.js';
 import { listResponse, project, readJsonObject, readListParams, scimJson, type Json, type ScimDeps } from './common.js';
 import { discoveryRoutes } from './discovery.js';
-import { unknownAttribute } from './filter-to-sql.js';
+import { InvalidQueryError } from '../src/errors.js';
+import { unknownAttribute } from './filter.js';
 import { renderScimError, ScimError } from './errors.js';
 import { createRateLimiter } from './rate-limit.js';
 import { groupsRoutes, listGroups, renderGroup } from './resources/groups.js';
@@ -62,7 +63,8 @@ async function rootSearch(deps: ScimDeps, c: Context): Promise<Response> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof ScimError && err.reason === 'unknown_attribute') return empty;
+      if ((err instanceof ScimError || err instanceof InvalidQueryError) && err.reason === 'unknown_attribute')
+        return empty;
       throw err;
     }
   };

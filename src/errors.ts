@@ -52,6 +52,19 @@ export class BadRequestError extends AppError {
     super('bad_request', message, options);
   }
 }
+/**
+ * A directory query the domain cannot run: a malformed filter, an attribute that is not there, a
+ * sort it cannot do. `reason` lets each surface answer in its own words (SCIM: invalidFilter or
+ * invalidValue) and lets the root search tell "not this resource type" apart.
+ */
+export class InvalidQueryError extends AppError {
+  constructor(
+    readonly reason: 'invalid_filter' | 'unknown_attribute' | 'invalid_sort',
+    message: string,
+  ) {
+    super('bad_request', message);
+  }
+}
 export class ValidationError extends AppError {
   constructor(message: string, options?: AppErrorOptions) {
     super('validation_failed', message, options);

@@ -1,17 +1,16 @@
 import { Hono, type Context } from 'hono';
-import { QueryTypes, type Transaction } from 'sequelize';
 import { inTransaction } from '../../src/db/store.js';
 import {
   createGroup,
   deleteGroup,
-  GROUP_COLUMNS,
+  listGroups as listDirectoryGroups,
+  loadGroup,
   lockGroup,
   memberIdsOf,
   updateGroup,
+  type DirectoryGroup,
   type GroupInput,
-  type GroupRow,
 } from '../../src/domain/groups.js';
-import { NotFoundError } from '../../src/errors.js';
 import { ScimError } from '../errors.js';
 import {
   actorOf,
@@ -33,15 +32,12 @@ import {
 import { listPage } from '../list.js';
 import { applyPatch, readPatchRequest } from '../patch.js';
 import { checkTypes, normalizeResource, URN } from '../schemas.js';
-import { UUID } from '../../src/ids.js';
 
 const invalidValue = (m: string) => new ScimError(400, 'invalidValue', m);
 /** Member sub-attributes the server owns; anything else a client sends round-trips. */
 const MEMBER_OWN = new Set(['value', 'type', '$ref', 'display']);
 
-export interface GroupListRow extends GroupRow {
-  members?: Array<{ value: string; type: 'person' | 'group'; display: string | null; scim: Json | null }>;
-}
+export type GroupListRow = DirectoryGroup;
 
 export function toGroupInput(doc: Json): GroupInput {
   doc = stripNulls(doc);
@@ -100,45 +96,9 @@ export function renderGroup(deps: ScimDeps, row: GroupListRow): Json {
   });
 }
 
-const MEMBERS_SQL = `(SELECT coalesce(json_agg(json_build_object('value', m.member_id, 'type', m.member_type,
-    'display', coalesce(mp.display_name, mp.user_name, mg.display_name), 'scim', m.scim) ORDER BY m.created_at, m.member_id), '[]'::json)
-  FROM group_members m
-  LEFT JOIN people mp ON m.member_type = 'person' AND mp.id = m.member_id
-  LEFT JOIN groups mg ON m.member_type = 'group' AND mg.id = m.member_id
-  WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id) AS members`;
-const groupSelect = (withMembers: boolean) => `${GROUP_COLUMNS}${withMembers ? `, ${MEMBERS_SQL}` : ''}`;
-const VISIBLE = 'g.deleted_at IS NULL';
-
-export async function loadGroup(
-  deps: ScimDeps,
-  tenantId: string,
-  id: string,
-  t?: Transaction,
-  withMembers = true,
-): Promise<GroupListRow> {
-  if (!UUID.test(id)) throw new NotFoundError(`Group ${id} not found`);
-  const rows = await deps.store.sequelize.query<GroupListRow>(
-    `SELECT ${groupSelect(withMembers)} FROM groups g WHERE g.tenant_id = $1 AND g.id = $2 AND ${VISIBLE}`,
-    {
-      bind: [tenantId, id],
-      type: QueryTypes.SELECT,
-      transaction: t,
-    },
-  );
-  if (!rows[0]) throw new NotFoundError(`Group ${id} not found`);
-  return rows[0];
-}
-
 export function listGroups(deps: ScimDeps, tenantId: string, params: ListParams) {
-  return listPage<GroupListRow>(deps, {
-    kind: 'Group',
-    tenantId,
-    params,
-    from: 'groups g',
-    visible: VISIBLE,
-    select: groupSelect(wants('members', params.attributes, params.excludedAttributes)),
-    idColumn: 'g.id',
-  });
+  const withMembers = wants('members', params.attributes, params.excludedAttributes);
+  return listPage('Group', params, (query) => listDirectoryGroups(deps.store, tenantId, query, withMembers));
 }
 
 export async function createGroupFrom(deps: ScimDeps, c: Context, body: Json): Promise<GroupListRow> {
@@ -146,7 +106,7 @@ export async function createGroupFrom(deps: ScimDeps, c: Context, body: Json): P
   const tenantId = c.get('auth').tenant.id;
   return inTransaction(deps.store, async (t) => {
     const g = await createGroup(deps.store, t, actorOf(c), tenantId, input);
-    return loadGroup(deps, tenantId, g.id, t);
+    return loadGroup(deps.store, tenantId, g.id, t);
   });
 }
 
@@ -162,7 +122,7 @@ export async function replaceGroup(
   return inTransaction(deps.store, async (t) => {
     const current = await lockGroup(deps.store, t, tenantId, id, ifMatchOf(ifMatch));
     await updateGroup(deps.store, t, actorOf(c), current, await memberIdsOf(deps.store, t, tenantId, id), input);
-    return loadGroup(deps, tenantId, id, t);
+    return loadGroup(deps.store, tenantId, id, t);
   });
 }
 
@@ -178,7 +138,7 @@ export async function patchGroup(
   const tenantId = c.get('auth').tenant.id;
   return inTransaction(deps.store, async (t) => {
     const current = await lockGroup(deps.store, t, tenantId, id, ifMatchOf(ifMatch));
-    const before = await loadGroup(deps, tenantId, id, t);
+    const before = await loadGroup(deps.store, tenantId, id, t);
     const beforeDoc = docOf(before);
     const input = toGroupInput(applyPatch('Group', beforeDoc, ops));
     const unchanged = JSON.stringify(toGroupInput(beforeDoc)) === JSON.stringify(input);
@@ -192,7 +152,7 @@ export async function patchGroup(
         input,
       );
     return withResult
-      ? loadGroup(deps, tenantId, id, t)
+      ? loadGroup(deps.store, tenantId, id, t)
       : { ...current, version: unchanged ? current.version : current.version + 1 };
   });
 }
@@ -227,7 +187,7 @@ export function groupsRoutes(deps: ScimDeps) {
   app.get('/:id', async (c) => {
     const params = readListParams(c.req.query());
     const row = await loadGroup(
-      deps,
+      deps.store,
       c.get('auth').tenant.id,
       c.req.param('id'),
       undefined,

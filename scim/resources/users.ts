@@ -1,19 +1,15 @@
 import { Hono, type Context } from 'hono';
-import { QueryTypes, type Transaction } from 'sequelize';
-import type { PersonAttrs } from '../../src/db/models.js';
 import { inTransaction } from '../../src/db/store.js';
+import { listDirectoryPeople, loadDirectoryPerson, type DirectoryPerson } from '../../src/domain/people-directory.js';
 import {
   lockPerson,
-  PERSON_COLUMNS,
   provisionNewPersonFast,
   provisionPerson,
   deprovisionPerson,
-  SCIM_VISIBLE,
   updatePerson,
   type PersonInput,
   type ProvisionedEmail,
 } from '../../src/domain/provisioning.js';
-import { NotFoundError } from '../../src/errors.js';
 import { ScimError } from '../errors.js';
 import {
   actorOf,
@@ -35,7 +31,6 @@ import {
 import { listPage } from '../list.js';
 import { applyPatch, readPatchRequest } from '../patch.js';
 import { checkTypes, normalizeResource, URN } from '../schemas.js';
-import { UUID } from '../../src/ids.js';
 
 const invalidValue = (m: string) => new ScimError(400, 'invalidValue', m);
 
@@ -82,10 +77,7 @@ export function toPersonInput(doc: Json): PersonInput {
   };
 }
 
-export interface UserRow extends PersonAttrs {
-  emails: Array<{ value: string; type: string | null; primary: boolean }>;
-  groups?: Array<{ value: string; display: string }>;
-}
+export type UserRow = DirectoryPerson;
 
 /** The stored person as a SCIM document without id/meta: what PATCH operates on. */
 export function docOf(row: UserRow): Json {
@@ -133,48 +125,9 @@ export function renderUser(deps: ScimDeps, row: UserRow): Json {
   };
 }
 
-const EMAILS_SQL = `(SELECT coalesce(json_agg(json_build_object('value', e.value, 'type', e.type, 'primary', e.is_primary) ORDER BY e.position), '[]'::json)
-  FROM person_emails e WHERE e.tenant_id = p.tenant_id AND e.person_id = p.id) AS emails`;
-const GROUPS_SQL = `(SELECT coalesce(json_agg(json_build_object('value', g.id, 'display', g.display_name) ORDER BY g.id), '[]'::json)
-  FROM group_members gm JOIN groups g ON g.id = gm.group_id AND g.deleted_at IS NULL
-  WHERE gm.tenant_id = p.tenant_id AND gm.member_type = 'person' AND gm.member_id = p.id) AS groups`;
-
-export const userSelect = (withGroups: boolean) =>
-  `${PERSON_COLUMNS}, ${EMAILS_SQL}${withGroups ? `, ${GROUPS_SQL}` : ''}`;
-
-export async function loadUser(
-  deps: ScimDeps,
-  tenantId: string,
-  id: string,
-  t?: Transaction,
-  withGroups = true,
-): Promise<UserRow> {
-  if (!UUID.test(id)) throw new NotFoundError(`User ${id} not found`);
-  const rows = await deps.store.sequelize.query<UserRow>(
-    `SELECT ${userSelect(withGroups)} FROM people p WHERE p.tenant_id = $1 AND p.id = $2 AND ${SCIM_VISIBLE}`,
-    { bind: [tenantId, id], type: QueryTypes.SELECT, transaction: t },
-  );
-  if (!rows[0]) throw new NotFoundError(`User ${id} not found`);
-  return rows[0];
-}
-
-export async function listUsers(
-  deps: ScimDeps,
-  tenantId: string,
-  params: ListParams,
-  extraWhere?: { sql: string; bind: unknown[] },
-) {
+export function listUsers(deps: ScimDeps, tenantId: string, params: ListParams) {
   const withGroups = wants('groups', params.attributes, params.excludedAttributes);
-  return listPage<UserRow>(deps, {
-    kind: 'User',
-    tenantId,
-    params,
-    from: 'people p',
-    visible: SCIM_VISIBLE,
-    select: userSelect(withGroups),
-    idColumn: 'p.id',
-    extraWhere,
-  });
+  return listPage('User', params, (query) => listDirectoryPeople(deps.store, tenantId, query, withGroups));
 }
 
 export async function createUser(deps: ScimDeps, c: Context, body: Json): Promise<UserRow> {
@@ -186,7 +139,7 @@ export async function createUser(deps: ScimDeps, c: Context, body: Json): Promis
     const { person, adopted } = await provisionPerson(deps.store, t, actorOf(c), tenantId, input);
     // A new person has exactly what was sent and no groups: no need to read it back.
     if (!adopted) return { ...person, emails: input.emails, groups: [] };
-    return loadUser(deps, tenantId, person.id, t);
+    return loadDirectoryPerson(deps.store, tenantId, person.id, t);
   });
 }
 
@@ -203,7 +156,7 @@ export async function replaceUser(
   return inTransaction(deps.store, async (t) => {
     const current = await lockPerson(deps.store, t, tenantId, id, ifMatchOf(ifMatch));
     await updatePerson(deps.store, t, actorOf(c), current, input);
-    return loadUser(deps, tenantId, id, t);
+    return loadDirectoryPerson(deps.store, tenantId, id, t);
   });
 }
 
@@ -218,13 +171,13 @@ export async function patchUser(
   const tenantId = c.get('auth').tenant.id;
   return inTransaction(deps.store, async (t) => {
     const current = await lockPerson(deps.store, t, tenantId, id, ifMatchOf(ifMatch));
-    const before = await loadUser(deps, tenantId, id, t, false);
+    const before = await loadDirectoryPerson(deps.store, tenantId, id, t, false);
     const beforeDoc = docOf(before);
     const input = toPersonInput(applyPatch('User', beforeDoc, ops));
     // A PATCH that changes nothing writes nothing: no version bump, no audit noise.
     if (JSON.stringify(toPersonInput(beforeDoc)) !== JSON.stringify(input))
       await updatePerson(deps.store, t, actorOf(c), current, input);
-    return loadUser(deps, tenantId, id, t);
+    return loadDirectoryPerson(deps.store, tenantId, id, t);
   });
 }
 
@@ -257,8 +210,8 @@ export function usersRoutes(deps: ScimDeps) {
   app.post('/.search', async (c) => list(c, await readJsonObject(c)));
   app.post('/', async (c) => singleResponse(deps, c, await createUser(deps, c, await readJsonObject(c)), 201));
   app.get('/:id', async (c) => {
-    const row = await loadUser(
-      deps,
+    const row = await loadDirectoryPerson(
+      deps.store,
       c.get('auth').tenant.id,
       c.req.param('id'),
       undefined,

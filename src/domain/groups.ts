@@ -1,7 +1,10 @@
 import { QueryTypes, type Transaction } from 'sequelize';
+import { select } from '../db/sql.js';
 import type { ActorContext, Store } from '../db/store.js';
 import { NotFoundError, PreconditionFailedError } from '../errors.js';
 import { recordAudit } from './audit.js';
+import { changedOnCommit } from './change-signal.js';
+import { queryDirectoryPage, type DirectoryPage, type DirectoryQuery } from './directory-page.js';
 import { UUID } from '../ids.js';
 
 /**
@@ -41,6 +44,53 @@ export interface MemberInput {
 
 export const GROUP_COLUMNS = `g.id, g.tenant_id AS "tenantId", g.display_name AS "displayName", g.external_id AS "externalId",
   g.scim, g.version, g.created_at AS "createdAt", g.updated_at AS "updatedAt"`;
+
+/** A group as the directory (SCIM) shows it, with its members when asked. */
+export interface DirectoryGroup extends GroupRow {
+  members?: Array<{ value: string; type: MemberType; display: string | null; scim: Record<string, unknown> | null }>;
+}
+
+const MEMBERS_SQL = `(SELECT coalesce(json_agg(json_build_object('value', m.member_id, 'type', m.member_type,
+    'display', coalesce(mp.display_name, mp.user_name, mg.display_name), 'scim', m.scim) ORDER BY m.created_at, m.member_id), '[]'::json)
+  FROM group_members m
+  LEFT JOIN people mp ON m.member_type = 'person' AND mp.id = m.member_id
+  LEFT JOIN groups mg ON m.member_type = 'group' AND mg.id = m.member_id
+  WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id) AS members`;
+const groupSelect = (withMembers: boolean) => `${GROUP_COLUMNS}${withMembers ? `, ${MEMBERS_SQL}` : ''}`;
+const VISIBLE = 'g.deleted_at IS NULL';
+
+/** A live group of the tenant; NotFoundError otherwise (also for ids that are no uuid). */
+export async function loadGroup(
+  store: Store,
+  tenantId: string,
+  id: string,
+  t?: Transaction,
+  withMembers = true,
+): Promise<DirectoryGroup> {
+  if (!UUID.test(id)) throw new NotFoundError(`Group ${id} not found`);
+  const rows = await select<DirectoryGroup>(
+    store,
+    `SELECT ${groupSelect(withMembers)} FROM groups g WHERE g.tenant_id = $1 AND g.id = $2 AND ${VISIBLE}`,
+    [tenantId, id],
+    t,
+  );
+  if (!rows[0]) throw new NotFoundError(`Group ${id} not found`);
+  return rows[0];
+}
+
+export function listGroups(
+  store: Store,
+  tenantId: string,
+  query: DirectoryQuery,
+  withMembers = true,
+): Promise<DirectoryPage<DirectoryGroup>> {
+  return queryDirectoryPage<DirectoryGroup>(
+    store,
+    tenantId,
+    { resource: 'group', from: 'groups g', visible: VISIBLE, select: groupSelect(withMembers), idColumn: 'g.id' },
+    query,
+  );
+}
 
 const auditView = (g: GroupRow) => ({ id: g.id, displayName: g.displayName, externalId: g.externalId });
 
@@ -109,6 +159,7 @@ export async function createGroup(
     { bind: [tenantId, input.displayName, input.externalId, JSON.stringify(input.scim)], transaction: t },
   )) as [GroupRow[], unknown];
   const group = rows[0];
+  changedOnCommit(t, tenantId);
   const added = await setMembers(store, t, tenantId, group.id, [], input.members);
   await recordAudit(store, t, ctx, {
     tenantId,
@@ -129,6 +180,7 @@ export async function updateGroup(
   currentMemberIds: string[],
   input: GroupInput,
 ): Promise<GroupRow> {
+  changedOnCommit(t, current.tenantId);
   const change = await setMembers(store, t, current.tenantId, current.id, currentMemberIds, input.members);
   const [rows] = (await store.sequelize.query(
     `UPDATE groups g SET display_name = $3, external_id = $4, scim = $5::jsonb, version = g.version + 1, updated_at = clock_timestamp()
@@ -195,6 +247,7 @@ async function setMembers(
 /** Soft delete: the group disappears from SCIM, its memberships (both directions) end, audit stays. */
 export async function deleteGroup(store: Store, t: Transaction, ctx: ActorContext, current: GroupRow): Promise<void> {
   const tenantId = current.tenantId;
+  changedOnCommit(t, tenantId);
   await store.sequelize.query(
     'UPDATE groups SET deleted_at = clock_timestamp(), version = version + 1 WHERE tenant_id = $1 AND id = $2',
     {

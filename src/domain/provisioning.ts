@@ -3,6 +3,7 @@ import type { PersonAttrs, PersonStatus } from '../db/models.js';
 import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.js';
 import { recordAudit } from './audit.js';
+import { changedOnCommit } from './change-signal.js';
 import { assertSeatAvailable, insertPerson, personAuditView } from './people.js';
 import { revokePersonGrants } from './privileges/index.js';
 import { UUID } from '../ids.js';
@@ -114,6 +115,7 @@ export async function provisionPerson(
   tenantId: string,
   input: PersonInput,
 ): Promise<{ person: PersonAttrs; adopted: boolean }> {
+  changedOnCommit(t, tenantId);
   // userName is unique among live people; externalId is not (RFC 7643 §3.1), so it only finds an
   // admin's placeholder to adopt, and only when exactly one placeholder carries it.
   const byUserName = await findLive(store, t, tenantId, 'lower(p.user_name) = lower($2)', [input.userName]);
@@ -157,11 +159,11 @@ export async function provisionPerson(
 }
 
 /**
- * The common case of door 1 without a transaction of its own: a new person in a tenant without a
+ * The common case of door 1 without a caller's transaction: a new person in a tenant without a
  * seat limit, with no live person of that userName and no placeholder with that externalId.
  * Concurrent creates are coalesced ("natural batching": whatever arrived while the previous
- * statement ran goes into the next one), and each batch is ONE statement, so one round trip and one
- * commit serve several creates. Each row gets exactly what insertPerson + replaceEmails +
+ * statement ran goes into the next one), and each batch is ONE statement in its own transaction, so one
+ * statement and one commit serve several creates. Each row gets exactly what insertPerson + replaceEmails +
  * recordAudit write (same columns, same 'person.create' audit view and actor).
  *
  * It never decides an error: a row it cannot insert (userName taken, placeholder to adopt, seat
@@ -260,15 +262,6 @@ const CREATE_BATCH_SQL = `WITH u AS (
      )
      SELECT * FROM ins`;
 
-/** The pg client under a Sequelize connection: a named statement is parsed and planned once per connection. */
-interface PgConnection {
-  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: PersonAttrs[] }>;
-}
-interface ConnectionManager {
-  getConnection(options: { type: 'read' | 'write' }): Promise<PgConnection>;
-  releaseConnection(connection: PgConnection): void;
-}
-
 async function insertBatch(store: Store, batch: PendingCreate[]): Promise<PersonAttrs[]> {
   // Rows of one batch have distinct userNames per tenant (see flush), so (tenant, userName) as sent
   // identifies the person an email belongs to.
@@ -295,15 +288,16 @@ async function insertBatch(store: Store, batch: PendingCreate[]): Promise<Person
     emails.map((e) => e.primary),
     emails.map((e) => e.position),
   ];
-  // A prepared (named) statement: this CTE is the hottest SCIM write and re-planning it on every
-  // create costs more database CPU than executing it.
-  const manager = (store.sequelize as unknown as { connectionManager: ConnectionManager }).connectionManager;
-  const connection = await manager.getConnection({ type: 'write' });
-  try {
-    return (await connection.query({ name: 'rb_scim_create_batch', text: CREATE_BATCH_SQL, values })).rows;
-  } finally {
-    manager.releaseConnection(connection);
-  }
+  // Its own transaction, so each tenant written is signalled after commit like every other write.
+  return store.sequelize.transaction(async (t) => {
+    const rows = await store.sequelize.query<PersonAttrs>(CREATE_BATCH_SQL, {
+      bind: values,
+      type: QueryTypes.SELECT,
+      transaction: t,
+    });
+    for (const tenantId of new Set(rows.map((r) => r.tenantId))) changedOnCommit(t, tenantId);
+    return rows;
+  });
 }
 
 async function writePerson(
@@ -368,6 +362,7 @@ export async function updatePerson(
   current: PersonAttrs,
   input: PersonInput,
 ): Promise<PersonAttrs> {
+  changedOnCommit(t, current.tenantId);
   try {
     const person = await writePerson(store, t, current.tenantId, current, input);
     const action =
@@ -402,6 +397,7 @@ export async function deprovisionPerson(
   current: PersonAttrs,
 ): Promise<void> {
   const tenantId = current.tenantId;
+  changedOnCommit(t, tenantId);
   await store.sequelize.query(
     `UPDATE people SET deleted_at = clock_timestamp(), status = 'deprovisioned', active = false, version = version + 1, updated_at = clock_timestamp()
      WHERE tenant_id = $1 AND id = $2`,

@@ -147,9 +147,7 @@ describe('the domain speaks no protocol', () => {
     expect(files.length).toBeGreaterThan(10);
     const offenders = files.flatMap((f) => {
       const text = readFileSync(join(root, f), 'utf8');
-      return ['scimType', 'httpStatus']
-        .filter((word) => text.includes(word))
-        .map((word) => `${f}: ${word}`);
+      return ['scimType', 'httpStatus'].filter((word) => text.includes(word)).map((word) => `${f}: ${word}`);
     });
     expect(offenders).toEqual([]);
   });

@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { Binder, parseScimFilter, scimFilterToSql, sortExpression } from '../../scim/filter-to-sql.js';
+import { directoryFilter, parseScimFilter, sortAttr } from '../../scim/filter.js';
+import type { ResourceKind } from '../../scim/schemas.js';
+import { Binder, filterSql, orderSql } from '../../src/domain/directory-query.js';
 
-const sql = (filter: string, kind: 'User' | 'Group' = 'User') => {
+// A SCIM filter as scim/ parses and resolves it, translated by the domain (tenant id is $1).
+const sql = (filter: string, kind: ResourceKind = 'User') => {
   const b = new Binder(['tenant']);
-  return { sql: scimFilterToSql(filter, kind, b), params: b.params.slice(1) };
+  return { sql: filterSql(directoryFilter(filter, kind), b), params: b.params.slice(1) };
 };
+const sortExpression = (kind: ResourceKind, sortBy: string) =>
+  orderSql(kind === 'User' ? 'person' : 'group', sortAttr(kind, sortBy), sortBy);
 const scimTypeOf = (fn: () => unknown) => {
   try {
     fn();
@@ -14,7 +19,7 @@ const scimTypeOf = (fn: () => unknown) => {
   return undefined;
 };
 
-describe('filter → SQL', () => {
+describe('SCIM filter → SQL', () => {
   it('binds every value as a parameter, never as SQL text', () => {
     const evil = `x' OR 1=1; DROP TABLE people; --`;
     const r = sql(`userName eq ${JSON.stringify(evil)}`);
