@@ -1,7 +1,13 @@
 import { hkdfSync, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import { QueryTypes } from 'sequelize';
-import { inTransaction, type Store } from '../src/db/store.js';
+import type { Store } from '../src/db/store.js';
+import {
+  hasActiveToolKey,
+  insertFirstToolKey,
+  publishedToolKeys,
+  rotateToolKeys,
+  type NewToolKey,
+} from '../src/domain/tool-keys.js';
 
 /**
  * The tool's own RSA key pairs. One `active` key signs (deep linking responses, sessions); keys
@@ -14,18 +20,10 @@ export interface SigningKey {
   privateKey: CryptoKey;
 }
 
-interface KeyRow {
-  kid: string;
-  status: 'active' | 'retiring';
-  public_jwk: JWK;
-  private_jwk: JWK;
-  retire_after: Date | null;
-}
-
 const DEFAULT_GRACE_MS = 7 * 24 * 3600 * 1000;
 const CACHE_MS = 30_000;
 
-async function newKeyRow(): Promise<{ kid: string; publicJwk: JWK; privateJwk: JWK }> {
+async function newKeyRow(): Promise<NewToolKey> {
   const { publicKey, privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
   const kid = randomUUID();
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
@@ -48,10 +46,7 @@ export class ToolKeys {
     this.loading ??= (async () => {
       try {
         await ensureActiveKey(this.store);
-        const rows = await this.store.sequelize.query<KeyRow>(
-          `SELECT * FROM tool_keys WHERE status = 'active' OR retire_after > now() ORDER BY created_at DESC`,
-          { type: QueryTypes.SELECT },
-        );
+        const rows = await publishedToolKeys(this.store);
         const active = rows.find((r) => r.status === 'active')!;
         const sessionSecrets = new Map<string, CryptoKey>();
         for (const r of rows) sessionSecrets.set(r.kid, await deriveSessionKey(r.private_jwk, r.kid));
@@ -109,15 +104,8 @@ function deriveSessionKey(privateJwk: JWK, kid: string): Promise<CryptoKey> {
 
 /** Creates the first key when there is none; concurrent starters agree on one (unique index). */
 export async function ensureActiveKey(store: Store): Promise<void> {
-  const [has] = await store.sequelize.query(`SELECT 1 FROM tool_keys WHERE status = 'active'`, {
-    type: QueryTypes.SELECT,
-  });
-  if (has) return;
-  const k = await newKeyRow();
-  await store.sequelize.query(
-    `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3) ON CONFLICT DO NOTHING`,
-    { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)] },
-  );
+  if (await hasActiveToolKey(store)) return;
+  await insertFirstToolKey(store, await newKeyRow());
 }
 
 /**
@@ -129,22 +117,5 @@ export async function rotateKeys(
   graceMs = DEFAULT_GRACE_MS,
 ): Promise<{ kid: string; retired: string[]; deleted: number }> {
   const k = await newKeyRow();
-  return inTransaction(store, async (t) => {
-    const retired = await store.sequelize.query<{ kid: string }>(
-      `UPDATE tool_keys SET status = 'retiring', retire_after = now() + ($1 || ' milliseconds')::interval WHERE status = 'active' RETURNING kid`,
-      { bind: [String(graceMs)], type: QueryTypes.SELECT, transaction: t },
-    );
-    await store.sequelize.query(
-      `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3)`,
-      {
-        bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)],
-        transaction: t,
-      },
-    );
-    const gone = await store.sequelize.query<{ kid: string }>(
-      `DELETE FROM tool_keys WHERE status = 'retiring' AND retire_after <= now() RETURNING kid`,
-      { type: QueryTypes.SELECT, transaction: t },
-    );
-    return { kid: k.kid, retired: retired.map((r) => r.kid), deleted: gone.length };
-  });
+  return { kid: k.kid, ...(await rotateToolKeys(store, k, graceMs)) };
 }

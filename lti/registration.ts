@@ -1,7 +1,11 @@
-import { QueryTypes } from 'sequelize';
 import { z } from 'zod';
 import type { ActorContext, Store } from '../src/db/store.js';
 import { addPlatform, type PlatformView } from '../src/domain/platforms.js';
+import {
+  insertRegistrationLink,
+  openRegistrationLinkTenant,
+  useRegistrationLink,
+} from '../src/domain/registration-links.js';
 import { LtiError } from './errors.js';
 import { randomToken, sha256 } from './state.js';
 
@@ -22,12 +26,7 @@ export async function createRegistrationLink(
 ): Promise<{ url: string; expiresAt: Date }> {
   const token = randomToken();
   const expiresAt = new Date(Date.now() + LINK_TTL_MS);
-  await store.sequelize.query(
-    `INSERT INTO lti_registration_links (token_hash, tenant_id, expires_at) VALUES ($1, $2, $3)`,
-    {
-      bind: [sha256(token), tenantId, expiresAt],
-    },
-  );
+  await insertRegistrationLink(store, sha256(token), tenantId, expiresAt);
   return { url: `${publicUrl}/lti/register?rb=${token}`, expiresAt };
 }
 
@@ -81,11 +80,8 @@ export async function completeRegistration(
   if (!params.rb) throw new LtiError('registration', 'This registration link is incomplete; ask for a new one');
   if (!params.openid_configuration)
     throw new LtiError('registration', 'The platform did not send its openid_configuration');
-  const [link] = await store.sequelize.query<{ tenant_id: string }>(
-    `SELECT tenant_id FROM lti_registration_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()`,
-    { bind: [sha256(params.rb)], type: QueryTypes.SELECT },
-  );
-  if (!link) throw new LtiError('registration', 'This registration link is unknown, expired or already used', 403);
+  const tenantId = await openRegistrationLinkTenant(store, sha256(params.rb));
+  if (!tenantId) throw new LtiError('registration', 'This registration link is unknown, expired or already used', 403);
 
   let configUrl: URL;
   try {
@@ -139,13 +135,9 @@ export async function completeRegistration(
       'The platform did not return a deployment_id; add it with `platform deployment add`',
     );
 
-  const used = await store.sequelize.query(
-    `UPDATE lti_registration_links SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING token_hash`,
-    { bind: [sha256(params.rb)], type: QueryTypes.SELECT },
-  );
-  if (used.length !== 1)
-    throw new LtiError('registration', 'This registration link was used by another registration', 403);
-  return addPlatform(store, ctx, link.tenant_id, {
+  const fresh = await useRegistrationLink(store, sha256(params.rb));
+  if (!fresh) throw new LtiError('registration', 'This registration link was used by another registration', 403);
+  return addPlatform(store, ctx, tenantId, {
     issuer: cfg.issuer,
     clientId: answer.data.client_id,
     deploymentId,

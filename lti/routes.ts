@@ -2,14 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../src/config.js';
-import type { Transaction } from 'sequelize';
-import { inTransaction, type ActorContext, type Store } from '../src/db/store.js';
-import {
-  upsertKnownCourseMembership,
-  upsertLaunchCourse,
-  upsertLaunchMembership,
-} from '../src/domain/launch-course.js';
-import { resolveLaunchIdentity } from '../src/domain/launch-identity.js';
+import type { ActorContext, Store } from '../src/db/store.js';
+import { launchResource, type LaunchCourseClaim } from '../src/domain/launch.js';
 import type { SessionPrincipal } from '../src/http/context.js';
 import { CLAIM } from './claims.js';
 import { signDeepLinkingResponse } from './deep-linking.js';
@@ -37,10 +31,9 @@ import {
   sessionAuth,
   toolKeysFor,
 } from './session.js';
-import { STATE_TTL_MS, stateCookieName, sweepExpired } from './state.js';
+import { sha256, STATE_TTL_MS, stateCookieName, sweepExpired } from './state.js';
 import { RegistryCache } from './registry-cache.js';
 import { consumeLaunch, nonceExpiry, validateLaunch, type ValidatedLaunch } from './validate-launch.js';
-import { fastLaunch } from './fast-launch.js';
 
 export interface LtiDeps {
   config: Config;
@@ -93,51 +86,19 @@ async function formOrQuery(c: Context): Promise<Record<string, string>> {
   return out;
 }
 
-/** Door 3 and the course upsert for a validated resource link launch, inside the caller's transaction. */
-async function completeLaunch(
-  store: Store,
-  t: Transaction,
-  actor: ActorContext,
-  launch: ValidatedLaunch,
-): Promise<SessionPrincipal> {
-  const roles = membershipRoles(launch.roles);
-  const tenantId = launch.platform.tenantId;
-  const identity = await resolveLaunchIdentity(store, t, actor, {
-    tenantId,
-    platform: launch.platform,
-    sub: launch.sub,
-    claims: launch.claims,
-  });
-  let courseId: string | null = null;
-  if (launch.context && identity.person) {
-    // Returning to a known course (most launches): course and membership in one statement.
-    const fast = await upsertKnownCourseMembership(store, t, actor, {
-      tenantId,
-      platformId: launch.platform.id,
-      contextId: launch.context.id,
-      personId: identity.person.id,
-      roles,
-    });
-    if (fast) return { tenantId, personId: identity.person.id, courseId: fast.courseId, roles };
-  }
-  if (launch.context) {
-    const lis = (launch.claims[LIS] ?? {}) as Record<string, unknown>;
-    const sisKeys = [lis.course_offering_sourcedid, lis.course_section_sourcedid].filter(
-      (k): k is string => typeof k === 'string' && k !== '',
-    );
-    const course = await upsertLaunchCourse(store, t, actor, {
-      tenantId,
-      platformId: launch.platform.id,
-      contextId: launch.context.id,
-      title: launch.context.title ?? null,
-      label: launch.context.label ?? null,
-      sisKeys,
-    });
-    courseId = course.courseId;
-    if (identity.person)
-      await upsertLaunchMembership(store, t, actor, { tenantId, courseId, personId: identity.person.id, roles });
-  }
-  return { tenantId, personId: identity.person?.id ?? null, courseId, roles };
+/** The course a launch names, with the SIS keys a course created earlier may be adopted by. */
+function launchCourse(launch: ValidatedLaunch): LaunchCourseClaim | null {
+  if (!launch.context) return null;
+  const lis = (launch.claims[LIS] ?? {}) as Record<string, unknown>;
+  const sisKeys = [lis.course_offering_sourcedid, lis.course_section_sourcedid].filter(
+    (k): k is string => typeof k === 'string' && k !== '',
+  );
+  return {
+    contextId: launch.context.id,
+    title: launch.context.title ?? null,
+    label: launch.context.label ?? null,
+    sisKeys,
+  };
 }
 
 const redirectFor = (p: SessionPrincipal) =>
@@ -217,30 +178,26 @@ export function ltiRoutes(deps: LtiDeps) {
       return html(c, renderPage(page), cspNonce);
     }
 
-    // State and nonce are burnt first, in the same statement that completes the common launch
-    // (see fast-launch.ts). Everything else goes through door 3 and the course upsert in one
-    // transaction; a refusal there leaves the state burnt, so the launch cannot be replayed once
-    // the school has provisioned the person.
-    const roles = membershipRoles(launch.roles);
-    const fast = await fastLaunch(store, actor, {
-      state: launch.stateValue,
+    // The launch use case burns state and nonce first (a refusal after that leaves them burnt, so
+    // the launch cannot be replayed once the school has provisioned the person).
+    const result = await launchResource(store, actor, {
+      stateHash: sha256(launch.stateValue),
       issuer: launch.state.issuer,
       nonce: launch.state.nonce,
       nonceExpiresAt: nonceExpiry(launch),
       tenantId: launch.platform.tenantId,
-      platformId: launch.platform.id,
+      platform: launch.platform,
       sub: launch.sub,
-      contextId: launch.context?.id ?? null,
-      roles,
+      claims: launch.claims,
+      course: launchCourse(launch),
+      roles: membershipRoles(launch.roles),
     });
-    if (!fast.consumed) {
-      throw fast.replayedNonce
+    if (!result.ok) {
+      throw result.replayed === 'nonce'
         ? new LtiError('nonce', 'This nonce was already used')
         : new LtiError('state', 'This launch was already used (state replayed)');
     }
-    const principal: SessionPrincipal = fast.handled
-      ? { tenantId: launch.platform.tenantId, personId: fast.personId, courseId: fast.courseId, roles }
-      : await inTransaction(store, (t) => completeLaunch(store, t, actor, launch));
+    const principal: SessionPrincipal = result.principal;
     const redirectTo = redirectFor(principal);
     // Cookie flow: the cookie may still not survive a third-party iframe, so the page can also
     // redeem the ticket. Storage flow: the ticket needs the state read back from platform storage.

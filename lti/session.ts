@@ -1,8 +1,8 @@
 import { jwtVerify, SignJWT, decodeProtectedHeader } from 'jose';
 import type { MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { QueryTypes } from 'sequelize';
 import type { Store } from '../src/db/store.js';
+import { redeemTicketOnce } from '../src/domain/lti-states.js';
 import { UnauthorizedError } from '../src/errors.js';
 import type { SessionPrincipal } from '../src/http/context.js';
 import '../src/http/context.js';
@@ -95,7 +95,7 @@ export interface SessionAuthOptions {
 export function sessionAuth(options: SessionAuthOptions): MiddlewareHandler {
   return async function sessionAuth(c, next) {
     const header = c.req.header('authorization');
-    const bearer = header && /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
     const presented = bearer && !bearer.startsWith('rb_') ? bearer : getCookie(c, SESSION_COOKIE);
     if (!presented) {
       if (options.optional) return next();
@@ -156,14 +156,14 @@ export async function redeemTicket(
   const { p, rt, sc, jti, exp } = claims;
   if (!p || typeof p.tenantId !== 'string' || typeof rt !== 'string' || typeof jti !== 'string') throw badTicket();
   if (sc !== undefined && (!state || !safeEqual(sha256(state), sc))) throw badTicket();
-  const used = await store.sequelize.query(
-    `INSERT INTO lti_tickets (ticket_hash, tenant_id, session, redirect_to, state_check, expires_at, used_at)
-     VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING RETURNING ticket_hash`,
-    {
-      bind: [sha256(jti), p.tenantId, JSON.stringify(p), rt, sc ?? null, new Date((exp ?? 0) * 1000)],
-      type: QueryTypes.SELECT,
-    },
-  );
-  if (used.length !== 1) throw badTicket();
+  const fresh = await redeemTicketOnce(store, {
+    ticketHash: sha256(jti),
+    tenantId: p.tenantId,
+    session: p,
+    redirectTo: rt,
+    stateCheck: sc ?? null,
+    expiresAt: new Date((exp ?? 0) * 1000),
+  });
+  if (!fresh) throw badTicket();
   return { principal: p, redirectTo: rt };
 }

@@ -1,8 +1,6 @@
 import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
-import { QueryTypes } from 'sequelize';
-import type { Transaction } from 'sequelize';
 import type { Store } from '../src/db/store.js';
-import { resolveDeployment, type PlatformView } from '../src/domain/platforms.js';
+import { resolveDeployment, tenantClientIdsOfIssuer, type PlatformView } from '../src/domain/platforms.js';
 import { CLAIM, MESSAGE_TYPES, type DeepLinkingSettings, type LaunchContextClaim, type MessageType } from './claims.js';
 import { LtiError } from './errors.js';
 import type { JwksCache } from './jwks-cache.js';
@@ -167,11 +165,7 @@ const checkAudience: Step = async (ctx) => {
   if (extras.length > 0) {
     // OIDC Core §3.1.3.7: extra audiences must be ones we trust — here, this tenant's other
     // registrations of the same issuer.
-    const trusted = await ctx.deps.store.sequelize.query<{ client_id: string }>(
-      `SELECT client_id FROM lti_platforms WHERE tenant_id = $1 AND issuer = $2 AND deleted_at IS NULL`,
-      { bind: [ctx.platform.tenantId, ctx.platform.issuer], type: QueryTypes.SELECT },
-    );
-    const ok = new Set(trusted.map((r) => r.client_id));
+    const ok = await tenantClientIdsOfIssuer(ctx.deps.store, ctx.platform.tenantId, ctx.platform.issuer);
     const untrusted = extras.filter((a) => typeof a !== 'string' || !ok.has(a));
     if (untrusted.length)
       throw new LtiError('aud', 'The id_token is also addressed to an audience this tool does not trust');
@@ -313,14 +307,13 @@ export const nonceExpiry = (launch: ValidatedLaunch) =>
  * genuine login): marks the state used and records the nonce, atomically. A launch that loses this
  * race to another request with the same state is a replay.
  */
-export async function consumeLaunch(store: Store, launch: ValidatedLaunch, t?: Transaction): Promise<void> {
+export async function consumeLaunch(store: Store, launch: ValidatedLaunch): Promise<void> {
   const r = await consumeStateAndNonce(
     store,
     launch.stateValue,
     launch.state.issuer,
     launch.state.nonce,
     nonceExpiry(launch),
-    t,
   );
   if (!r.state) throw new LtiError('state', 'This launch was already used (state replayed)');
   if (!r.nonce) throw new LtiError('nonce', 'This nonce was already used');

@@ -1,6 +1,7 @@
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { ActorContext, Store } from '../db/store.js';
 import { recordAudit } from './audit.js';
+import { changedOnCommit } from './change-signal.js';
 
 /**
  * The course a launch comes from: found by (tenant, platform, context.id); else a course created
@@ -52,6 +53,7 @@ export async function upsertLaunchCourse(
         targetId: adopted.id,
         after: { platformId: input.platformId, contextId: input.contextId, externalKey: key },
       });
+      changedOnCommit(t, input.tenantId);
       return { courseId: adopted.id, outcome: 'adopted' };
     }
   }
@@ -78,7 +80,28 @@ export async function upsertLaunchCourse(
     targetId: created.id,
     after: { title, platformId: input.platformId, contextId: input.contextId, source: 'lti' },
   });
+  changedOnCommit(t, input.tenantId);
   return { courseId: created.id, outcome: 'created' };
+}
+
+type MembershipBefore = { roles: string[]; status: string } | null;
+
+/** A launch created or changed a membership: its audit event, and its tenant's change signal. */
+async function membershipChanged(
+  store: Store,
+  t: Transaction,
+  ctx: ActorContext,
+  m: { tenantId: string; courseId: string; personId: string; roles: string[]; before: MembershipBefore },
+): Promise<void> {
+  await recordAudit(store, t, ctx, {
+    tenantId: m.tenantId,
+    action: m.before ? 'course_membership.update' : 'course_membership.create',
+    targetType: 'course_membership',
+    targetId: `${m.courseId}:${m.personId}`,
+    before: m.before,
+    after: { roles: m.roles, status: 'active', source: m.before ? undefined : 'lti' },
+  });
+  changedOnCommit(t, m.tenantId);
 }
 
 /** Upserts the membership with the launch's roles; audited only when something changed. */
@@ -89,7 +112,7 @@ export async function upsertLaunchMembership(
   input: { tenantId: string; courseId: string; personId: string; roles: string[] },
 ): Promise<{ changed: boolean }> {
   // One statement: the row as it was, and an upsert that writes only when roles or status change.
-  const [r] = await store.sequelize.query<{ before: { roles: string[]; status: string } | null; changed: number }>(
+  const [r] = await store.sequelize.query<{ before: MembershipBefore; changed: number }>(
     `WITH old AS (
        SELECT roles, status FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3
      ), up AS (
@@ -102,15 +125,7 @@ export async function upsertLaunchMembership(
     { bind: [input.tenantId, input.courseId, input.personId, input.roles], type: QueryTypes.SELECT, transaction: t },
   );
   if (r.changed === 0) return { changed: false };
-  const before = r.before;
-  await recordAudit(store, t, ctx, {
-    tenantId: input.tenantId,
-    action: before ? 'course_membership.update' : 'course_membership.create',
-    targetType: 'course_membership',
-    targetId: `${input.courseId}:${input.personId}`,
-    before: before ?? null,
-    after: { roles: input.roles, status: 'active', source: before ? undefined : 'lti' },
-  });
+  await membershipChanged(store, t, ctx, { ...input, before: r.before });
   return { changed: true };
 }
 
@@ -127,7 +142,7 @@ export async function upsertKnownCourseMembership(
 ): Promise<{ courseId: string; changed: boolean } | null> {
   const [r] = await store.sequelize.query<{
     course_id: string | null;
-    before: { roles: string[]; status: string } | null;
+    before: MembershipBefore;
     changed: number;
   }>(
     `WITH c AS (
@@ -148,15 +163,6 @@ export async function upsertKnownCourseMembership(
     },
   );
   if (!r.course_id) return null;
-  if (r.changed > 0) {
-    await recordAudit(store, t, ctx, {
-      tenantId: input.tenantId,
-      action: r.before ? 'course_membership.update' : 'course_membership.create',
-      targetType: 'course_membership',
-      targetId: `${r.course_id}:${input.personId}`,
-      before: r.before ?? null,
-      after: { roles: input.roles, status: 'active', source: r.before ? undefined : 'lti' },
-    });
-  }
+  if (r.changed > 0) await membershipChanged(store, t, ctx, { ...input, courseId: r.course_id, before: r.before });
   return { courseId: r.course_id, changed: r.changed > 0 };
 }

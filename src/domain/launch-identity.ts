@@ -3,6 +3,7 @@ import type { PersonAttrs } from '../db/models.js';
 import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { recordAudit } from './audit.js';
+import { changedOnCommit } from './change-signal.js';
 import { assertSeatAvailable, insertPerson } from './people.js';
 
 /**
@@ -181,6 +182,7 @@ async function markLaunched(
     before: { status: p.status, firstLaunchAt: p.firstLaunchAt },
     after: { status: updated.status, firstLaunchAt: updated.firstLaunchAt },
   });
+  changedOnCommit(t, p.tenantId);
   return { person: updated, first: !p.firstLaunchAt };
 }
 
@@ -222,6 +224,7 @@ async function link(
     targetId: person.id,
     after: { platformId: input.platform.id, sub: input.sub, matchedBy },
   });
+  changedOnCommit(t, input.tenantId);
 }
 
 const NAME = (claims: Record<string, unknown>) => ({

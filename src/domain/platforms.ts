@@ -276,3 +276,12 @@ export async function resolveDeployment(
   );
   return row ? view(row) : null;
 }
+
+/** The client ids this tenant has registered for an issuer: a launch's extra audiences must be among them. */
+export async function tenantClientIdsOfIssuer(store: Store, tenantId: string, issuer: string): Promise<Set<string>> {
+  const rows = await store.sequelize.query<{ client_id: string }>(
+    `SELECT client_id FROM lti_platforms WHERE tenant_id = $1 AND issuer = $2 AND deleted_at IS NULL`,
+    { bind: [tenantId, issuer], type: QueryTypes.SELECT },
+  );
+  return new Set(rows.map((r) => r.client_id));
+}

@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onAuthzChange } from '../../src/domain/change-signal.js';
 import { runLaunch } from '../support/platform-emulator.js';
 import { failedCheck, provisionPerson, resourceLaunch, ROLE, rows, spec, startLtiEnv, type LtiEnv } from './helpers.js';
 
 /**
- * Returning launches take the one-statement path (lti/fast-launch.ts); these cases pin down that
- * it behaves exactly like the general path: memberships and their audit, refusals, new courses.
+ * Returning launches that change nothing take the one-statement path (src/domain/launch-returning.ts);
+ * everything else takes the general path. These cases pin down that a returning launch behaves
+ * exactly like the general path: memberships and their audit, refusals, new courses, and what it
+ * costs and signals.
  */
 let env: LtiEnv;
 beforeAll(async () => {
@@ -81,5 +84,47 @@ describe('a returning launch', () => {
       `SELECT lti_context_id FROM courses WHERE lti_context_id LIKE 'ctx-r3-%' ORDER BY 1`,
     );
     expect(courses.map((c) => c.lti_context_id)).toEqual(['ctx-r3-a', 'ctx-r3-b']);
+  });
+
+  it('takes one statement after reading its login state, and starts no transaction, when nothing changed', async () => {
+    await provisionPerson(env.store, env.tenant.id, { externalId: 'R-4' });
+    expect((await launchAs('r-4', 'R-4', [ROLE.learner], 'ctx-r4')).launch!.status).toBe(303);
+    const statements: string[] = [];
+    env.store.sequelize.addHook('afterQuery', 'count-r4', (_options, query) => {
+      const sql = (query as unknown as { sql?: string }).sql ?? '';
+      // The login's opportunistic sweep of expired states runs at most once a minute: not the launch.
+      if (!/^DELETE FROM lti_/.test(sql)) statements.push(sql);
+    });
+    try {
+      expect((await launchAs('r-4', 'R-4', [ROLE.learner], 'ctx-r4')).launch!.status).toBe(303);
+    } finally {
+      env.store.sequelize.removeHook('afterQuery', 'count-r4');
+    }
+    // login: the state's INSERT; launch: the state's SELECT, then the returning launch itself.
+    expect(statements).toHaveLength(3);
+    expect(statements[2]).toMatch(/UPDATE identity_links/);
+    expect(statements.some((q) => /START TRANSACTION|BEGIN/.test(q))).toBe(false);
+  });
+
+  it("signals its tenant's change after a write, and signals nothing when the launch changed nothing", async () => {
+    await provisionPerson(env.store, env.tenant.id, { externalId: 'R-5' });
+    const signalled: (string | null)[] = [];
+    const stop = onAuthzChange((tenantId) => signalled.push(tenantId));
+    try {
+      const during = async (roles: string[]) => {
+        signalled.length = 0;
+        expect((await launchAs('r-5', 'R-5', roles, 'ctx-r5')).launch!.status).toBe(303);
+        return [...signalled];
+      };
+      const first = await during([ROLE.learner]);
+      expect(first.length).toBeGreaterThan(0);
+      expect(new Set(first)).toEqual(new Set([env.tenant.id]));
+      expect(await during([ROLE.learner])).toEqual([]);
+      const changed = await during([ROLE.instructor]);
+      expect(changed.length).toBeGreaterThan(0);
+      expect(new Set(changed)).toEqual(new Set([env.tenant.id]));
+    } finally {
+      stop();
+    }
   });
 });

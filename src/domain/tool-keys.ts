@@ -1,0 +1,70 @@
+import type { JWK } from 'jose';
+import { select } from '../db/sql.js';
+import { inTransaction, type Store } from '../db/store.js';
+
+/**
+ * The tool's own key pairs (tool_keys): one `active`, older ones `retiring` until `retire_after`.
+ * Key generation and caching live in lti/keys.ts; this module only stores and reads them.
+ */
+export interface ToolKeyRow {
+  kid: string;
+  status: 'active' | 'retiring';
+  public_jwk: JWK;
+  private_jwk: JWK;
+  retire_after: Date | null;
+}
+
+export interface NewToolKey {
+  kid: string;
+  publicJwk: JWK;
+  privateJwk: JWK;
+}
+
+/** The active key and those still in their grace period, newest first. */
+export function publishedToolKeys(store: Store): Promise<ToolKeyRow[]> {
+  return select<ToolKeyRow>(
+    store,
+    `SELECT * FROM tool_keys WHERE status = 'active' OR retire_after > now() ORDER BY created_at DESC`,
+    [],
+  );
+}
+
+export async function hasActiveToolKey(store: Store): Promise<boolean> {
+  const [has] = await select(store, `SELECT 1 FROM tool_keys WHERE status = 'active'`, []);
+  return has !== undefined;
+}
+
+/** Inserts the first active key; a concurrent starter that got there first wins (unique index). */
+export async function insertFirstToolKey(store: Store, k: NewToolKey): Promise<void> {
+  await store.sequelize.query(
+    `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3) ON CONFLICT DO NOTHING`,
+    { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)] },
+  );
+}
+
+/** Retires the active key for `graceMs`, makes `k` active and deletes keys past their grace period. */
+export function rotateToolKeys(
+  store: Store,
+  k: NewToolKey,
+  graceMs: number,
+): Promise<{ retired: string[]; deleted: number }> {
+  return inTransaction(store, async (t) => {
+    const retired = await select<{ kid: string }>(
+      store,
+      `UPDATE tool_keys SET status = 'retiring', retire_after = now() + ($1 || ' milliseconds')::interval WHERE status = 'active' RETURNING kid`,
+      [String(graceMs)],
+      t,
+    );
+    await store.sequelize.query(
+      `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3)`,
+      { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)], transaction: t },
+    );
+    const gone = await select<{ kid: string }>(
+      store,
+      `DELETE FROM tool_keys WHERE status = 'retiring' AND retire_after <= now() RETURNING kid`,
+      [],
+      t,
+    );
+    return { retired: retired.map((r) => r.kid), deleted: gone.length };
+  });
+}
