@@ -1,17 +1,17 @@
-import { Hono } from 'hono';
+import type { z } from '@hono/zod-openapi';
 import type { Store } from '../db/store.js';
 import { likeEscape } from '../domain/courses.js';
 import { getPersonById, parsePersonRef, findByRefs, refKey } from '../domain/person-reference.js';
 import { effectiveOne } from '../domain/privileges/index.js';
 import { select } from '../db/sql.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
+import { contractRouter } from '../contract/common.js';
+import * as contract from '../contract/people.js';
 import { principalOf } from './api-auth.js';
-import { problemResponse, type PathItems } from './openapi.js';
-import { UUID } from '../ids.js';
 
 /** People search for the admin page (?q= over names, email, userName, externalId — in SQL) and one person with status. */
 export function peopleRoutes(store: Store) {
-  const app = new Hono();
+  const app = contractRouter();
   // A course admin may look people up (to grant them something); other sessions may not browse the directory.
   async function assertMayLookUp(p: ReturnType<typeof principalOf>) {
     if (p.kind !== 'session') return;
@@ -19,13 +19,13 @@ export function peopleRoutes(store: Store) {
     if (!held.includes('privileges.manage') && !held.includes('members.manage'))
       throw new ForbiddenError('Looking people up needs privileges.manage or members.manage in your course');
   }
-  app.get('/people', async (c) => {
+  app.openapi(contract.searchPeople, async (c) => {
     const p = principalOf(c);
     await assertMayLookUp(p);
-    const q = (c.req.query('q') ?? '').trim().toLowerCase();
-    const after = c.req.query('after');
-    if (after && !UUID.test(after)) throw new ValidationError('after: a cursor from `next`');
-    const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 25) || 25, 1), 200);
+    const query = c.req.valid('query');
+    const q = (query.q ?? '').trim().toLowerCase();
+    const after = query.after || undefined;
+    const limit = Math.min(Math.max(Number(query.limit ?? 25) || 25, 1), 200);
     const like = q ? `%${likeEscape(q)}%` : null;
     const rows = await select<Row>(
       store,
@@ -42,12 +42,13 @@ export function peopleRoutes(store: Store) {
       [p.tenantId, like, after ?? null, limit + 1],
     );
     const page = rows.slice(0, limit);
-    return c.json({ items: page.map(view), next: rows.length > limit ? page[page.length - 1].id : null });
+    return c.json({ items: page.map(view), next: rows.length > limit ? page[page.length - 1].id : null }, 200);
   });
-  app.get('/people/:ref', async (c) => {
+  app.openapi(contract.getPerson, async (c) => {
     const p = principalOf(c);
-    if (!(p.kind === 'session' && p.personId === c.req.param('ref'))) await assertMayLookUp(p);
-    const ref = parsePersonRef(c.req.param('ref'));
+    const refText = c.req.valid('param').ref;
+    if (!(p.kind === 'session' && p.personId === refText)) await assertMayLookUp(p);
+    const ref = parsePersonRef(refText);
     let id: string;
     if (ref.kind === 'id') id = (await getPersonById(store, p.tenantId, ref.id)).id;
     else {
@@ -60,9 +61,8 @@ export function peopleRoutes(store: Store) {
             ref.kind === 'key' ? [ref.key] : [],
           )
         ).get(refKey(ref)) ?? [];
-      if (found.length === 0) throw new NotFoundError(`Nobody in this tenant matches ${c.req.param('ref')}`);
-      if (found.length > 1)
-        throw new ConflictError(`${c.req.param('ref')} matches ${found.length} people`, { candidates: found });
+      if (found.length === 0) throw new NotFoundError(`Nobody in this tenant matches ${refText}`);
+      if (found.length > 1) throw new ConflictError(`${refText} matches ${found.length} people`, { candidates: found });
       id = found[0].id;
     }
     const [row] = await select<
@@ -77,21 +77,24 @@ export function peopleRoutes(store: Store) {
       'SELECT value, type, is_primary FROM person_emails WHERE tenant_id = $1 AND person_id = $2 ORDER BY position, value',
       [p.tenantId, id],
     );
-    return c.json({
-      ...view(row),
-      active: row.active,
-      source: row.source,
-      firstLaunchAt: row.first_launch_at ? new Date(row.first_launch_at).toISOString() : null,
-      mergedInto: row.merged_into,
-      emails: emails.map((e) => ({ value: e.value, type: e.type, primary: e.is_primary })),
-    });
+    return c.json(
+      {
+        ...view(row),
+        active: row.active,
+        source: row.source,
+        firstLaunchAt: row.first_launch_at ? new Date(row.first_launch_at).toISOString() : null,
+        mergedInto: row.merged_into,
+        emails: emails.map((e) => ({ value: e.value, type: e.type, primary: e.is_primary })),
+      },
+      200,
+    );
   });
   return app;
 }
 
 interface Row {
   id: string;
-  status: string;
+  status: z.infer<typeof contract.PersonStatus>;
   user_name: string | null;
   external_id: string | null;
   primary_email: string | null;
@@ -107,61 +110,3 @@ const view = (r: Row) => ({
   email: r.primary_email,
   displayName: r.display_name ?? ([r.given_name, r.family_name].filter(Boolean).join(' ') || null),
 });
-
-const person = {
-  type: 'object',
-  properties: {
-    id: { type: 'string', format: 'uuid' },
-    status: { type: 'string', enum: ['provisioned', 'invited', 'active', 'suspended', 'deprovisioned', 'merged'] },
-    userName: { type: ['string', 'null'] },
-    externalId: { type: ['string', 'null'] },
-    email: { type: ['string', 'null'] },
-    displayName: { type: ['string', 'null'] },
-  },
-};
-
-export const peopleOpenApi: PathItems = {
-  '/api/v1/people': {
-    get: {
-      summary: 'Search people by name, email, userName or externalId',
-      description: 'Substring match, case-insensitive, done in SQL. Paged by id: pass `next` as `after`.',
-      parameters: [
-        { name: 'q', in: 'query', schema: { type: 'string' } },
-        { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 200, default: 25 } },
-        { name: 'after', in: 'query', schema: { type: 'string', format: 'uuid' } },
-      ],
-      responses: {
-        200: {
-          description: '{items, next}',
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                properties: { items: { type: 'array', items: person }, next: { type: ['string', 'null'] } },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-  '/api/v1/people/{ref}': {
-    get: {
-      summary: 'One person with status',
-      parameters: [
-        {
-          name: 'ref',
-          in: 'path',
-          required: true,
-          description: 'person id, email:<address> or key:<externalId or userName>',
-          schema: { type: 'string' },
-        },
-      ],
-      responses: {
-        200: { description: 'The person', content: { 'application/json': { schema: person } } },
-        404: problemResponse('Nobody matches in this tenant'),
-        409: problemResponse('Several people match: candidates listed'),
-      },
-    },
-  },
-};

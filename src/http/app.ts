@@ -1,11 +1,11 @@
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Store } from '../db/store.js';
 import { TokenResolver } from '../domain/tokens.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
-import { tenantOpenApi, tenantRoutes } from './api-tenant.js';
+import { tenantRoutes } from './api-tenant.js';
 import { adminOrSession } from './api-auth.js';
 import { privilegesApi } from './api-privileges.js';
 import { webRoutes } from '../web/routes.js';
@@ -17,8 +17,12 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { accessLog, bodyLimit, requestContext, requireToken } from './middleware.js';
 import { buildOpenApi, renderDocsPage } from './openapi.js';
 import { ltiRoutes, renderLtiError } from '../../lti/routes.js';
-import { platformRoutes, platformsOpenApi } from './api-platforms.js';
+import { platformRoutes } from './api-platforms.js';
 import { renderScimError, scimApp } from '../../scim/routes.js';
+import { contractRouter } from '../contract/common.js';
+import { describeLti } from '../contract/lti.js';
+import { describeScim } from '../contract/scim.js';
+import { landingPage } from '../web/landing.js';
 
 const ENROLMENT_PATH = /^\/api\/v1\/courses\/[^/]+\/enrolments$/;
 
@@ -35,7 +39,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const metrics = deps.metrics ?? createMetrics();
   const tokens = new TokenResolver(deps.store);
-  const app = new Hono();
+  const app = new OpenAPIHono();
   const privileges = privilegesApi({ config: deps.config, store: deps.store, logger: deps.logger });
 
   app.use('*', requestContext(deps.logger));
@@ -74,12 +78,9 @@ export function createApp(deps: AppDeps) {
     c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
   );
 
-  const openapi = buildOpenApi(deps.config.publicUrl, [tenantOpenApi, ...privileges.openapi, platformsOpenApi]);
-  const docsHtml = renderDocsPage(openapi);
-  app.get('/openapi.json', (c) => c.json(openapi));
-  app.get('/docs', (c) => c.html(docsHtml));
+  app.get('/', landingPage);
 
-  const api = new Hono();
+  const api = contractRouter();
   api.use(
     '*',
     adminOrSession({
@@ -98,6 +99,14 @@ export function createApp(deps: AppDeps) {
     '/scim/v2',
     scimApp({ config: deps.config, store: deps.store, authenticate: requireToken(tokens, 'scim') }),
   );
+
+  // The document is generated once every router is mounted: /api/v1 from its contracts, SCIM and LTI described.
+  describeScim(app);
+  describeLti(app);
+  const openapi = buildOpenApi(app, deps.config.publicUrl);
+  const docsHtml = renderDocsPage(openapi);
+  app.get('/openapi.json', (c) => c.json(openapi));
+  app.get('/docs', (c) => c.html(docsHtml));
 
   const onError = createOnError([
     ['/lti', renderLtiError],

@@ -1,77 +1,72 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+
 /**
- * The OpenAPI 3.1 document is assembled from fragments that each route module exports next to its
- * handlers, so the document and the code change together.
+ * The OpenAPI 3.1 document is generated from the route contracts (src/contract/*): the /api/v1
+ * routes registered with createRoute, and the SCIM and LTI operations described there. Call it
+ * once every router is mounted.
  */
-export type PathItems = Record<string, Record<string, unknown>>;
-
-export const problemResponse = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-});
-
-export function buildOpenApi(publicUrl: string, fragments: PathItems[]) {
-  const paths: PathItems = {};
-  for (const f of fragments) for (const [p, item] of Object.entries(f)) paths[p] = { ...paths[p], ...item };
-  return {
+export function buildOpenApi(app: OpenAPIHono, publicUrl: string) {
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A tenant API token (rb_admin_… or rb_scim_…), or an LTI launch session on course routes',
+  });
+  const doc = app.getOpenAPI31Document({
     openapi: '3.1.0',
     info: {
       title: 'Rosterbridge API',
       version: '0.1.0',
       description:
-        'Tenant administration, courses, people and privileges. SCIM 2.0 lives under /scim/v2 and LTI 1.3 under /lti.',
+        'Tenant administration, courses, people and privileges under /api/v1; SCIM 2.0 under /scim/v2 and LTI 1.3 under /lti.',
     },
     servers: [{ url: publicUrl }],
-    components: {
-      securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'A tenant API token (rb_admin_… or rb_scim_…)' },
-      },
-      schemas: {
-        Problem: {
-          type: 'object',
-          required: ['title', 'status', 'detail'],
-          properties: {
-            type: { type: 'string' },
-            title: { type: 'string', description: 'stable error code' },
-            status: { type: 'integer' },
-            detail: { type: 'string' },
-            requestId: { type: 'string' },
-          },
-        },
-      },
-    },
     security: [{ bearer: [] }],
-    paths,
-  };
+  });
+  return { ...doc, info: { ...doc.info, description: doc.info.description ?? '' } };
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
+interface Operation {
+  summary?: string;
+  description?: string;
+  parameters?: Array<{ name: string; in: string; required?: boolean; description?: string }>;
+  requestBody?: unknown;
+  responses?: Record<string, { description?: string }>;
+}
+
+function renderParameters(params: NonNullable<Operation['parameters']>): string {
+  if (!params.length) return '';
+  const rows = params.map(
+    (p) =>
+      `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${escapeHtml(p.in)}</td>` +
+      `<td>${p.required ? 'yes' : 'no'}</td><td>${escapeHtml(p.description ?? '')}</td></tr>`,
+  );
+  return `<table><tr><th>parameter</th><th>in</th><th>required</th><th>description</th></tr>${rows.join('')}</table>`;
+}
+
+function renderOperation(method: string, path: string, op: Operation): string {
+  const body = op.requestBody
+    ? `<details><summary>request body</summary><pre>${escapeHtml(JSON.stringify(op.requestBody, null, 2))}</pre></details>`
+    : '';
+  const responses = Object.entries(op.responses ?? {}).map(
+    ([code, r]) => `<li><b>${escapeHtml(code)}</b> ${escapeHtml(r.description ?? '')}</li>`,
+  );
+  return `<section class="op" id="${escapeHtml(method + path)}">
+  <h3><span class="m ${escapeHtml(method)}">${escapeHtml(method.toUpperCase())}</span> <code>${escapeHtml(path)}</code></h3>
+  <p>${escapeHtml(op.summary ?? '')}</p>${op.description ? `\n  <p class="d">${escapeHtml(op.description)}</p>` : ''}
+  ${renderParameters(op.parameters ?? [])}
+  ${body}
+  <ul class="r">${responses.join('')}</ul>
+</section>`;
+}
+
 /** A self-contained HTML reference of the document: no CDN, no script, works behind a school's CSP. */
 export function renderDocsPage(doc: ReturnType<typeof buildOpenApi>): string {
   const ops: string[] = [];
-  for (const [path, item] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(item) as Array<
-      [
-        string,
-        { summary?: string; description?: string; parameters?: unknown; requestBody?: unknown; responses?: unknown },
-      ]
-    >) {
-      const params = (op.parameters ?? []) as Array<{
-        name: string;
-        in: string;
-        required?: boolean;
-        description?: string;
-      }>;
-      const responses = Object.entries((op.responses ?? {}) as Record<string, { description?: string }>);
-      ops.push(`<section class="op" id="${escapeHtml(method + path)}">
-  <h3><span class="m ${escapeHtml(method)}">${escapeHtml(method.toUpperCase())}</span> <code>${escapeHtml(path)}</code></h3>
-  <p>${escapeHtml(op.summary ?? '')}</p>${op.description ? `\n  <p class="d">${escapeHtml(op.description)}</p>` : ''}
-  ${params.length ? `<table><tr><th>parameter</th><th>in</th><th>required</th><th>description</th></tr>${params.map((p) => `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${escapeHtml(p.in)}</td><td>${p.required ? 'yes' : 'no'}</td><td>${escapeHtml(p.description ?? '')}</td></tr>`).join('')}</table>` : ''}
-  ${op.requestBody ? `<details><summary>request body</summary><pre>${escapeHtml(JSON.stringify(op.requestBody, null, 2))}</pre></details>` : ''}
-  <ul class="r">${responses.map(([code, r]) => `<li><b>${escapeHtml(code)}</b> ${escapeHtml(r.description ?? '')}</li>`).join('')}</ul>
-</section>`);
-    }
-  }
+  for (const [path, item] of Object.entries(doc.paths ?? {}))
+    for (const [method, op] of Object.entries(item as Record<string, Operation>))
+      ops.push(renderOperation(method, path, op));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(doc.info.title)} — reference</title>

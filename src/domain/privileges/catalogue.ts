@@ -54,7 +54,7 @@ export async function assertKnownPrivileges(
   return valid;
 }
 
-const catalogueEntry = z.object({
+export const catalogueEntry = z.object({
   key: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'key: dotted lower-case words such as "reports.view"'),
   description: z.string().max(500).default(''),
 });
@@ -118,7 +118,7 @@ export async function normalizeRoles(
   return names;
 }
 
-const roleDefaultsInput = z.object({ privileges: z.array(z.string()).max(200) });
+export const roleDefaultsInput = z.object({ privileges: z.array(z.string()).max(200) });
 
 /** Replaces the default privileges of one role in the tenant. */
 export async function setRoleDefaults(store: Store, ctx: ActorContext, tenantId: string, role: string, input: unknown) {
