@@ -101,3 +101,9 @@ export async function pendingMigrations(sequelize: Sequelize, dir = MIGRATIONS_D
 export async function knownMigrations(dir = MIGRATIONS_DIR): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
 }
+
+/** Names of the migrations the database has recorded as applied (throws if it was never migrated). */
+export async function appliedMigrations(sequelize: Sequelize): Promise<string[]> {
+  const rows = await sequelize.query<{ name: string }>(`SELECT name FROM ${META_TABLE}`, { type: QueryTypes.SELECT });
+  return rows.map((r) => r.name);
+}

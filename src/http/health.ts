@@ -1,5 +1,5 @@
-import { QueryTypes, type Sequelize } from 'sequelize';
-import { META_TABLE } from '../db/migrator.js';
+import type { Sequelize } from 'sequelize';
+import { appliedMigrations } from '../db/migrator.js';
 
 export interface Readiness {
   ready: boolean;
@@ -21,11 +21,7 @@ export function readinessCheck(sequelize: Sequelize, expected: string[], timeout
   return async function check(): Promise<Readiness> {
     let applied: string[];
     try {
-      const rows = await withTimeout(
-        sequelize.query<{ name: string }>(`SELECT name FROM ${META_TABLE}`, { type: QueryTypes.SELECT }),
-        timeoutMs,
-      );
-      applied = rows.map((r) => r.name);
+      applied = await withTimeout(appliedMigrations(sequelize), timeoutMs);
     } catch (err) {
       const msg = (err as Error).message;
       // The meta table missing means "reachable but never migrated".

@@ -1,3 +1,5 @@
+import { scimErrorJson } from '../../scim/errors.js';
+import type { AppError } from '../../src/errors.js';
 import { describe, expect, it } from 'vitest';
 import { directoryFilter, parseScimFilter, sortAttr } from '../../scim/filter.js';
 import type { ResourceKind } from '../../scim/schemas.js';
@@ -14,7 +16,9 @@ const scimTypeOf = (fn: () => unknown) => {
   try {
     fn();
   } catch (err) {
-    return { status: (err as { status: number }).status, scimType: (err as { scimType: string }).scimType };
+    // What the SCIM surface answers for it (the domain error itself knows no status or scimType).
+    const json = scimErrorJson(err as AppError);
+    return { status: Number(json.status), scimType: json.scimType };
   }
   return undefined;
 };

@@ -156,28 +156,30 @@ export async function listCoursePrivileges(
   const ids = (await coursePeopleIds(store, tenantId, course.id)).sort();
   const start = opts.after ? ids.findIndex((id) => id > opts.after!) : 0;
   const pageIds = start < 0 ? [] : ids.slice(start, start + limit);
+  const { Person, PersonEmail, IdentityLink, LtiPlatform, CourseMembership } = store.models;
+  // People through their model: each row carries its external keys (userName, externalId, every
+  // email, LMS identity links) by association, which is what a course admin matches people by.
   const [eff, people, memberships] = await Promise.all([
     effectiveMany(store, tenantId, course.id, pageIds),
-    select<{
-      id: string;
-      status: string;
-      user_name: string | null;
-      external_id: string | null;
-      primary_email: string | null;
-      display_name: string | null;
-    }>(
-      store,
-      'SELECT id, status, user_name, external_id, primary_email, display_name FROM people WHERE tenant_id = $1 AND id = ANY($2::uuid[])',
-      [tenantId, pageIds],
-    ),
-    select<{ person_id: string; roles: string[]; status: string }>(
-      store,
-      'SELECT person_id, roles, status FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = ANY($3::uuid[])',
-      [tenantId, course.id, pageIds],
-    ),
+    Person.findAll({
+      where: { tenantId, id: pageIds },
+      include: [
+        { model: PersonEmail, as: 'emails', attributes: ['value', 'isPrimary', 'position'] },
+        {
+          model: IdentityLink,
+          as: 'identityLinks',
+          attributes: ['sub'],
+          include: [{ model: LtiPlatform, as: 'platform', attributes: ['issuer'] }],
+        },
+      ],
+    }),
+    CourseMembership.findAll({
+      where: { tenantId, courseId: course.id, personId: pageIds },
+      attributes: ['personId', 'roles', 'status'],
+    }),
   ]);
   const personOf = new Map(people.map((p) => [p.id, p]));
-  const memberOf = new Map(memberships.map((m) => [m.person_id, m]));
+  const memberOf = new Map(memberships.map((m) => [m.personId, m]));
   const items = pageIds.map((id) => {
     const p = personOf.get(id);
     const e = eff.get(id)!;
@@ -186,10 +188,14 @@ export async function listCoursePrivileges(
         ? {
             id,
             status: p.status,
-            userName: p.user_name,
-            externalId: p.external_id,
-            primaryEmail: p.primary_email,
-            displayName: p.display_name,
+            userName: p.userName,
+            externalId: p.externalId,
+            primaryEmail: p.primaryEmail,
+            displayName: p.displayName,
+            emails: (p.emails ?? [])
+              .sort((x, y) => x.position - y.position || x.value.localeCompare(y.value))
+              .map((m) => ({ value: m.value, primary: m.isPrimary })),
+            identityLinks: (p.identityLinks ?? []).map((l) => ({ issuer: l.platform?.issuer ?? null, sub: l.sub })),
           }
         : { id, status: 'unknown' },
       roles: memberOf.get(id)?.roles ?? [],
