@@ -1,8 +1,8 @@
 import type { Store } from '../db/store.js';
 import { select } from '../db/sql.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { likeEscape } from './courses.js';
-import { findByRefs, getPersonById, parsePersonRef, refKey } from './person-reference.js';
+import { findOnePerson } from './person-reference.js';
 import type { PersonStatus } from './people-models.js';
 
 /** A person as the admin pages list them: names and the keys a course admin would type. */
@@ -75,17 +75,7 @@ export async function searchPeople(
 
 /** One person by id, email:… or key:…, with every email (through the Person model and its emails). */
 export async function personDetail(store: Store, tenantId: string, refText: string): Promise<PersonDetail> {
-  const ref = parsePersonRef(refText);
-  let id: string;
-  if (ref.kind === 'id') id = (await getPersonById(store, tenantId, ref.id)).id;
-  else {
-    const emails = ref.kind === 'email' ? [ref.email] : [];
-    const keys = ref.kind === 'key' ? [ref.key] : [];
-    const found = (await findByRefs(store, tenantId, emails, keys)).get(refKey(ref)) ?? [];
-    if (found.length === 0) throw new NotFoundError(`Nobody in this tenant matches ${refText}`);
-    if (found.length > 1) throw new ConflictError(`${refText} matches ${found.length} people`, { candidates: found });
-    id = found[0].id;
-  }
+  const { id } = await findOnePerson(store, tenantId, refText);
   const { Person, PersonEmail } = store.models;
   const person = await Person.findOne({
     where: { tenantId, id },

@@ -161,6 +161,31 @@ export interface ResolveOptions {
   courseId?: string | null;
 }
 
+async function matchesOf(store: Store, tenantId: string, ref: Exclude<PersonRef, { kind: 'id' }>, t?: Transaction) {
+  const emails = ref.kind === 'email' ? [ref.email] : [];
+  const keys = ref.kind === 'key' ? [ref.key] : [];
+  return (await findByRefs(store, tenantId, emails, keys, t)).get(refKey(ref)) ?? [];
+}
+
+/** The one match, never a guess: 409 listing the candidates when several people match, 404 for nobody. */
+function exactlyOne(ref: PersonRef, found: PersonSummary[]): PersonSummary {
+  if (found.length === 1) return found[0];
+  if (found.length > 1)
+    throw new ConflictError(`${refString(ref)} matches ${found.length} people; refer to one of them by id`, {
+      candidates: found,
+    });
+  throw new NotFoundError(`Nobody in this tenant matches ${refString(ref)}`);
+}
+
+async function onePersonOf(store: Store, tenantId: string, ref: PersonRef, t?: Transaction): Promise<PersonSummary> {
+  if (ref.kind === 'id') return getPersonById(store, tenantId, ref.id, t);
+  return exactlyOne(ref, await matchesOf(store, tenantId, ref, t));
+}
+
+/** The existing person a reference (id, email:… or key:…) names, outside any transaction. */
+export const findOnePerson = (store: Store, tenantId: string, raw: string) =>
+  onePersonOf(store, tenantId, parsePersonRef(raw));
+
 /** Resolves one personRef inside the caller's transaction. */
 export async function resolvePersonRef(
   store: Store,
@@ -172,19 +197,10 @@ export async function resolvePersonRef(
 ): Promise<{ person: PersonSummary; created: boolean }> {
   const ref = parsePersonRef(raw);
   if (ref.kind === 'id') return { person: await getPersonById(store, tenantId, ref.id, t), created: false };
-  const key = refKey(ref);
-  if (options.create) await lockRefs(store, t, tenantId, [key]);
-  const found =
-    (
-      await findByRefs(store, tenantId, ref.kind === 'email' ? [ref.email] : [], ref.kind === 'key' ? [ref.key] : [], t)
-    ).get(key) ?? [];
-  if (found.length === 1) return { person: found[0], created: false };
-  if (found.length > 1) {
-    throw new ConflictError(`${refString(ref)} matches ${found.length} people; refer to one of them by id`, {
-      candidates: found,
-    });
-  }
-  if (!options.create) throw new NotFoundError(`Nobody in this tenant matches ${refString(ref)}`);
+  if (!options.create) return { person: await onePersonOf(store, tenantId, ref, t), created: false };
+  await lockRefs(store, t, tenantId, [refKey(ref)]);
+  const found = await matchesOf(store, tenantId, ref, t);
+  if (found.length) return { person: exactlyOne(ref, found), created: false };
   // The placeholder carries the name the admin used as its userName (email) or externalId (key):
   // exactly what the SCIM door matches on, so the IdP's push adopts it instead of duplicating it.
   let person: Awaited<ReturnType<typeof insertPerson>>;
