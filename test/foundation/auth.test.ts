@@ -60,7 +60,7 @@ describe(`tenant token authentication (${backendName}, real socket)`, () => {
   });
 
   it('401 for an expired token', async () => {
-    const { token, view } = await createToken(
+    const { token } = await createToken(
       s.store,
       { actor: 'test' },
       {
