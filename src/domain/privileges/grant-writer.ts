@@ -1,10 +1,10 @@
-import type { Transaction } from 'sequelize';
-import { exec, select } from '../../db/sql.js';
+import type { InferAttributes, Model, ModelStatic, Transaction } from 'sequelize';
 import type { ActorContext, Store } from '../../db/store.js';
 import { NotFoundError } from '../../errors.js';
 import { recordAuditBatch, type AuditBatchEntry } from '../audit.js';
 import { changedOnCommit } from '../change-signal.js';
 import { advisoryLocks } from '../locks.js';
+import type { PrivilegeGrant } from '../privilege-models.js';
 import type { Effect } from './decisions.js';
 
 /**
@@ -19,7 +19,7 @@ import type { Effect } from './decisions.js';
  *   4. the subjects' grant rows FOR UPDATE, then one DELETE, one UPDATE and one INSERT.
  * A single write (one person or one group) takes each step once, so it never waits on a bulk
  * while holding something the bulk needs; a bulk repeats steps 2-4 per chunk after taking all its
- * `refs` up front. The SQL stays in this file so it can be swapped for models in one place.
+ * `refs` up front. Reads and writes go through the grant models (docs/decisions/0004).
  */
 
 export interface GrantRow {
@@ -38,27 +38,25 @@ export interface GrantChange {
   changed: string[];
 }
 
-/** Per subject kind: the tables and audit vocabulary. Constants only: no caller text reaches the SQL. */
+/** Per subject kind: the grant model's subject attribute and the audit vocabulary. */
 const SUBJECT = {
-  person: {
-    subjects: 'people',
-    live: '',
-    grants: 'privilege_grants',
-    column: 'person_id',
-    idField: 'personId',
-    action: 'privileges.set',
-    targetType: 'course_person',
-  },
-  group: {
-    subjects: 'groups',
-    live: 'AND deleted_at IS NULL',
-    grants: 'group_privilege_grants',
-    column: 'group_id',
-    idField: 'groupId',
-    action: 'group_privileges.set',
-    targetType: 'course_group',
-  },
+  person: { idField: 'personId', action: 'privileges.set', targetType: 'course_person' },
+  group: { idField: 'groupId', action: 'group_privileges.set', targetType: 'course_group' },
 } as const;
+
+/**
+ * The subject and grant models of a kind. PrivilegeGrant and GroupPrivilegeGrant differ only in
+ * their subject column, so the writer treats them as one shape; the casts stay in this function.
+ */
+function modelsOf(store: Store, kind: GrantSubjectKind) {
+  const m = store.models;
+  return kind === 'person'
+    ? { subjects: m.Person as SubjectModel, grants: m.PrivilegeGrant as unknown as GrantModel }
+    : { subjects: m.Group as unknown as SubjectModel, grants: m.GroupPrivilegeGrant as unknown as GrantModel };
+}
+type SubjectModel = ModelStatic<Model<{ id: string; tenantId: string; deletedAt?: Date | null }>>;
+type GrantModel = ModelStatic<Model<GrantAttributes>>;
+type GrantAttributes = Omit<InferAttributes<PrivilegeGrant>, 'personId'> & { personId?: string; groupId?: string };
 
 export const grantLockKey = (kind: GrantSubjectKind, tenantId: string, courseId: string, subjectId: string) =>
   `${kind === 'person' ? 'grants' : 'group-grants'}:${tenantId}:${courseId}:${subjectId}`;
@@ -94,12 +92,16 @@ export async function writeGrants(
   if (!writes.length) return out;
   const ids = [...new Set(writes.map((w) => w.subjectId))].sort();
 
-  const present = await select<{ id: string }>(
-    store,
-    `SELECT id FROM ${s.subjects} WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ${s.live} ORDER BY id FOR KEY SHARE`,
-    [tenantId, ids],
-    t,
-  );
+  const { grants, subjects } = modelsOf(store, kind);
+
+  const present = (await subjects.findAll({
+    attributes: ['id'],
+    where: { tenantId, id: ids, ...(kind === 'group' ? { deletedAt: null } : {}) },
+    order: [['id', 'ASC']],
+    lock: t.LOCK.KEY_SHARE,
+    transaction: t,
+    raw: true,
+  })) as unknown as Array<{ id: string }>;
   if (kind === 'group' && present.length < ids.length) {
     const found = new Set(present.map((r) => r.id));
     throw new NotFoundError(`No group ${ids.find((id) => !found.has(id))} in this tenant`);
@@ -110,15 +112,21 @@ export async function writeGrants(
     'grants',
     ids.map((id) => grantLockKey(kind, tenantId, courseId, id)),
   );
-  const current = await select<GrantRow & { subject_id: string }>(
-    store,
-    `SELECT id, ${s.column} AS subject_id, privilege, effect FROM ${s.grants}
-      WHERE tenant_id = $1 AND course_id = $2 AND ${s.column} = ANY($3::uuid[]) ORDER BY ${s.column}, privilege FOR UPDATE`,
-    [tenantId, courseId, ids],
-    t,
-  );
+  const current = (await grants.findAll({
+    attributes: ['id', s.idField, 'privilege', 'effect'],
+    where: { tenantId, courseId, [s.idField]: ids },
+    order: [
+      [s.idField, 'ASC'],
+      ['privilege', 'ASC'],
+    ],
+    lock: t.LOCK.UPDATE,
+    transaction: t,
+    raw: true,
+  })) as unknown as Array<GrantRow & Record<typeof s.idField, string>>;
   const bySubject = new Map<string, GrantRow[]>(ids.map((id) => [id, []]));
-  for (const { subject_id, ...row } of current) bySubject.get(subject_id)!.push(row);
+  for (const row of current) {
+    bySubject.get(row[s.idField])!.push({ id: row.id, privilege: row.privilege, effect: row.effect });
+  }
 
   const del: string[] = [];
   const flip: Array<{ id: string; effect: Effect }> = [];
@@ -150,30 +158,28 @@ export async function writeGrants(
     }
   }
 
-  if (del.length) await exec(store, `DELETE FROM ${s.grants} WHERE id = ANY($1::uuid[])`, [del], t);
-  if (flip.length) {
-    await exec(
-      store,
-      `UPDATE ${s.grants} g SET effect = x.e, granted_by = $3, updated_at = now()
-         FROM unnest($1::uuid[], $2::text[]) AS x (id, e) WHERE g.id = x.id`,
-      [flip.map((f) => f.id), flip.map((f) => f.effect), ctx.actor],
-      t,
-    );
+  if (del.length) await grants.destroy({ where: { id: del }, transaction: t });
+  // One UPDATE per effect (at most two), not one per row.
+  for (const effect of ['allow', 'deny'] as const) {
+    const flipIds = flip.filter((f) => f.effect === effect).map((f) => f.id);
+    if (flipIds.length) {
+      await grants.update(
+        { effect, grantedBy: ctx.actor, updatedAt: new Date() },
+        { where: { id: flipIds }, transaction: t },
+      );
+    }
   }
   if (add.length) {
-    await exec(
-      store,
-      `INSERT INTO ${s.grants} (tenant_id, course_id, ${s.column}, privilege, effect, granted_by)
-       SELECT $1, $2, x.s, x.p, x.e, $6 FROM unnest($3::uuid[], $4::text[], $5::text[]) AS x (s, p, e)`,
-      [
+    await grants.bulkCreate(
+      add.map((a) => ({
         tenantId,
         courseId,
-        add.map((a) => a.subjectId),
-        add.map((a) => a.privilege),
-        add.map((a) => a.effect),
-        ctx.actor,
-      ],
-      t,
+        [s.idField]: a.subjectId,
+        privilege: a.privilege,
+        effect: a.effect,
+        grantedBy: ctx.actor,
+      })) as never,
+      { transaction: t, returning: false, validate: false },
     );
   }
   if (audits.length) {
@@ -224,29 +230,40 @@ export async function revokePersonGrants(
   tenantId: string,
   personId: string,
 ): Promise<number> {
-  await select(store, 'SELECT id FROM people WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE', [tenantId, personId], t);
-  const courses = await select<{ course_id: string }>(
-    store,
-    'SELECT DISTINCT course_id FROM privilege_grants WHERE tenant_id = $1 AND person_id = $2',
-    [tenantId, personId],
-    t,
-  );
+  const { Person, PrivilegeGrant } = store.models;
+  await Person.findAll({
+    attributes: ['id'],
+    where: { tenantId, id: personId },
+    lock: t.LOCK.KEY_SHARE,
+    transaction: t,
+    raw: true,
+  });
+  const courses = await PrivilegeGrant.findAll({
+    attributes: ['courseId'],
+    where: { tenantId, personId },
+    group: ['courseId'],
+    order: [['courseId', 'ASC']],
+    transaction: t,
+    raw: true,
+  });
   await advisoryLocks(
     store,
     t,
     'grants',
-    courses.map((c) => grantLockKey('person', tenantId, c.course_id, personId)),
+    courses.map((c) => grantLockKey('person', tenantId, c.courseId, personId)),
   );
-  const rows = await select<{ course_id: string; privilege: string; effect: Effect }>(
-    store,
-    'DELETE FROM privilege_grants WHERE tenant_id = $1 AND person_id = $2 RETURNING course_id, privilege, effect',
-    [tenantId, personId],
-    t,
-  );
+  const rows = await PrivilegeGrant.findAll({
+    attributes: ['id', 'courseId', 'privilege', 'effect'],
+    where: { tenantId, personId },
+    lock: t.LOCK.UPDATE,
+    transaction: t,
+    raw: true,
+  });
+  if (rows.length) await PrivilegeGrant.destroy({ where: { id: rows.map((r) => r.id) }, transaction: t });
   const byCourse = new Map<string, Array<{ privilege: string; effect: Effect }>>();
   for (const r of rows) {
-    let list = byCourse.get(r.course_id);
-    if (!list) byCourse.set(r.course_id, (list = []));
+    let list = byCourse.get(r.courseId);
+    if (!list) byCourse.set(r.courseId, (list = []));
     list.push(r);
   }
   await recordAuditBatch(
