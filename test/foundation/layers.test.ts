@@ -45,7 +45,7 @@ describe('the data-access rule', () => {
     expect(violations("const q = 'SELECT id FROM people WHERE tenant_id = $1';")).toHaveLength(1);
     expect(violations('await store.sequelize.query(`DELETE FROM grants WHERE id = $1`)')).toHaveLength(2);
     expect(violations("import { select } from '../db/sql.js';")).toEqual(['raw query helper']);
-    expect(violations("sql`SELECT pg_advisory_xact_lock(1)`")).toHaveLength(1);
+    expect(violations('sql`SELECT pg_advisory_xact_lock(1)`')).toHaveLength(1);
     expect(violations("const label = 'Select the person you want, from the list';")).toEqual([]);
     expect(violations("const help = 'Update the grants, then set them';")).toEqual([]);
   });
