@@ -1,7 +1,10 @@
+import { createReadStream } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrator.js';
 import type { ActorContext, Store } from '../db/store.js';
+import { exportTenant, importTenant } from '../domain/tenant-export.js';
+import { restoreTenant, wipeTenant } from '../domain/tenant-lifecycle.js';
 import { createTenant, deleteTenant, getTenantBySlug, listTenants, updateTenant } from '../domain/tenants.js';
 import { createToken, listTokens, parseDuration, revokeToken, TOKEN_KINDS } from '../domain/tokens.js';
 import type { TokenKind } from '../db/models.js';
@@ -49,6 +52,12 @@ function optionalInt(ctx: CommandContext, name: string): number | undefined {
   if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number`);
   return Number(v);
 }
+
+const rowCounts = (rows: Record<string, number>) =>
+  table(
+    Object.entries(rows).map(([name, n]) => ({ table: name, rows: n })),
+    ['table', 'rows'],
+  );
 
 export const commands: Record<string, Command> = {
   'tenant create': {
@@ -110,6 +119,47 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       const tenant = await deleteTenant(ctx.store, ctx.actor, required(ctx, 'slug'));
       ctx.out.print(tenant, () => `Deleted tenant ${tenant.slug} (data kept; its tokens no longer work)`);
+    },
+  },
+  'tenant restore': {
+    usage: 'tenant restore --tenant S [--json]   (S: the slug it had, or its id; a taken slug gets "-restored")',
+    options: { tenant: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const tenant = await restoreTenant(ctx.store, ctx.actor, required(ctx, 'tenant'));
+      ctx.out.print(tenant, () => `Restored tenant ${tenant.slug} (${tenant.name}); its tokens work again`);
+    },
+  },
+  'tenant export': {
+    usage: 'tenant export --tenant S > school.json   (every row the tenant owns, as one JSON document)',
+    options: { tenant: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      await ctx.out.stream(exportTenant(ctx.store, required(ctx, 'tenant')));
+    },
+  },
+  'tenant import': {
+    usage: 'tenant import <file.json|-> [--slug S] [--json]   (into this database; the tenant must not exist here)',
+    options: { slug: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const file = ctx.positionals[0];
+      if (!file) throw new UsageError('name the export file (or - for stdin)');
+      const input = file === '-' ? process.stdin : createReadStream(file);
+      const slug = typeof ctx.flags.slug === 'string' ? ctx.flags.slug : undefined;
+      const result = await importTenant(ctx.store, ctx.actor, input, { slug });
+      ctx.out.print(result, () =>
+        [`Imported tenant ${result.tenant.slug} (${result.tenant.name})`, rowCounts(result.rows)].join('\n'),
+      );
+    },
+  },
+  'tenant wipe': {
+    usage: 'tenant wipe --tenant S --confirm S [--json]   (erases every row of the tenant; cannot be undone)',
+    options: { tenant: { type: 'string' }, confirm: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const result = await wipeTenant(ctx.store, ctx.actor, required(ctx, 'tenant'), required(ctx, 'confirm'));
+      ctx.out.print(result, () => [`Wiped tenant ${result.tenant.slug} out`, rowCounts(result.rows)].join('\n'));
     },
   },
   'token create': {

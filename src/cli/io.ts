@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 /** Output helpers: human tables by default, JSON for scripts. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -10,6 +11,8 @@ export interface Out {
   json: boolean;
   print(value: unknown, human: () => string): void;
   info(line: string): void;
+  /** Writes a large output (an export) piece by piece, waiting whenever stdout's buffer is full. */
+  stream(chunks: AsyncIterable<string>): Promise<void>;
 }
 
 export function createOut(json: boolean, stdout = process.stdout, stderr = process.stderr): Out {
@@ -20,6 +23,11 @@ export function createOut(json: boolean, stdout = process.stdout, stderr = proce
     },
     info(line) {
       stderr.write(`${line}\n`);
+    },
+    async stream(chunks) {
+      for await (const chunk of chunks) {
+        if (!stdout.write(chunk)) await once(stdout, 'drain');
+      }
     },
   };
 }

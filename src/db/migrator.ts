@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QueryTypes, type Sequelize } from 'sequelize';
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import { Umzug, type UmzugStorage } from 'umzug';
 
 /**
@@ -103,7 +103,10 @@ export async function knownMigrations(dir = MIGRATIONS_DIR): Promise<string[]> {
 }
 
 /** Names of the migrations the database has recorded as applied (throws if it was never migrated). */
-export async function appliedMigrations(sequelize: Sequelize): Promise<string[]> {
-  const rows = await sequelize.query<{ name: string }>(`SELECT name FROM ${META_TABLE}`, { type: QueryTypes.SELECT });
+export async function appliedMigrations(sequelize: Sequelize, transaction?: Transaction): Promise<string[]> {
+  const rows = await sequelize.query<{ name: string }>(`SELECT name FROM ${META_TABLE}`, {
+    type: QueryTypes.SELECT,
+    transaction,
+  });
   return rows.map((r) => r.name);
 }

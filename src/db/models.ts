@@ -20,7 +20,13 @@ import {
   type PrivilegeGrant,
   type RolePrivilegeDefault,
 } from '../domain/privilege-models.js';
-import { type ApiToken, type AuditEvent, initTenancyModels, type Tenant } from '../domain/tenancy-models.js';
+import {
+  type ApiToken,
+  type AuditEvent,
+  initTenancyModels,
+  type OperatorAuditEvent,
+  type Tenant,
+} from '../domain/tenancy-models.js';
 
 /**
  * The models of one Sequelize instance, one per table of migrations/ (umzug's own meta table
@@ -31,6 +37,7 @@ export interface Models {
   Tenant: ModelStatic<Tenant>;
   ApiToken: ModelStatic<ApiToken>;
   AuditEvent: ModelStatic<AuditEvent>;
+  OperatorAuditEvent: ModelStatic<OperatorAuditEvent>;
   Person: ModelStatic<Person>;
   PersonEmail: ModelStatic<PersonEmail>;
   IdentityLink: ModelStatic<IdentityLink>;

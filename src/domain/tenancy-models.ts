@@ -2,6 +2,7 @@ import type { CreationOptional, InferAttributes, InferCreationAttributes, Sequel
 import { Model } from 'sequelize';
 import {
   bindModel,
+  jsonObject,
   now,
   nullableDate,
   nullableInteger,
@@ -57,6 +58,20 @@ export class AuditEvent extends Model<InferAttributes<AuditEvent>, InferCreation
   declare requestId: CreationOptional<string | null>;
 }
 
+/** What an operator did to a whole tenant; outlives the tenant (migrations/0050_operator_audit.sql). */
+export class OperatorAuditEvent extends Model<
+  InferAttributes<OperatorAuditEvent>,
+  InferCreationAttributes<OperatorAuditEvent>
+> {
+  declare id: CreationOptional<number>;
+  declare at: CreationOptional<Date>;
+  declare actor: string;
+  declare action: string;
+  declare targetTenantId: string;
+  declare targetTenantSlug: string;
+  declare detail: CreationOptional<Record<string, unknown>>;
+}
+
 export function initTenancyModels(sequelize: Sequelize) {
   return {
     Tenant: bindModel(Tenant, sequelize, 'tenants', {
@@ -92,6 +107,15 @@ export function initTenancyModels(sequelize: Sequelize) {
       before: nullableJson(),
       after: nullableJson(),
       requestId: nullableText(),
+    }),
+    OperatorAuditEvent: bindModel(OperatorAuditEvent, sequelize, 'operator_audit_events', {
+      id: serialPk(),
+      at: now(),
+      actor: text(),
+      action: text(),
+      targetTenantId: uuid(),
+      targetTenantSlug: text(),
+      detail: jsonObject(),
     }),
   };
 }
