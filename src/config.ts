@@ -40,6 +40,10 @@ const schema = z.object({
     .int()
     .positive()
     .default(8 * 1024 * 1024),
+  DEMO_LMS: z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
 });
 
 export interface Config {
@@ -55,6 +59,8 @@ export interface Config {
   scim: { rateLimitPerMinute: number; bulkMaxOperations: number; bulkMaxPayloadBytes: number };
   /** Privileges API: authorization cache entry lifetime (a backstop; writes invalidate), invitations, mail, bulk body size. */
   privileges: { authzCacheTtlMs: number; invitationTtlMs: number; mailFrom: string; bulkMaxBytes: number };
+  /** Serve the stand-in LMS of `rosterbridge dev seed` under /dev/lms (demos only). */
+  demoLms: boolean;
 }
 
 export class ConfigError extends Error {
@@ -101,5 +107,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       mailFrom: e.MAIL_FROM ?? `Rosterbridge <no-reply@${new URL(e.PUBLIC_URL ?? 'http://localhost').hostname}>`,
       bulkMaxBytes: e.BULK_ENROLMENT_MAX_BYTES,
     },
+    demoLms: e.DEMO_LMS,
   };
 }

@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrator.js';
 import type { ActorContext, Store } from '../db/store.js';
+import { seedDemo, type DemoSeed } from '../domain/dev-seed.js';
 import { exportTenant, importTenant } from '../domain/tenant-export.js';
 import { restoreTenant, wipeTenant } from '../domain/tenant-lifecycle.js';
 import { createTenant, deleteTenant, getTenantBySlug, listTenants, updateTenant } from '../domain/tenants.js';
@@ -51,6 +52,30 @@ function optionalInt(ctx: CommandContext, name: string): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number`);
   return Number(v);
+}
+
+function seedSummary(seed: DemoSeed, publicUrl: string): string {
+  const c = seed.counts;
+  const first = seed.courses[0];
+  return [
+    `Created the demo school "${seed.tenant.name}" (tenant ${seed.tenant.slug}):`,
+    `  ${c.people} people (${c.provisioned} from the IdP, ${c.waiting} waiting for their first sign-in), ${c.groups} groups,`,
+    `  ${c.courses} courses with memberships, and ${c.grants} privileges granted ahead of sign-in.`,
+    '',
+    'Tokens (shown once; keep them):',
+    `  admin API  ${seed.adminToken}`,
+    `  SCIM       ${seed.scimToken}`,
+    '',
+    'Registered LMS (the stand-in one):',
+    `  issuer ${seed.platform.issuer}`,
+    `  client id ${seed.platform.clientId}, deployment id ${seed.platform.deploymentId}`,
+    `  tool login ${publicUrl}/lti/login, launch ${publicUrl}/lti/launch, keys ${publicUrl}/lti/jwks`,
+    '',
+    'What to open next (start the server with DEMO_LMS=true npm start):',
+    `  ${publicUrl}/dev/lms?tenant=${seed.tenant.slug}   launch as ${first.instructor.name} (instructor of ${first.course.title})`,
+    `  ${publicUrl}/docs   the API; try: curl -H "Authorization: Bearer <admin token>" ${publicUrl}/api/v1/courses`,
+    `  ${publicUrl}/scim/v2/Users   SCIM, with the SCIM token`,
+  ].join('\n');
 }
 
 const rowCounts = (rows: Record<string, number>) =>
@@ -160,6 +185,16 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       const result = await wipeTenant(ctx.store, ctx.actor, required(ctx, 'tenant'), required(ctx, 'confirm'));
       ctx.out.print(result, () => [`Wiped tenant ${result.tenant.slug} out`, rowCounts(result.rows)].join('\n'));
+    },
+  },
+  'dev seed': {
+    usage: 'dev seed [--slug demo] [--json]   (a demo school: people, groups, courses, grants, tokens, a stand-in LMS)',
+    options: { slug: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const slug = typeof ctx.flags.slug === 'string' ? ctx.flags.slug : 'demo';
+      const seed = await seedDemo(ctx.store, ctx.actor, { slug, publicUrl: ctx.config.publicUrl });
+      ctx.out.print(seed, () => seedSummary(seed, ctx.config.publicUrl));
     },
   },
   'token create': {

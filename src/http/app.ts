@@ -23,6 +23,8 @@ import { contractRouter } from '../contract/common.js';
 import { describeLti } from '../contract/lti.js';
 import { describeScim } from '../contract/scim.js';
 import { landingPage } from '../web/landing.js';
+import { demoLmsRoutes } from '../dev/demo-lms.js';
+import { DEMO_LMS_PATH } from '../domain/dev-seed.js';
 
 const ENROLMENT_PATH = /^\/api\/v1\/courses\/[^/]+\/enrolments$/;
 
@@ -95,6 +97,8 @@ export function createApp(deps: AppDeps) {
   app.route('/api/v1', api);
   app.route('/app', webRoutes());
   app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
+  if (deps.config.demoLms)
+    app.route(DEMO_LMS_PATH, demoLmsRoutes({ store: deps.store, publicUrl: deps.config.publicUrl }));
   app.route(
     '/scim/v2',
     scimApp({ config: deps.config, store: deps.store, authenticate: requireToken(tokens, 'scim') }),

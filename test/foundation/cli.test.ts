@@ -20,6 +20,18 @@ describe(`rosterbridge CLI (${backendName})`, { timeout: 120_000 }, () => {
   beforeAll(async () => ({ env, cleanup } = await childEnv()));
   afterAll(() => cleanup());
 
+  it('seeds a demo school and says what to open next', async () => {
+    const seeded = await runCli(['dev', 'seed', '--slug', 'demo-cli'], { ...env, PUBLIC_URL: 'http://localhost:4000' });
+    expect(seeded.code).toBe(0);
+    expect(seeded.stdout).toMatch(/50 people \(30 from the IdP, 20 waiting for their first sign-in\), 5 groups/);
+    expect(seeded.stdout).toMatch(/admin API {2}rb_admin_\S+/);
+    expect(seeded.stdout).toMatch(/SCIM {7}rb_scim_\S+/);
+    expect(seeded.stdout).toContain('http://localhost:4000/dev/lms?tenant=demo-cli');
+    const again = await runCli(['dev', 'seed', '--slug', 'demo-cli'], env);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/already exists/);
+  });
+
   it('creates and lists tenants, for humans and for scripts', async () => {
     const created = await runCli(
       ['tenant', 'create', '--slug', 'north-high', '--name', 'North High', '--seat-limit', '500', '--json'],
