@@ -40,6 +40,10 @@ const schema = z.object({
     .int()
     .positive()
     .default(8 * 1024 * 1024),
+  OPERATOR_TOKEN_SHA256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'must be the SHA-256 of the operator token in hex (64 digits), never the token itself')
+    .optional(),
   DEMO_LMS: z
     .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
     .default('false')
@@ -59,6 +63,8 @@ export interface Config {
   scim: { rateLimitPerMinute: number; bulkMaxOperations: number; bulkMaxPayloadBytes: number };
   /** Privileges API: authorization cache entry lifetime (a backstop; writes invalidate), invitations, mail, bulk body size. */
   privileges: { authzCacheTtlMs: number; invitationTtlMs: number; mailFrom: string; bulkMaxBytes: number };
+  /** SHA-256 (hex, lower case) of the operator token that may act across tenants; unset = no operator API. */
+  operatorTokenSha256: string | undefined;
   /** Serve the stand-in LMS of `rosterbridge dev seed` under /dev/lms (demos only). */
   demoLms: boolean;
 }
@@ -107,6 +113,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       mailFrom: e.MAIL_FROM ?? `Rosterbridge <no-reply@${new URL(e.PUBLIC_URL ?? 'http://localhost').hostname}>`,
       bulkMaxBytes: e.BULK_ENROLMENT_MAX_BYTES,
     },
+    operatorTokenSha256: e.OPERATOR_TOKEN_SHA256?.toLowerCase(),
     demoLms: e.DEMO_LMS,
   };
 }

@@ -4,6 +4,12 @@ import type { Config } from '../config.js';
 import { migrate } from '../db/migrator.js';
 import type { ActorContext, Store } from '../db/store.js';
 import { seedDemo, type DemoSeed } from '../domain/dev-seed.js';
+import {
+  addTenantAdmin,
+  listTenantAdmins,
+  removeTenantAdmin,
+  transferTenantOwnership,
+} from '../domain/tenant-admins.js';
 import { exportTenant, importTenant } from '../domain/tenant-export.js';
 import { restoreTenant, wipeTenant } from '../domain/tenant-lifecycle.js';
 import { createTenant, deleteTenant, getTenantBySlug, listTenants, updateTenant } from '../domain/tenants.js';
@@ -185,6 +191,60 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       const result = await wipeTenant(ctx.store, ctx.actor, required(ctx, 'tenant'), required(ctx, 'confirm'));
       ctx.out.print(result, () => [`Wiped tenant ${result.tenant.slug} out`, rowCounts(result.rows)].join('\n'));
+    },
+  },
+  'tenant admins': {
+    usage: 'tenant admins --tenant S [--json]   (owner and admins)',
+    options: { tenant: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      const tenant = await getTenantBySlug(ctx.store, required(ctx, 'tenant'));
+      const admins = await listTenantAdmins(ctx.store, tenant.id);
+      ctx.out.print(admins, () =>
+        table(
+          admins.map((a) => ({ ...a })),
+          ['role', 'name', 'kind', 'id'],
+        ),
+      );
+    },
+  },
+  'tenant admin': {
+    usage:
+      'tenant admin add|remove --tenant S <person id | email:A | key:K | operator:NAME | admin id> [--owner] [--json]',
+    options: { tenant: { type: 'string' }, owner: { type: 'boolean' } },
+    needsDb: true,
+    async run(ctx) {
+      const [verb, ref] = ctx.positionals;
+      if ((verb !== 'add' && verb !== 'remove') || !ref) throw new UsageError('say add or remove, then whom');
+      const tenant = await getTenantBySlug(ctx.store, required(ctx, 'tenant'));
+      if (verb === 'add') {
+        const added = await addTenantAdmin(ctx.store, ctx.actor, tenant.id, ref, ctx.flags.owner ? 'owner' : 'admin');
+        ctx.out.print(
+          added,
+          () => `${added.name} is now ${added.role === 'owner' ? 'the owner' : 'an admin'} of ${tenant.slug}`,
+        );
+      } else {
+        const removed = await removeTenantAdmin(ctx.store, ctx.actor, tenant.id, ref);
+        ctx.out.print(removed, () => `${removed.name} is no longer an admin of ${tenant.slug}`);
+      }
+    },
+  },
+  'tenant owner': {
+    usage: 'tenant owner transfer --tenant S --to <person id | email:A | key:K | operator:NAME> [--json]',
+    options: { tenant: { type: 'string' }, to: { type: 'string' } },
+    needsDb: true,
+    async run(ctx) {
+      if (ctx.positionals[0] !== 'transfer') throw new UsageError('tenant owner transfer --tenant S --to WHO');
+      const tenant = await getTenantBySlug(ctx.store, required(ctx, 'tenant'));
+      const result = await transferTenantOwnership(ctx.store, ctx.actor, tenant.id, required(ctx, 'to'));
+      ctx.out.print(result, () =>
+        [
+          `${result.owner.name} now owns ${tenant.slug}`,
+          result.previous ? `${result.previous.name} stays an admin` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+      );
     },
   },
   'dev seed': {

@@ -26,6 +26,7 @@ import {
   initTenancyModels,
   type OperatorAuditEvent,
   type Tenant,
+  type TenantAdmin,
 } from '../domain/tenancy-models.js';
 
 /**
@@ -38,6 +39,7 @@ export interface Models {
   ApiToken: ModelStatic<ApiToken>;
   AuditEvent: ModelStatic<AuditEvent>;
   OperatorAuditEvent: ModelStatic<OperatorAuditEvent>;
+  TenantAdmin: ModelStatic<TenantAdmin>;
   Person: ModelStatic<Person>;
   PersonEmail: ModelStatic<PersonEmail>;
   IdentityLink: ModelStatic<IdentityLink>;
@@ -84,6 +86,8 @@ function associate(m: Models): void {
   const fk = (foreignKey: string) => ({ foreignKey, constraints: false });
 
   m.Tenant.hasMany(m.ApiToken, fk('tenantId'));
+  m.Tenant.hasMany(m.TenantAdmin, fk('tenantId'));
+  m.TenantAdmin.belongsTo(m.Person, { ...fk('personId'), as: 'person' });
   m.Tenant.hasMany(m.AuditEvent, fk('tenantId'));
   m.Tenant.hasMany(m.Person, fk('tenantId'));
   m.Tenant.hasMany(m.Group, fk('tenantId'));

@@ -8,6 +8,7 @@ import {
   nullableInteger,
   nullableJson,
   nullableText,
+  nullableUuid,
   serialPk,
   text,
   textWithDefault,
@@ -72,6 +73,19 @@ export class OperatorAuditEvent extends Model<
   declare detail: CreationOptional<Record<string, unknown>>;
 }
 
+export type TenantAdminRole = 'owner' | 'admin';
+
+/** The tenant's owner or an admin: a person of the tenant or a named operator (migrations/0060_tenant_admins.sql). */
+export class TenantAdmin extends Model<InferAttributes<TenantAdmin>, InferCreationAttributes<TenantAdmin>> {
+  declare id: CreationOptional<string>;
+  declare tenantId: string;
+  declare role: TenantAdminRole;
+  declare personId: CreationOptional<string | null>;
+  declare operator: CreationOptional<string | null>;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
 export function initTenancyModels(sequelize: Sequelize) {
   return {
     Tenant: bindModel(Tenant, sequelize, 'tenants', {
@@ -107,6 +121,15 @@ export function initTenancyModels(sequelize: Sequelize) {
       before: nullableJson(),
       after: nullableJson(),
       requestId: nullableText(),
+    }),
+    TenantAdmin: bindModel(TenantAdmin, sequelize, 'tenant_admins', {
+      id: uuidPk(),
+      tenantId: uuid(),
+      role: text(),
+      personId: nullableUuid(),
+      operator: nullableText(),
+      createdAt: now(),
+      updatedAt: now(),
     }),
     OperatorAuditEvent: bindModel(OperatorAuditEvent, sequelize, 'operator_audit_events', {
       id: serialPk(),

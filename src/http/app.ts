@@ -24,6 +24,7 @@ import { describeLti } from '../contract/lti.js';
 import { describeScim } from '../contract/scim.js';
 import { landingPage } from '../web/landing.js';
 import { demoLmsRoutes } from '../dev/demo-lms.js';
+import { operatorRoutes } from './api-operator.js';
 import { DEMO_LMS_PATH } from '../domain/dev-seed.js';
 
 const ENROLMENT_PATH = /^\/api\/v1\/courses\/[^/]+\/enrolments$/;
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps) {
   api.route('/', privileges.routes);
   api.route('/', platformRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
+  app.route('/operator/v1', operatorRoutes(deps.store, deps.config));
   app.route('/app', webRoutes());
   app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
   if (deps.config.demoLms)

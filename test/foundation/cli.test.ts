@@ -32,6 +32,26 @@ describe(`rosterbridge CLI (${backendName})`, { timeout: 120_000 }, () => {
     expect(again.stderr).toMatch(/already exists/);
   });
 
+  it('names an owner, adds an admin and hands ownership over', async () => {
+    expect((await runCli(['tenant', 'create', '--slug', 'owned', '--name', 'Owned'], env)).code).toBe(0);
+    const owner = await runCli(
+      ['tenant', 'admin', 'add', '--tenant', 'owned', 'email:head@owned.example', '--owner'],
+      env,
+    );
+    expect(owner.stdout).toContain('head@owned.example is now the owner of owned');
+    const moved = await runCli(['tenant', 'owner', 'transfer', '--tenant', 'owned', '--to', 'operator:Desk'], env);
+    expect(moved.code).toBe(0);
+    expect(moved.stdout).toContain('Desk now owns owned; head@owned.example stays an admin');
+    const list = await runCli(['tenant', 'admins', '--tenant', 'owned', '--json'], env);
+    expect(JSON.parse(list.stdout).map((a: { role: string; name: string }) => `${a.role}:${a.name}`)).toEqual([
+      'owner:Desk',
+      'admin:head@owned.example',
+    ]);
+    const refused = await runCli(['tenant', 'admin', 'remove', '--tenant', 'owned', 'operator:Desk'], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/transfer ownership/);
+  });
+
   it('creates and lists tenants, for humans and for scripts', async () => {
     const created = await runCli(
       ['tenant', 'create', '--slug', 'north-high', '--name', 'North High', '--seat-limit', '500', '--json'],

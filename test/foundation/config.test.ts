@@ -28,6 +28,14 @@ describe('configuration', () => {
     });
   });
 
+  it('keeps only the hash of the operator token, and the demo LMS off unless asked for', () => {
+    const hash = 'AB'.repeat(32);
+    expect(loadConfig({ OPERATOR_TOKEN_SHA256: hash }).operatorTokenSha256).toBe('ab'.repeat(32));
+    expect(loadConfig({}).operatorTokenSha256).toBeUndefined();
+    expect(loadConfig({}).demoLms).toBe(false);
+    expect(loadConfig({ DEMO_LMS: 'true' }).demoLms).toBe(true);
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '  ' }).port).toBe(3000);
   });
@@ -39,6 +47,8 @@ describe('configuration', () => {
     ['PUBLIC_URL', 'not a url'],
     ['LOG_LEVEL', 'loud'],
     ['BODY_LIMIT_BYTES', '-1'],
+    ['OPERATOR_TOKEN_SHA256', 'op_the-secret-itself'],
+    ['DEMO_LMS', 'yes please'],
   ])('rejects a bad %s and names the variable', (name, value) => {
     let error: unknown;
     try {
