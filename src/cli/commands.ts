@@ -64,7 +64,7 @@ function seedSummary(seed: DemoSeed, publicUrl: string): string {
   const c = seed.counts;
   const first = seed.courses[0];
   return [
-    `Created the demo school "${seed.tenant.name}" (tenant ${seed.tenant.slug}):`,
+    `Created the demo school "${seed.tenant.name}" (tenant ${seed.tenant.slug}, owned by ${seed.owner}):`,
     `  ${c.people} people (${c.provisioned} from the IdP, ${c.waiting} waiting for their first sign-in), ${c.groups} groups,`,
     `  ${c.courses} courses with memberships, and ${c.grants} privileges granted ahead of sign-in.`,
     '',

@@ -6,6 +6,7 @@ import { addPlatform } from './platforms.js';
 import type { Principal } from './privileges/index.js';
 import { setPersonPrivileges } from './privileges/use-cases.js';
 import { provisionPerson } from './provisioning.js';
+import { addTenantAdmin } from './tenant-admins.js';
 import { wipeTenant } from './tenant-lifecycle.js';
 import { createTenant, type TenantView } from './tenants.js';
 import { createToken } from './tokens.js';
@@ -42,6 +43,8 @@ export interface DemoCourse {
 
 export interface DemoSeed {
   tenant: TenantView;
+  /** Who owns the demo tenant (a person of the school). */
+  owner: string;
   adminToken: string;
   scimToken: string;
   platform: { issuer: string; clientId: string; deploymentId: string };
@@ -111,6 +114,10 @@ async function fill(store: Store, ctx: ActorContext, tenant: TenantView, publicU
     return out;
   });
 
+  // The school's IT lead owns the tenant; the hosting desk helps as an admin.
+  const owner = await addTenantAdmin(store, ctx, tenant.id, `email:${provisioned[PROVISIONED - 1].email}`, 'owner');
+  await addTenantAdmin(store, ctx, tenant.id, 'operator:Demo hosting desk');
+
   const groupNames = ['Year 7', 'Year 8', 'Year 9', 'Science staff', 'Teaching assistants'];
   await inTransaction(store, async (t) => {
     for (const [g, displayName] of groupNames.entries()) {
@@ -162,6 +169,7 @@ async function fill(store: Store, ctx: ActorContext, tenant: TenantView, publicU
 
   return {
     tenant,
+    owner: owner.name,
     adminToken: admin.token,
     scimToken: scim.token,
     platform: { issuer, clientId: DEMO_CLIENT_ID, deploymentId: DEMO_DEPLOYMENT_ID },

@@ -33,6 +33,10 @@ describe('the demo seed and its stand-in LMS', () => {
     expect(groups.totalResults).toBe(5);
     const courses = (await (await api('/api/v1/courses', seed.adminToken)).json()) as { items: unknown[] };
     expect(courses.items).toHaveLength(3);
+    const admins = (await (await api('/api/v1/tenant/admins', seed.adminToken)).json()) as {
+      items: Array<{ role: string; name: string }>;
+    };
+    expect(admins.items.map((a) => `${a.role}:${a.name}`)).toEqual([`owner:${seed.owner}`, 'admin:Demo hosting desk']);
     const first = seed.courses[0];
     const privileges = await api(`/api/v1/courses/${first.course.id}/privileges`, seed.adminToken);
     expect(privileges.status).toBe(200);
