@@ -5,8 +5,9 @@ import { raw } from 'hono/html';
 import { SignJWT } from 'jose';
 import type { Store } from '../db/store.js';
 import { listCourses } from '../domain/courses.js';
-import { DEMO_CLIENT_ID, DEMO_DEPLOYMENT_ID, DEMO_LMS_PATH } from '../domain/dev-seed.js';
+import { DEMO_CLIENT_ID, DEMO_LMS_PATH } from '../domain/dev-seed.js';
 import { listMemberships, type MembershipView } from '../domain/memberships.js';
+import { listPlatforms } from '../domain/platforms.js';
 import { getTenantBySlug } from '../domain/tenants.js';
 import { NotFoundError } from '../errors.js';
 
@@ -114,7 +115,15 @@ export function demoLmsRoutes(deps: { store: Store; publicUrl: string }) {
   const pending = new Map<string, PendingLaunch>();
   const app = new Hono();
 
-  const tenantOf = async (slug: string | undefined) => getTenantBySlug(store, slug || 'demo');
+  /** Only a school that registered this stand-in LMS as its platform is listed or launched into. */
+  const tenantOf = async (slug: string | undefined) => {
+    const tenant = await getTenantBySlug(store, slug || 'demo');
+    const platform = (await listPlatforms(store, tenant.id)).find(
+      (p) => p.issuer === issuer && p.clientId === DEMO_CLIENT_ID,
+    );
+    if (!platform?.deploymentIds[0]) throw new NotFoundError('That school does not use the demo LMS');
+    return { ...tenant, deploymentId: platform.deploymentIds[0] };
+  };
 
   app.get('/', async (c) => {
     const tenant = await tenantOf(c.req.query('tenant'));
@@ -153,7 +162,7 @@ export function demoLmsRoutes(deps: { store: Store; publicUrl: string }) {
       ...(email ? { email } : {}),
       [`${LTI}message_type`]: 'LtiResourceLinkRequest',
       [`${LTI}version`]: '1.3.0',
-      [`${LTI}deployment_id`]: DEMO_DEPLOYMENT_ID,
+      [`${LTI}deployment_id`]: tenant.deploymentId,
       [`${LTI}target_link_uri`]: `${publicUrl}/lti/launch`,
       [`${LTI}resource_link`]: { id: `rl-${course.externalKey ?? course.id}`, title: 'Rosterbridge' },
       [`${LTI}roles`]: member.roles.map((r) => ROLE_URI[r] ?? r),
@@ -173,7 +182,7 @@ export function demoLmsRoutes(deps: { store: Store; publicUrl: string }) {
       login_hint: hint,
       target_link_uri: `${publicUrl}/lti/launch`,
       client_id: DEMO_CLIENT_ID,
-      lti_deployment_id: DEMO_DEPLOYMENT_ID,
+      lti_deployment_id: tenant.deploymentId,
     }).toString();
     return c.redirect(login.toString(), 302);
   });

@@ -19,7 +19,6 @@ import { createToken } from './tokens.js';
  */
 export const DEMO_LMS_PATH = '/dev/lms';
 export const DEMO_CLIENT_ID = 'rosterbridge-demo-tool';
-export const DEMO_DEPLOYMENT_ID = 'demo-deployment';
 
 const GIVEN = ['Ada', 'Ben', 'Chloe', 'Dev', 'Elif', 'Farah', 'Gus', 'Hana', 'Ines', 'Jonas'];
 const FAMILY = ['Okafor', 'Lindqvist', 'Moreau', 'Tanaka', 'Silva', 'Novak', 'Haddad', 'Byrne', 'Kowalski', 'Reyes'];
@@ -81,10 +80,12 @@ async function fill(store: Store, ctx: ActorContext, tenant: TenantView, publicU
   const admin = await createToken(store, ctx, { tenantId: tenant.id, kind: 'admin', name: 'demo admin' });
   const scim = await createToken(store, ctx, { tenantId: tenant.id, kind: 'scim', name: 'demo IdP' });
   const issuer = `${publicUrl}${DEMO_LMS_PATH}`;
+  // A deployment names one tenant, so each demo school on a server gets its own.
+  const deploymentId = `demo-${tenant.id}`;
   await addPlatform(store, ctx, tenant.id, {
     issuer,
     clientId: DEMO_CLIENT_ID,
-    deploymentId: DEMO_DEPLOYMENT_ID,
+    deploymentId,
     authLoginUrl: `${issuer}/auth`,
     authTokenUrl: `${issuer}/token`,
     jwksUrl: `${issuer}/jwks`,
@@ -172,7 +173,7 @@ async function fill(store: Store, ctx: ActorContext, tenant: TenantView, publicU
     owner: owner.name,
     adminToken: admin.token,
     scimToken: scim.token,
-    platform: { issuer, clientId: DEMO_CLIENT_ID, deploymentId: DEMO_DEPLOYMENT_ID },
+    platform: { issuer, clientId: DEMO_CLIENT_ID, deploymentId },
     counts: {
       people: PROVISIONED + WAITING,
       provisioned: PROVISIONED,

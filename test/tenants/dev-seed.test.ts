@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo, type DemoSeed } from '../../src/domain/dev-seed.js';
 import { freePort } from '../lti/helpers.js';
 import { Browser } from '../support/platform-emulator.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { seedTenant, startTestServer, type TestServer } from '../support/server.js';
 
 /**
  * `rosterbridge dev seed` with DEMO_LMS=true: a newcomer sees every surface working — the API and
@@ -59,6 +59,14 @@ describe('the demo seed and its stand-in LMS', () => {
     expect(page).toContain('waiting for first sign-in');
     const visibleText = page.replace(/<[^>]+>/g, ' ');
     expect(visibleText).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
+  });
+
+  it('lists only schools that registered the stand-in LMS', async () => {
+    const other = await seedTenant(server.store);
+    expect((await fetch(`${toolUrl}/dev/lms?tenant=${other.tenant.slug}`)).status).toBe(404);
+    const second = await seedDemo(server.store, { actor: 'test' }, { slug: 'demo-two', publicUrl: toolUrl });
+    expect(second.platform.deploymentId).not.toBe(seed.platform.deploymentId);
+    expect((await fetch(`${toolUrl}/dev/lms?tenant=demo-two`)).status).toBe(200);
   });
 
   async function launchAs(courseId: string, personId: string) {
