@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { Store } from '../src/db/store.js';
 import { redeemTicketOnce } from '../src/domain/lti-states.js';
+import { assertSessionStanding } from '../src/domain/session-standing.js';
 import { UnauthorizedError } from '../src/errors.js';
 import type { SessionPrincipal } from '../src/http/context.js';
 import '../src/http/context.js';
@@ -58,6 +59,7 @@ export async function verifySession(store: Store, issuer: string, token: string)
   }
   const key = kid ? await toolKeysFor(store).sessionSecret(kid) : undefined;
   if (!key) throw new UnauthorizedError('Session token signed by an unknown key');
+  let session: SessionPrincipal;
   try {
     const { payload } = await jwtVerify(token, key.secret, {
       algorithms: ['HS256'],
@@ -67,7 +69,7 @@ export async function verifySession(store: Store, issuer: string, token: string)
     });
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     if (typeof payload.tid !== 'string' || typeof payload.sub !== 'string') throw new Error('missing claims');
-    return {
+    session = {
       tenantId: payload.tid,
       personId: payload.sub === 'anonymous' ? null : payload.sub,
       courseId: typeof payload.cid === 'string' ? payload.cid : null,
@@ -77,6 +79,9 @@ export async function verifySession(store: Store, issuer: string, token: string)
     const expired = (err as { code?: string }).code === 'ERR_JWT_EXPIRED';
     throw new UnauthorizedError(expired ? 'Session has expired; launch the tool again' : 'Invalid session token');
   }
+  // Signed for an hour, but a suspended person or school loses it within seconds.
+  if (session.personId) await assertSessionStanding(store, session.tenantId, session.personId);
+  return session;
 }
 
 export interface SessionAuthOptions {

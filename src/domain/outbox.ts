@@ -75,8 +75,9 @@ export class Outbox {
           });
         } else {
           this.options.logger?.info(
-            { outboxId: row.id, to: row.recipient, subject: row.subject, body: row.body },
-            'mail not sent (no SMTP_URL): logged and kept in the outbox',
+            // Never the body: an invitation's link is a bearer secret, and logs travel further than the database.
+            { outboxId: row.id, to: row.recipient, subject: row.subject },
+            'mail not sent (no SMTP_URL): kept in the outbox table',
           );
         }
         await this.store.sequelize.query(
