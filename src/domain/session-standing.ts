@@ -26,7 +26,8 @@ async function lookup(store: Store, tenantId: string, personId: string): Promise
     }),
     Tenant.findOne({ where: { id: tenantId }, attributes: ['status', 'deletedAt'], raw: true }),
   ]);
-  if (!tenant || tenant.deletedAt || tenant.status !== 'active') return 'Your school’s access to this tool is suspended';
+  if (!tenant || tenant.deletedAt || tenant.status !== 'active')
+    return 'Your school’s access to this tool is suspended';
   if (!person || person.deletedAt) return 'Your account no longer exists here; launch the tool again from your course';
   if (person.status === 'merged') return 'Your account was merged into another; launch the tool again from your course';
   if (!LIVE_STATUSES.has(person.status)) return 'Your account is suspended; ask your school’s IT team';
