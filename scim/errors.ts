@@ -82,6 +82,9 @@ function scimTypeOf(err: AppError): ScimType | undefined {
   if (err instanceof ScimError) return err.scimType;
   if (err instanceof InvalidQueryError) return err.reason === 'invalid_sort' ? 'invalidValue' : 'invalidFilter';
   if (err.code === 'invalid_json') return 'invalidSyntax';
+  // A value the domain refuses (too long, malformed, unstorable text) is "invalidValue".
+  if (err.code === 'validation_failed') return 'invalidValue';
+  if (err.code === 'bad_request') return 'invalidSyntax';
   // A taken value is "uniqueness"; an ambiguous reference (it has candidates) is not.
   if (err.code === 'conflict') return err instanceof ConflictError && err.candidates ? undefined : 'uniqueness';
   return undefined;

@@ -10,6 +10,7 @@ import {
   RateLimitedError,
   UnauthorizedError,
   UnavailableError,
+  ValidationError,
 } from '../errors.js';
 
 /**
@@ -63,9 +64,24 @@ export function toAppError(err: unknown): AppError {
     const code = CODE_BY_STATUS.get(err.status) ?? (err.status < 500 ? 'bad_request' : 'internal');
     return new AppError(code, err.message || 'Request failed');
   }
+  const refused = refusedText(err);
+  if (refused) return new ValidationError(refused, { cause: err });
   const transient = transientDatabaseError(err);
   if (transient) return new UnavailableError(transient, { cause: err, retryAfterSeconds: 1 });
   return new AppError('internal', 'Internal server error', { cause: err });
+}
+
+/**
+ * Text PostgreSQL cannot store (a NUL character, a lone surrogate in JSON): the client's input,
+ * wherever it reached the database unchecked, is a 400, not a 500.
+ */
+function refusedText(err: unknown): string | null {
+  if (!(err instanceof DatabaseError)) return null;
+  const code = (err.parent as { code?: string } | undefined)?.code;
+  // 22021/22P05: NUL or untranslatable character; 22P02: e.g. JSON with an unpaired surrogate escape.
+  if (code === '22021' || code === '22P05' || code === '22P02')
+    return 'Text may not contain NUL (\\u0000) or unpaired surrogate characters';
+  return null;
 }
 
 /**

@@ -78,9 +78,9 @@ describe('the (status, scimType) table of RFC 7644 §3.12', () => {
 
 describe('the SCIM surface maps domain errors to SCIM error messages', () => {
   const cases: Array<[string, AppError, string, ScimType | undefined]> = [
-    ['bad request', new BadRequestError('no'), '400', undefined],
+    ['bad request', new BadRequestError('no'), '400', 'invalidSyntax'],
     ['malformed JSON', new InvalidJsonError(), '400', 'invalidSyntax'],
-    ['validation failed', new ValidationError('bad'), '400', undefined],
+    ['validation failed', new ValidationError('bad'), '400', 'invalidValue'],
     ['unauthorized', new UnauthorizedError('who'), '401', undefined],
     ['forbidden', new ForbiddenError('no'), '403', undefined],
     ['seat limit reached', new SeatLimitError(2), '403', undefined],
