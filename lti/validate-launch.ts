@@ -177,11 +177,16 @@ const checkAudience: Step = async (ctx) => {
     throw new LtiError('azp', 'The id_token was authorized for another client (azp)');
 };
 
+const MAX_ID_TOKEN_LIFETIME_SECONDS = 24 * 3600;
+
 const checkExpiry: Step = (ctx) => {
   const now = ctx.deps.now() / 1000;
   const exp = ctx.claims.exp;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new LtiError('exp', 'The id_token has no expiry (exp)');
   if (now > exp + ctx.deps.skewSeconds) throw new LtiError('exp', 'The id_token has expired');
+  // Launch tokens live minutes; a far-future expiry is forged or broken (and would overflow the nonce's retention date).
+  if (exp > now + MAX_ID_TOKEN_LIFETIME_SECONDS)
+    throw new LtiError('exp', 'The id_token expires implausibly far in the future');
 };
 
 const checkIssuedAt: Step = (ctx) => {

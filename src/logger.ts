@@ -6,7 +6,15 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Des
   const options = {
     level: config.logLevel,
     base: { service: 'rosterbridge' },
-    redact: ['req.headers.authorization', 'authorization', 'token'],
+    // Query parameters of a failed statement carry people's data (emails, names): the SQL text stays, its values do not.
+    redact: [
+      'req.headers.authorization',
+      'authorization',
+      'token',
+      'err.parameters',
+      'err.parent.parameters',
+      'err.original.parameters',
+    ],
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -96,6 +96,12 @@ function transientDatabaseError(err: unknown): string | null {
     const code = (err.parent as { code?: string } | undefined)?.code;
     if (code === '40P01' || code === '40001') return 'Concurrent update conflict; retry';
     if (code === '55P03' || code === '57014') return 'Database busy; retry';
+    // The server shutting down, restarting or not yet accepting connections, or the link lost.
+    if (code?.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')
+      return 'Database temporarily unavailable; retry';
+    // node-postgres reports a dead socket without a SQLSTATE.
+    if (!code && /not queryable|Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE/i.test(err.message))
+      return 'Database temporarily unavailable; retry';
   }
   return null;
 }

@@ -42,9 +42,10 @@ export interface LtiEnv {
 export async function startLtiEnv(
   policy: Partial<PlatformInput> = {},
   emuOptions: Parameters<typeof startPlatformEmulator>[0] = {},
+  serverEnv: Record<string, string> = {},
 ): Promise<LtiEnv> {
   const port = await freePort();
-  const server = await startTestServer({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+  const server = await startTestServer({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...serverEnv });
   const emu = await startPlatformEmulator(emuOptions);
   const { tenant, adminToken } = await seedTenant(server.store);
   const deploymentId = 'deploy-1';

@@ -234,6 +234,14 @@ describe('claims', () => {
       ),
       'exp',
     ));
+  it('rejects an expiry implausibly far in the future (found by fuzzing: it was a 500)', () =>
+    expectRejected(
+      spec(
+        resourceLaunch(env, { sub: uniqueSub() }),
+        mutate((p) => (p.exp = 2e58)),
+      ),
+      'exp',
+    ));
   it('tolerates small clock skew on exp', async () => {
     const r = await launch(
       spec(

@@ -58,7 +58,7 @@ export async function spawnServer(
   timeoutMs = 30_000,
   command: string[] = SERVER_COMMAND,
 ): Promise<ServerProcess> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(command[0], command.slice(1), {
     cwd: ROOT,
     env: { ...baseEnv(), LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', ...env },
