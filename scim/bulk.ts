@@ -124,10 +124,10 @@ async function runOne(deps: ScimDeps, c: Context, op: BulkOp, path: string, data
   }
 }
 
-export async function handleBulk(deps: ScimDeps, c: Context, charge: (units: number) => void): Promise<Json> {
+export async function handleBulk(deps: ScimDeps, c: Context, charge: (units: number) => Promise<void>): Promise<Json> {
   const { ops, failOnErrors } = readOps(await readJsonObject(c), deps.config.scim.bulkMaxOperations);
   // The request itself was charged one unit by the rate limiter; each further operation costs one.
-  if (ops.length > 1) charge(ops.length - 1);
+  if (ops.length > 1) await charge(ops.length - 1);
   const ids = new Map<string, string>();
   const results: Array<OpResult | undefined> = new Array(ops.length);
   let pending = ops.map((_, i) => i);

@@ -25,7 +25,7 @@ export interface ScimAppDeps extends ScimDeps {
 export function scimApp(deps: ScimAppDeps) {
   const app = new Hono();
   app.use('*', deps.authenticate);
-  const limiter = createRateLimiter(deps.config.scim.rateLimitPerMinute);
+  const limiter = createRateLimiter(deps.store, deps.config.scim.rateLimitPerMinute, deps.config.scim.rateLimitStore);
   app.use('*', limiter.middleware);
   app.route('/', discoveryRoutes(deps));
   // Endpoint names as clients write them: Microsoft's reference client asks for /users and

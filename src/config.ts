@@ -23,6 +23,7 @@ const schema = z.object({
     .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
     .optional(),
   SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6000),
+  SCIM_RATE_LIMIT_STORE: z.enum(['database', 'memory']).default('database'),
   SCIM_BULK_MAX_OPERATIONS: z.coerce.number().int().positive().default(1000),
   SCIM_BULK_MAX_PAYLOAD_BYTES: z.coerce
     .number()
@@ -60,7 +61,13 @@ export interface Config {
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   smtpUrl: string | undefined;
-  scim: { rateLimitPerMinute: number; bulkMaxOperations: number; bulkMaxPayloadBytes: number };
+  scim: {
+    rateLimitPerMinute: number;
+    /** Where token budgets are kept: `database` (shared by every instance) or `memory` (this process). */
+    rateLimitStore: 'database' | 'memory';
+    bulkMaxOperations: number;
+    bulkMaxPayloadBytes: number;
+  };
   /** Privileges API: authorization cache entry lifetime (a backstop; writes invalidate), invitations, mail, bulk body size. */
   privileges: { authzCacheTtlMs: number; invitationTtlMs: number; mailFrom: string; bulkMaxBytes: number };
   /** SHA-256 (hex, lower case) of the operator token that may act across tenants; unset = no operator API. */
@@ -104,6 +111,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     smtpUrl: e.SMTP_URL,
     scim: {
       rateLimitPerMinute: e.SCIM_RATE_LIMIT_PER_MINUTE,
+      rateLimitStore: e.SCIM_RATE_LIMIT_STORE,
       bulkMaxOperations: e.SCIM_BULK_MAX_OPERATIONS,
       bulkMaxPayloadBytes: e.SCIM_BULK_MAX_PAYLOAD_BYTES,
     },

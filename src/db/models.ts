@@ -25,6 +25,7 @@ import {
   type AuditEvent,
   initTenancyModels,
   type OperatorAuditEvent,
+  type RateLimitCounter,
   type Tenant,
   type TenantAdmin,
 } from '../domain/tenancy-models.js';
@@ -40,6 +41,7 @@ export interface Models {
   AuditEvent: ModelStatic<AuditEvent>;
   OperatorAuditEvent: ModelStatic<OperatorAuditEvent>;
   TenantAdmin: ModelStatic<TenantAdmin>;
+  RateLimitCounter: ModelStatic<RateLimitCounter>;
   Person: ModelStatic<Person>;
   PersonEmail: ModelStatic<PersonEmail>;
   IdentityLink: ModelStatic<IdentityLink>;

@@ -1,7 +1,8 @@
 import type { CreationOptional, InferAttributes, InferCreationAttributes, Sequelize } from 'sequelize';
-import { Model } from 'sequelize';
+import { DataTypes, Model } from 'sequelize';
 import {
   bindModel,
+  integer,
   jsonObject,
   now,
   nullableDate,
@@ -86,6 +87,16 @@ export class TenantAdmin extends Model<InferAttributes<TenantAdmin>, InferCreati
   declare updatedAt: CreationOptional<Date>;
 }
 
+/** A rate limiter's budget for one key in the current window (migrations/0061_rate_limits.sql). */
+export class RateLimitCounter extends Model<
+  InferAttributes<RateLimitCounter>,
+  InferCreationAttributes<RateLimitCounter>
+> {
+  declare key: string;
+  declare points: CreationOptional<number>;
+  declare expire: number | null;
+}
+
 export function initTenancyModels(sequelize: Sequelize) {
   return {
     Tenant: bindModel(Tenant, sequelize, 'tenants', {
@@ -130,6 +141,11 @@ export function initTenancyModels(sequelize: Sequelize) {
       operator: nullableText(),
       createdAt: now(),
       updatedAt: now(),
+    }),
+    RateLimitCounter: bindModel(RateLimitCounter, sequelize, 'rate_limits', {
+      key: { type: DataTypes.STRING(255), primaryKey: true, allowNull: false },
+      points: integer(0),
+      expire: { type: DataTypes.BIGINT, allowNull: true },
     }),
     OperatorAuditEvent: bindModel(OperatorAuditEvent, sequelize, 'operator_audit_events', {
       id: serialPk(),
