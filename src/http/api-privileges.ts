@@ -261,7 +261,7 @@ export function privilegesApi(deps: { config: Config; store: Store; logger?: Log
   const { config, store, logger } = deps;
   const cache = new AuthorizationCache(store, {
     ttlMs: config.privileges.authzCacheTtlMs,
-    databaseUrl: config.databaseUrl,
+    databaseUrl: config.databaseListenUrl,
     logger,
   });
   void cache

@@ -15,6 +15,8 @@ import { newLedger, runLoad, type Ledger, type Target } from './load.js';
  */
 const LOAD_SECONDS = Number(process.env.FAULT_LOAD_SECONDS ?? 60);
 const runs = onPostgres && canStartCluster();
+if (!runs)
+  console.log('fault tests skipped: they need PostgreSQL (DATABASE_URL) and its pg_ctl to start a private cluster');
 
 describe.skipIf(!runs)('faults under load (a private PostgreSQL cluster)', () => {
   let cluster: PrivateCluster;
