@@ -1,6 +1,10 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
+/** A 32-byte secret given in base64 (`openssl rand -base64 32`). */
+const secret32 = (name: string) =>
+  z.string().refine((v) => Buffer.from(v, 'base64').length === 32, `${name} must be 32 bytes in base64`);
+
 /** Configuration is read from the environment once, validated, and passed down explicitly. */
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -49,6 +53,14 @@ const schema = z.object({
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, 'must be the SHA-256 of the operator token in hex (64 digits), never the token itself')
     .optional(),
+  TOOL_KEY_SECRET: secret32('TOOL_KEY_SECRET').optional(),
+  TOOL_KEY_SECRET_PREVIOUS: z
+    .string()
+    .optional()
+    .refine(
+      (v) => v === undefined || v.split(',').every((p) => Buffer.from(p.trim(), 'base64').length === 32),
+      'must be comma-separated base64 secrets of 32 bytes each',
+    ),
   DEMO_LMS: z
     .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
     .default('false')
@@ -78,6 +90,8 @@ export interface Config {
   privileges: { authzCacheTtlMs: number; invitationTtlMs: number; mailFrom: string; bulkMaxBytes: number };
   /** SHA-256 (hex, lower case) of the operator token that may act across tenants; unset = no operator API. */
   operatorTokenSha256: string | undefined;
+  /** Secrets that seal the tool's private keys at rest: the current one first, then previous ones (rotation). */
+  toolKeySecrets: Buffer[];
   /** Serve the stand-in LMS of `rosterbridge dev seed` under /dev/lms (demos only). */
   demoLms: boolean;
 }
@@ -129,6 +143,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       bulkMaxBytes: e.BULK_ENROLMENT_MAX_BYTES,
     },
     operatorTokenSha256: e.OPERATOR_TOKEN_SHA256?.toLowerCase(),
+    toolKeySecrets: [
+      ...(e.TOOL_KEY_SECRET ? [e.TOOL_KEY_SECRET] : []),
+      ...(e.TOOL_KEY_SECRET_PREVIOUS?.split(',').map((p) => p.trim()) ?? []),
+    ].map((b) => Buffer.from(b, 'base64')),
     demoLms: e.DEMO_LMS,
   };
 }

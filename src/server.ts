@@ -30,7 +30,7 @@ export async function startServer(
     let draining = false;
     const app = createApp({
       config,
-      store: createStore(db.sequelize),
+      store: createStore(db.sequelize, { toolKeySecrets: config.toolKeySecrets }),
       logger,
       readiness: readinessCheck(db.sequelize, expected),
       draining: () => draining,
@@ -39,6 +39,8 @@ export async function startServer(
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${port}`;
     logger.info({ port, database: db.kind }, 'listening');
+    if (config.databaseUrl && config.toolKeySecrets.length === 0)
+      logger.warn("TOOL_KEY_SECRET is not set: the tool's private keys are stored unsealed in the database");
     let closing: Promise<void> | undefined;
     return {
       url,

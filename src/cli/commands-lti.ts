@@ -3,6 +3,7 @@ import { createRegistrationLink } from '../../lti/registration.js';
 import { addDeployment, addPlatform, listPlatforms, type PlatformView } from '../domain/platforms.js';
 import { getTenantBySlug } from '../domain/tenants.js';
 import { parseDuration } from '../domain/tokens.js';
+import { resealToolKeys } from '../domain/tool-keys.js';
 import type { Command, CommandContext } from './commands.js';
 import { table, UsageError } from './io.js';
 
@@ -119,6 +120,17 @@ export const ltiCommands: Record<string, Command> = {
           'Paste it into the platform\'s "register tool by URL" form.',
         ].join('\n'),
       );
+    },
+  },
+  'keys reseal': {
+    usage:
+      'keys reseal [--json]   (seal every stored private key under TOOL_KEY_SECRET, e.g. after setting or rotating it)',
+    options: {},
+    needsDb: true,
+    async run(ctx) {
+      if (!ctx.store.sealer.sealing) throw new UsageError('Set TOOL_KEY_SECRET first (openssl rand -base64 32)');
+      const changed = await resealToolKeys(ctx.store);
+      ctx.out.print({ resealed: changed }, () => `Sealed ${changed} key(s) under the current TOOL_KEY_SECRET`);
     },
   },
   'keys rotate': {

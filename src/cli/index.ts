@@ -90,7 +90,7 @@ export async function runCli(argv: string[], env = process.env): Promise<number>
     return fail(1, `cannot reach the database: ${(err as Error).message}`);
   }
   try {
-    const store = createStore(db.sequelize);
+    const store = createStore(db.sequelize, { toolKeySecrets: config.toolKeySecrets });
     if (found.name !== 'migrate') await migrate(db.sequelize);
     await command.run({ config, store, out, actor: cliActor(), flags: parsed.values, positionals: parsed.positionals });
     return 0;

@@ -1,15 +1,17 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { UniqueConstraintError } from 'sequelize';
+import { createKeySealer, type KeySealer } from '../domain/key-sealing.js';
 import { defineModels, type Models } from './models.js';
 
-/** What domain functions need from the database: the connection and its models. */
+/** What domain functions need from the database: the connection, its models, and how secrets are sealed at rest. */
 export interface Store {
   sequelize: Sequelize;
   models: Models;
+  sealer: KeySealer;
 }
 
-export function createStore(sequelize: Sequelize): Store {
-  return { sequelize, models: defineModels(sequelize) };
+export function createStore(sequelize: Sequelize, options: { toolKeySecrets?: Buffer[] } = {}): Store {
+  return { sequelize, models: defineModels(sequelize), sealer: createKeySealer(options.toolKeySecrets ?? []) };
 }
 
 /** Who is acting and on behalf of which request: written to every audit event. */

@@ -21,12 +21,13 @@ export interface NewToolKey {
 }
 
 /** The active key and those still in their grace period, newest first. */
-export function publishedToolKeys(store: Store): Promise<ToolKeyRow[]> {
-  return select<ToolKeyRow>(
+export async function publishedToolKeys(store: Store): Promise<ToolKeyRow[]> {
+  const rows = await select<ToolKeyRow>(
     store,
     `SELECT * FROM tool_keys WHERE status = 'active' OR retire_after > now() ORDER BY created_at DESC`,
     [],
   );
+  return rows.map((r) => ({ ...r, private_jwk: store.sealer.open(r.private_jwk) }));
 }
 
 export async function hasActiveToolKey(store: Store): Promise<boolean> {
@@ -38,7 +39,7 @@ export async function hasActiveToolKey(store: Store): Promise<boolean> {
 export async function insertFirstToolKey(store: Store, k: NewToolKey): Promise<void> {
   await store.sequelize.query(
     `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3) ON CONFLICT DO NOTHING`,
-    { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)] },
+    { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(store.sealer.seal(k.privateJwk))] },
   );
 }
 
@@ -57,7 +58,7 @@ export function rotateToolKeys(
     );
     await store.sequelize.query(
       `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3)`,
-      { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(k.privateJwk)], transaction: t },
+      { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(store.sealer.seal(k.privateJwk))], transaction: t },
     );
     const gone = await select<{ kid: string }>(
       store,
@@ -66,5 +67,23 @@ export function rotateToolKeys(
       t,
     );
     return { retired: retired.map((r) => r.kid), deleted: gone.length };
+  });
+}
+
+/**
+ * Seals every stored private key under the current TOOL_KEY_SECRET (plain ones, and those sealed
+ * under a previous secret), in one transaction. Returns how many rows changed.
+ */
+export function resealToolKeys(store: Store): Promise<number> {
+  return inTransaction(store, async (t) => {
+    const rows = await store.models.ToolKey.findAll({ transaction: t, lock: t.LOCK.UPDATE });
+    let changed = 0;
+    for (const row of rows) {
+      if (store.sealer.isCurrent(row.privateJwk)) continue;
+      row.privateJwk = store.sealer.seal(store.sealer.open(row.privateJwk)) as Record<string, unknown>;
+      await row.save({ transaction: t });
+      changed++;
+    }
+    return changed;
   });
 }

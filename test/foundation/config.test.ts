@@ -49,6 +49,8 @@ describe('configuration', () => {
     ['BODY_LIMIT_BYTES', '-1'],
     ['OPERATOR_TOKEN_SHA256', 'op_the-secret-itself'],
     ['DEMO_LMS', 'yes please'],
+    ['TOOL_KEY_SECRET', 'c2hvcnQ='],
+    ['TOOL_KEY_SECRET_PREVIOUS', 'c2hvcnQ='],
   ])('rejects a bad %s and names the variable', (name, value) => {
     let error: unknown;
     try {

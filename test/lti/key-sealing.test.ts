@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueSession, verifySession } from '../../lti/session.js';
+import { createStore } from '../../src/db/store.js';
+import { KeySealError } from '../../src/domain/key-sealing.js';
+import { publishedToolKeys, resealToolKeys } from '../../src/domain/tool-keys.js';
+import { seedTenant, startTestServer, type TestServer } from '../support/server.js';
+
+/**
+ * The tool's private keys are sealed at rest under TOOL_KEY_SECRET: the database alone (a backup,
+ * a replica) holds nothing that signs a launch response or mints a session; rotating the secret
+ * keeps old rows readable until `keys reseal`.
+ */
+const first = randomBytes(32);
+const second = randomBytes(32);
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ TOOL_KEY_SECRET: first.toString('base64') });
+  expect((await fetch(`${server.url}/lti/jwks`)).status).toBe(200); // the first key exists now
+}, 120_000);
+afterAll(async () => server?.close());
+
+const storeWith = (secrets: Buffer[]) => createStore(server.store.sequelize, { toolKeySecrets: secrets });
+const storedKeys = () => server.store.models.ToolKey.findAll({ raw: true });
+
+describe('tool keys at rest', () => {
+  it('are stored sealed, and the server signs and verifies with them', async () => {
+    const rows = await storedKeys();
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) {
+      expect(r.privateJwk).toMatchObject({ sealed: 'A256GCM' });
+      expect(JSON.stringify(r.privateJwk)).not.toMatch(/"d"|"p"|"q"/);
+    }
+    const jwks = (await (await fetch(`${server.url}/lti/jwks`)).json()) as { keys: Array<Record<string, unknown>> };
+    expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256' });
+    expect(jwks.keys[0].d).toBeUndefined();
+
+    const { tenant } = await seedTenant(server.store);
+    const sealed = storeWith([first]);
+    const { token } = await issueSession(sealed, server.config.publicUrl, {
+      tenantId: tenant.id,
+      personId: null,
+      courseId: null,
+      roles: [],
+    });
+    expect(await verifySession(sealed, server.config.publicUrl, token)).toMatchObject({ tenantId: tenant.id });
+  });
+
+  it('cannot be opened from the database alone', async () => {
+    await expect(publishedToolKeys(storeWith([]))).rejects.toBeInstanceOf(KeySealError);
+    await expect(publishedToolKeys(storeWith([second]))).rejects.toThrow(/TOOL_KEY_SECRET/);
+  });
+
+  it('stay readable while the secret rotates, and move to the new secret with reseal', async () => {
+    const rotating = storeWith([second, first]);
+    const before = await publishedToolKeys(rotating);
+    expect(before[0].private_jwk.d).toBeTruthy();
+    expect(await resealToolKeys(rotating)).toBe((await storedKeys()).length);
+    expect(await resealToolKeys(rotating)).toBe(0); // nothing left to move
+    const after = await publishedToolKeys(storeWith([second]));
+    expect(after.map((k) => k.private_jwk.d)).toEqual(before.map((k) => k.private_jwk.d));
+    await expect(publishedToolKeys(storeWith([first]))).rejects.toThrow(/TOOL_KEY_SECRET/);
+  });
+
+  it('seals keys that were stored before a secret was set', async () => {
+    const plain = storeWith([]);
+    const rows = await server.store.models.ToolKey.findAll();
+    const opened = await publishedToolKeys(storeWith([second]));
+    for (const row of rows) {
+      row.privateJwk = opened.find((k) => k.kid === row.kid)!.private_jwk as Record<string, unknown>;
+      await row.save();
+    }
+    expect((await publishedToolKeys(plain))[0].private_jwk.d).toBeTruthy(); // plain rows: readable without a secret
+    expect(await resealToolKeys(storeWith([first]))).toBe(rows.length);
+    for (const r of await storedKeys()) expect(r.privateJwk).toMatchObject({ sealed: 'A256GCM' });
+  });
+});
