@@ -1,4 +1,4 @@
-import { QueryTypes, type Transaction } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import { select } from '../db/sql.js';
 import type { ActorContext, Store } from '../db/store.js';
 import { NotFoundError, PreconditionFailedError } from '../errors.js';
@@ -59,7 +59,11 @@ const MEMBERS_SQL = `(SELECT coalesce(json_agg(json_build_object('value', m.memb
 const groupSelect = (withMembers: boolean) => `${GROUP_COLUMNS}${withMembers ? `, ${MEMBERS_SQL}` : ''}`;
 const VISIBLE = 'g.deleted_at IS NULL';
 
-/** A live group of the tenant; NotFoundError otherwise (also for ids that are no uuid). */
+/**
+ * A live group of the tenant as SCIM shows it; NotFoundError otherwise (also for ids that are no
+ * uuid). Named SQL on purpose: the same select, members aggregated in one statement, serves the
+ * filtered list (directory-page.ts), so a group reads the same whichever way it is fetched.
+ */
 export async function loadGroup(
   store: Store,
   tenantId: string,
@@ -92,6 +96,17 @@ export function listGroups(
   );
 }
 
+const groupRow = (g: GroupRow & { deletedAt?: unknown }): GroupRow => ({
+  id: g.id,
+  tenantId: g.tenantId,
+  displayName: g.displayName,
+  externalId: g.externalId ?? null,
+  scim: g.scim,
+  version: g.version,
+  createdAt: g.createdAt,
+  updatedAt: g.updatedAt,
+});
+
 const auditView = (g: GroupRow) => ({ id: g.id, displayName: g.displayName, externalId: g.externalId });
 
 /** Resolves member ids to live people and groups of this tenant, in one query. */
@@ -103,14 +118,35 @@ export async function resolveMembers(
 ): Promise<MemberRef[]> {
   const wanted = [...new Set(ids.filter((id) => UUID.test(id)).map((id) => id.toLowerCase()))];
   if (wanted.length === 0) return [];
-  return store.sequelize.query<MemberRef>(
-    `SELECT 'person' AS type, p.id::text AS id FROM people p
-       WHERE p.tenant_id = $1 AND p.id = ANY($2::uuid[]) AND p.deleted_at IS NULL AND p.status NOT IN ('merged', 'invited')
-     UNION ALL
-     SELECT 'group', g.id::text FROM groups g WHERE g.tenant_id = $1 AND g.id = ANY($2::uuid[]) AND g.deleted_at IS NULL`,
-    { bind: [tenantId, wanted], type: QueryTypes.SELECT, transaction: t },
-  );
+  const { Person, Group } = store.models;
+  const people = await Person.findAll({
+    where: { tenantId, id: wanted, deletedAt: null, status: { [Op.notIn]: ['merged', 'invited'] } },
+    attributes: ['id'],
+    raw: true,
+    transaction: t,
+  });
+  const groups = await Group.findAll({
+    where: { tenantId, id: wanted, deletedAt: null },
+    attributes: ['id'],
+    raw: true,
+    transaction: t,
+  });
+  return [
+    ...people.map((p) => ({ type: 'person' as const, id: p.id })),
+    ...groups.map((g) => ({ type: 'group' as const, id: g.id })),
+  ];
 }
+
+const GROUP_ATTRIBUTES = [
+  'id',
+  'tenantId',
+  'displayName',
+  'externalId',
+  'scim',
+  'version',
+  'createdAt',
+  'updatedAt',
+] as const;
 
 export async function lockGroup(
   store: Store,
@@ -120,14 +156,17 @@ export async function lockGroup(
   ifMatch?: (version: number) => boolean,
 ): Promise<GroupRow> {
   if (!UUID.test(id)) throw new NotFoundError(`Group ${id} not found`);
-  const rows = await store.sequelize.query<GroupRow>(
-    `SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.tenant_id = $1 AND g.id = $2 AND g.deleted_at IS NULL FOR UPDATE`,
-    { bind: [tenantId, id], type: QueryTypes.SELECT, transaction: t },
-  );
-  if (!rows[0]) throw new NotFoundError(`Group ${id} not found`);
-  if (ifMatch && !ifMatch(rows[0].version))
-    throw new PreconditionFailedError(`Group ${id} has changed (version ${rows[0].version})`);
-  return rows[0];
+  const group = (await store.models.Group.findOne({
+    where: { tenantId, id, deletedAt: null },
+    attributes: [...GROUP_ATTRIBUTES],
+    lock: t.LOCK.UPDATE,
+    raw: true,
+    transaction: t,
+  })) as GroupRow | null;
+  if (!group) throw new NotFoundError(`Group ${id} not found`);
+  if (ifMatch && !ifMatch(group.version))
+    throw new PreconditionFailedError(`Group ${id} has changed (version ${group.version})`);
+  return group;
 }
 
 export async function memberIdsOf(
@@ -136,15 +175,13 @@ export async function memberIdsOf(
   tenantId: string,
   groupId: string,
 ): Promise<string[]> {
-  const rows = await store.sequelize.query<{ id: string }>(
-    'SELECT member_id::text AS id FROM group_members WHERE tenant_id = $1 AND group_id = $2',
-    {
-      bind: [tenantId, groupId],
-      type: QueryTypes.SELECT,
-      transaction: t,
-    },
-  );
-  return rows.map((r) => r.id);
+  const rows = await store.models.GroupMember.findAll({
+    where: { tenantId, groupId },
+    attributes: ['memberId'],
+    raw: true,
+    transaction: t,
+  });
+  return rows.map((r) => r.memberId);
 }
 
 export async function createGroup(
@@ -154,11 +191,11 @@ export async function createGroup(
   tenantId: string,
   input: GroupInput,
 ): Promise<GroupRow> {
-  const [rows] = (await store.sequelize.query(
-    `INSERT INTO groups AS g (tenant_id, display_name, external_id, scim) VALUES ($1, $2, $3, $4::jsonb) RETURNING ${GROUP_COLUMNS}`,
-    { bind: [tenantId, input.displayName, input.externalId, JSON.stringify(input.scim)], transaction: t },
-  )) as [GroupRow[], unknown];
-  const group = rows[0];
+  const created = await store.models.Group.create(
+    { tenantId, displayName: input.displayName, externalId: input.externalId, scim: input.scim },
+    { transaction: t },
+  );
+  const group = groupRow(created.get({ plain: true }));
   changedOnCommit(t, tenantId);
   const added = await setMembers(store, t, tenantId, group.id, [], input.members);
   await recordAudit(store, t, ctx, {
@@ -182,15 +219,18 @@ export async function updateGroup(
 ): Promise<GroupRow> {
   changedOnCommit(t, current.tenantId);
   const change = await setMembers(store, t, current.tenantId, current.id, currentMemberIds, input.members);
-  const [rows] = (await store.sequelize.query(
-    `UPDATE groups g SET display_name = $3, external_id = $4, scim = $5::jsonb, version = g.version + 1, updated_at = clock_timestamp()
-     WHERE g.tenant_id = $1 AND g.id = $2 RETURNING ${GROUP_COLUMNS}`,
+  const [, [updated]] = await store.models.Group.update(
     {
-      bind: [current.tenantId, current.id, input.displayName, input.externalId, JSON.stringify(input.scim)],
-      transaction: t,
+      displayName: input.displayName,
+      externalId: input.externalId,
+      scim: input.scim,
+      version: store.sequelize.literal('version + 1'),
+      // clock_timestamp, not now(): two writes in one transaction still get distinct lastModified
+      updatedAt: store.sequelize.fn('clock_timestamp'),
     },
-  )) as [GroupRow[], unknown];
-  const group = rows[0];
+    { where: { tenantId: current.tenantId, id: current.id }, returning: true, transaction: t },
+  );
+  const group = groupRow(updated.get({ plain: true }));
   await recordAudit(store, t, ctx, {
     tenantId: current.tenantId,
     action: 'group.update',
@@ -216,31 +256,14 @@ async function setMembers(
   const removed = [...have].filter((id) => !want.has(id));
   const toAdd = [...want].filter((id) => !have.has(id) && id !== groupId);
   const resolved = await resolveMembers(store, t, tenantId, toAdd);
-  if (removed.length) {
-    await store.sequelize.query(
-      'DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = ANY($3::uuid[])',
-      {
-        bind: [tenantId, groupId, removed],
-        transaction: t,
-      },
+  // One statement each way, whatever the number of members.
+  if (removed.length)
+    await store.models.GroupMember.destroy({ where: { tenantId, groupId, memberId: removed }, transaction: t });
+  if (resolved.length)
+    await store.models.GroupMember.bulkCreate(
+      resolved.map((m) => ({ tenantId, groupId, memberType: m.type, memberId: m.id, scim: extras.get(m.id) ?? null })),
+      { ignoreDuplicates: true, transaction: t },
     );
-  }
-  if (resolved.length) {
-    await store.sequelize.query(
-      `INSERT INTO group_members (tenant_id, group_id, member_type, member_id, scim)
-       SELECT $1, $2, u.type, u.id, u.scim::jsonb FROM unnest($3::text[], $4::uuid[], $5::text[]) AS u(type, id, scim) ON CONFLICT DO NOTHING`,
-      {
-        bind: [
-          tenantId,
-          groupId,
-          resolved.map((m) => m.type),
-          resolved.map((m) => m.id),
-          resolved.map((m) => (extras.get(m.id) ? JSON.stringify(extras.get(m.id)) : null)),
-        ],
-        transaction: t,
-      },
-    );
-  }
   return { added: resolved.map((m) => m.id), removed };
 }
 
@@ -248,17 +271,14 @@ async function setMembers(
 export async function deleteGroup(store: Store, t: Transaction, ctx: ActorContext, current: GroupRow): Promise<void> {
   const tenantId = current.tenantId;
   changedOnCommit(t, tenantId);
-  await store.sequelize.query(
-    'UPDATE groups SET deleted_at = clock_timestamp(), version = version + 1 WHERE tenant_id = $1 AND id = $2',
-    {
-      bind: [tenantId, current.id],
-      transaction: t,
-    },
+  await store.models.Group.update(
+    { deletedAt: store.sequelize.fn('clock_timestamp'), version: store.sequelize.literal('version + 1') },
+    { where: { tenantId, id: current.id }, transaction: t },
   );
-  await store.sequelize.query(
-    `DELETE FROM group_members WHERE tenant_id = $1 AND (group_id = $2 OR (member_type = 'group' AND member_id = $2))`,
-    { bind: [tenantId, current.id], transaction: t },
-  );
+  await store.models.GroupMember.destroy({
+    where: { tenantId, [Op.or]: [{ groupId: current.id }, { memberType: 'group', memberId: current.id }] },
+    transaction: t,
+  });
   await recordAudit(store, t, ctx, {
     tenantId,
     action: 'group.delete',

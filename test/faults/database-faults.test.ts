@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onPostgres } from '../support/db.js';
 import { canStartCluster, startPrivateCluster, type PrivateCluster } from '../support/pg-cluster.js';
-import { startPlatformEmulator, type PlatformEmulator } from '../support/platform-emulator.js';
+import { platformAddArgs, startPlatformEmulator, type PlatformEmulator } from '../support/platform-emulator.js';
 import { freePort, runCli, spawnServer, type ServerProcess } from '../support/processes.js';
 import { newLedger, runLoad, type Ledger, type Target } from './load.js';
 
@@ -54,25 +54,7 @@ describe.skipIf(!runs)('faults under load (a private PostgreSQL cluster)', () =>
     const scim = await cli(['token', 'create', '--tenant', 'faulty', '--kind', 'scim']);
     const admin = await cli(['token', 'create', '--tenant', 'faulty', '--kind', 'admin']);
     emu = await startPlatformEmulator();
-    await cli([
-      'platform',
-      'add',
-      '--tenant',
-      'faulty',
-      '--issuer',
-      emu.issuer,
-      '--client-id',
-      emu.clientId,
-      '--deployment-id',
-      'load-deploy',
-      '--auth-login-url',
-      emu.authUrl,
-      '--auth-token-url',
-      emu.tokenUrl,
-      '--jwks-url',
-      emu.jwksUrl,
-      '--jit',
-    ]);
+    await cli(platformAddArgs('faulty', emu, 'load-deploy'));
     const course = await fetch(`${server.url}/api/v1/courses`, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },

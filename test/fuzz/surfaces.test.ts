@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SCIM_TYPES_BY_STATUS } from '../../scim/errors.js';
 import { createToken } from '../../src/domain/tokens.js';
 import { resourceLaunch, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
 import { Browser, signCompact } from '../support/platform-emulator.js';
@@ -24,18 +25,7 @@ import {
  */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1_000);
 const SCIM_ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
-const SCIM_TYPES = new Set([
-  'invalidFilter',
-  'tooMany',
-  'uniqueness',
-  'mutability',
-  'invalidSyntax',
-  'invalidPath',
-  'noTarget',
-  'invalidValue',
-  'invalidVers',
-  'sensitive',
-]);
+const SCIM_TYPES = new Set<string>(SCIM_TYPES_BY_STATUS[400]);
 
 let env: LtiEnv;
 let scimToken: string;

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabaseOnServer, onPostgres } from '../support/db.js';
 import { hasPgBouncer, startPgBouncer, type Bouncer } from '../support/pgbouncer.js';
-import { LTI_CLAIM, runLaunch, startPlatformEmulator, type PlatformEmulator } from '../support/platform-emulator.js';
+import {
+  LTI_CLAIM,
+  platformAddArgs,
+  runLaunch,
+  startPlatformEmulator,
+  type PlatformEmulator,
+} from '../support/platform-emulator.js';
 import { freePort, runCli, spawnServer, type ServerProcess } from '../support/processes.js';
 import { startRoundRobin, type RoundRobin } from '../support/round-robin.js';
 
@@ -53,25 +59,7 @@ describe.skipIf(!runs)('scale-out: three instances, PgBouncer (transaction mode)
     adminTokenId = admin.id;
     scimToken = (await cli(['token', 'create', '--tenant', 'scaled', '--kind', 'scim'])).token;
     emu = await startPlatformEmulator();
-    await cli([
-      'platform',
-      'add',
-      '--tenant',
-      'scaled',
-      '--issuer',
-      emu.issuer,
-      '--client-id',
-      emu.clientId,
-      '--deployment-id',
-      'scaled-deploy',
-      '--auth-login-url',
-      emu.authUrl,
-      '--auth-token-url',
-      emu.tokenUrl,
-      '--jwks-url',
-      emu.jwksUrl,
-      '--jit',
-    ]);
+    await cli(platformAddArgs('scaled', emu, 'scaled-deploy'));
   }, 240_000);
 
   afterAll(async () => {

@@ -348,3 +348,26 @@ export async function runLaunch(emu: PlatformEmulator, spec: LaunchSpec, o: Laun
   const launch = await browser.submitForm(authPage);
   return { login, auth, authPage, launch, browser };
 }
+
+/** `rosterbridge platform add` arguments that register this emulator for a tenant (JIT on). */
+export function platformAddArgs(tenantSlug: string, emu: PlatformEmulator, deploymentId: string): string[] {
+  return [
+    'platform',
+    'add',
+    '--tenant',
+    tenantSlug,
+    '--issuer',
+    emu.issuer,
+    '--client-id',
+    emu.clientId,
+    '--deployment-id',
+    deploymentId,
+    '--auth-login-url',
+    emu.authUrl,
+    '--auth-token-url',
+    emu.tokenUrl,
+    '--jwks-url',
+    emu.jwksUrl,
+    '--jit',
+  ];
+}
