@@ -1,13 +1,13 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
-import type { Transaction } from 'sequelize';
+import { fn, literal, type Transaction } from 'sequelize';
 import type { Store } from '../db/store.js';
-import { exec, select } from '../db/sql.js';
+import { exec } from '../db/sql.js';
 
 /**
  * Mail goes through an outbox table written in the same transaction as the change that causes it
  * (an invitation), so a rolled-back grant never sends mail and a crash never loses one. A drain
- * sends queued rows over SMTP_URL with nodemailer; without SMTP_URL it logs them and marks them
+ * sends queued rows over SMTP_URL with nodemailer; without SMTP_URL it logs that (never the body) and marks them
  * `logged` — kept in the table, never lost.
  */
 export interface OutboxMail {
@@ -51,18 +51,14 @@ export class Outbox {
 
   private async run(limit: number): Promise<number> {
     // Read without holding a transaction: SMTP is slow and PGlite has a single connection.
-    const rows = await select<{
-      id: number;
-      tenant_id: string;
-      recipient: string;
-      subject: string;
-      body: string;
-      attempts: number;
-    }>(
-      this.store,
-      "SELECT id, tenant_id, recipient, subject, body, attempts FROM outbox WHERE status = 'queued' ORDER BY id LIMIT $1",
-      [limit],
-    );
+    const rows = await this.store.models.OutboxMessage.findAll({
+      where: { status: 'queued' },
+      attributes: ['id', 'tenantId', 'recipient', 'subject', 'body', 'attempts'],
+      order: [['id', 'ASC']],
+      limit,
+      raw: true,
+    });
+    const { OutboxMessage } = this.store.models;
     let done = 0;
     for (const row of rows) {
       try {
@@ -80,18 +76,20 @@ export class Outbox {
             'mail not sent (no SMTP_URL): kept in the outbox table',
           );
         }
-        await this.store.sequelize.query(
-          "UPDATE outbox SET status = $2, sent_at = now(), attempts = attempts + 1 WHERE id = $1 AND status = 'queued'",
-          {
-            bind: [row.id, this.transport ? 'sent' : 'logged'],
-          },
+        await OutboxMessage.update(
+          { status: this.transport ? 'sent' : 'logged', sentAt: fn('now'), attempts: literal('attempts + 1') },
+          { where: { id: row.id, status: 'queued' } },
         );
         done++;
       } catch (err) {
         this.options.logger?.warn({ err, outboxId: row.id }, 'sending mail failed');
-        await this.store.sequelize.query(
-          "UPDATE outbox SET attempts = attempts + 1, last_error = $2, status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'queued' END WHERE id = $1",
-          { bind: [row.id, String((err as Error).message).slice(0, 1000), MAX_ATTEMPTS] },
+        await OutboxMessage.update(
+          {
+            attempts: literal('attempts + 1'),
+            lastError: String((err as Error).message).slice(0, 1000),
+            status: literal(`CASE WHEN attempts + 1 >= ${MAX_ATTEMPTS} THEN 'failed' ELSE 'queued' END`),
+          },
+          { where: { id: row.id } },
         );
       }
     }
@@ -100,17 +98,20 @@ export class Outbox {
 }
 
 export async function listOutbox(store: Store, tenantId: string, limit = 100) {
-  return select<{
-    id: number;
-    recipient: string;
-    subject: string;
-    status: string;
-    attempts: number;
-    created_at: Date;
-    sent_at: Date | null;
-  }>(
-    store,
-    'SELECT id, recipient, subject, status, attempts, created_at, sent_at FROM outbox WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2',
-    [tenantId, Math.min(limit, 500)],
-  );
+  const rows = await store.models.OutboxMessage.findAll({
+    where: { tenantId },
+    attributes: ['id', 'recipient', 'subject', 'status', 'attempts', 'createdAt', 'sentAt'],
+    order: [['id', 'DESC']],
+    limit: Math.min(limit, 500),
+    raw: true,
+  });
+  return rows.map((r) => ({
+    id: r.id,
+    recipient: r.recipient,
+    subject: r.subject,
+    status: r.status,
+    attempts: r.attempts,
+    created_at: r.createdAt,
+    sent_at: r.sentAt,
+  }));
 }
