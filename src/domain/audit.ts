@@ -50,8 +50,8 @@ export async function recordAuditBatch(
 ): Promise<void> {
   if (entries.length) changedOnCommit(t, tenantId);
   for (let i = 0; i < entries.length; i += 2000) {
-    // Named SQL: one set-based insert from unnest per 2,000 events (bulk enrolment writes 10,000).
     const chunk = entries.slice(i, i + 2000);
+    // Named SQL: one set-based insert from unnest per 2,000 events (bulk enrolment writes 10,000).
     await exec(
       store,
       `INSERT INTO audit_events (tenant_id, actor, action, target_type, target_id, before, after, request_id)

@@ -89,7 +89,8 @@ export async function findByRefs(
     if (!list.some((p) => p.id === r.id)) list.push(summary(r));
   };
   // Named SQL: one UNION over people, person_emails and userName per kind of ref, deduplicated by
-  // PostgreSQL, for up to 10,000 refs of a bulk in one round trip.
+  // PostgreSQL, in one round trip. Three model queries instead (PostgreSQL 15, 20,000 people):
+  // 1 ref 0.7-0.8 vs 2.1 ms, 2,000 refs 23-24 vs 29-31 ms, 10,000 refs 62-65 vs 78-84 ms.
   if (emails.length) {
     const rows = await select<PersonRow & { ref: string }>(
       store,
