@@ -1,9 +1,10 @@
-import { QueryTypes, type Transaction } from 'sequelize';
+import { Op, type Transaction, type WhereOptions } from 'sequelize';
 import { exec } from '../db/sql.js';
 import type { ActorContext, Store } from '../db/store.js';
 import { ValidationError } from '../errors.js';
 import { UUID } from '../ids.js';
 import { changedOnCommit } from './change-signal.js';
+import type { AuditEvent } from './tenancy-models.js';
 
 export interface AuditEntry {
   tenantId: string;
@@ -50,6 +51,7 @@ export async function recordAuditBatch(
   if (entries.length) changedOnCommit(t, tenantId);
   for (let i = 0; i < entries.length; i += 2000) {
     const chunk = entries.slice(i, i + 2000);
+    // Named SQL: one set-based insert from unnest per 2,000 events (bulk enrolment writes 10,000).
     await exec(
       store,
       `INSERT INTO audit_events (tenant_id, actor, action, target_type, target_id, before, after, request_id)
@@ -94,42 +96,34 @@ export async function listAudit(
     if (v !== undefined && !UUID.test(v)) throw new ValidationError(`${name}: an id`);
   }
   const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
-  const rows = await store.sequelize.query<{
-    id: number;
-    at: Date;
-    actor: string;
-    action: string;
-    target_type: string;
-    target_id: string;
-    before: unknown;
-    after: unknown;
-    request_id: string | null;
-  }>(
-    `SELECT id, at, actor, action, target_type, target_id, before, after, request_id FROM audit_events
-      WHERE tenant_id = $1
-        AND ($2::text IS NULL OR (target_type IN ('course_person', 'course_group') AND target_id LIKE $2 || '/%') OR (target_type = 'course' AND target_id = $2))
-        AND ($3::text IS NULL OR (target_type = 'course_person' AND target_id LIKE '%/' || $3) OR (target_type = 'person' AND target_id = $3))
-        AND ($4::text IS NULL OR actor = $4)
-        AND ($5::text IS NULL OR action = $5)
-        AND ($6::timestamptz IS NULL OR at >= $6)
-        AND ($7::timestamptz IS NULL OR at < $7)
-        AND ($8::bigint IS NULL OR id < $8)
-      ORDER BY id DESC LIMIT $9`,
-    {
-      bind: [
-        q.tenantId,
-        q.course ?? null,
-        q.person ?? null,
-        q.actor ?? null,
-        q.action ?? null,
-        q.since ?? null,
-        q.until ?? null,
-        Number.isFinite(q.before) ? q.before : null,
-        limit + 1,
-      ],
-      type: QueryTypes.SELECT,
-    },
-  );
+  const or = (...alternatives: WhereOptions<AuditEvent>[]) => ({ [Op.or]: alternatives });
+  const where: WhereOptions<AuditEvent>[] = [{ tenantId: q.tenantId }];
+  if (q.course !== undefined)
+    where.push(
+      or(
+        { targetType: ['course_person', 'course_group'], targetId: { [Op.like]: `${q.course}/%` } },
+        { targetType: 'course', targetId: q.course },
+      ),
+    );
+  if (q.person !== undefined)
+    where.push(
+      or(
+        { targetType: 'course_person', targetId: { [Op.like]: `%/${q.person}` } },
+        { targetType: 'person', targetId: q.person },
+      ),
+    );
+  if (q.actor !== undefined) where.push({ actor: q.actor });
+  if (q.action !== undefined) where.push({ action: q.action });
+  if (q.since !== undefined) where.push({ at: { [Op.gte]: q.since } });
+  if (q.until !== undefined) where.push({ at: { [Op.lt]: q.until } });
+  if (q.before !== undefined && Number.isFinite(q.before)) where.push({ id: { [Op.lt]: q.before } });
+  const rows = await store.models.AuditEvent.findAll({
+    attributes: ['id', 'at', 'actor', 'action', 'targetType', 'targetId', 'before', 'after', 'requestId'],
+    where: { [Op.and]: where },
+    order: [['id', 'DESC']],
+    limit: limit + 1,
+    raw: true,
+  });
   const page = rows.slice(0, limit);
   return {
     items: page.map((r) => ({
@@ -137,11 +131,11 @@ export async function listAudit(
       at: new Date(r.at).toISOString(),
       actor: r.actor,
       action: r.action,
-      targetType: r.target_type,
-      targetId: r.target_id,
+      targetType: r.targetType,
+      targetId: r.targetId,
       before: r.before,
       after: r.after,
-      requestId: r.request_id,
+      requestId: r.requestId,
     })),
     next: rows.length > limit ? page[page.length - 1].id : null,
   };

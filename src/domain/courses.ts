@@ -1,10 +1,11 @@
-import type { Transaction } from 'sequelize';
+import type { InferAttributes, Transaction } from 'sequelize';
 import { z } from 'zod';
 import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
 import { select } from '../db/sql.js';
 import { UUID } from '../ids.js';
+import type { Course } from './courses-models.js';
 import { parseInput } from './validate.js';
 
 /**
@@ -34,6 +35,15 @@ const view = (r: CourseRow): CourseView => ({
   ltiContextId: r.lti_context_id,
   createdAt: new Date(r.created_at).toISOString(),
 });
+type CourseAttrs = Pick<InferAttributes<Course>, 'id' | 'title' | 'externalKey' | 'ltiContextId' | 'createdAt'>;
+const VIEW_ATTRS = ['id', 'title', 'externalKey', 'ltiContextId', 'createdAt'] as const;
+const modelView = (c: CourseAttrs): CourseView => ({
+  id: c.id,
+  title: c.title,
+  externalKey: c.externalKey,
+  ltiContextId: c.ltiContextId,
+  createdAt: new Date(c.createdAt).toISOString(),
+});
 
 export const courseInput = z
   .object({
@@ -51,13 +61,11 @@ export async function createCourse(
   const data = parseInput(courseInput, input);
   try {
     return await inTransaction(store, async (t) => {
-      const [row] = await select<CourseRow>(
-        store,
-        'INSERT INTO courses (tenant_id, title, external_key) VALUES ($1, $2, $3) RETURNING id, title, external_key, lti_context_id, created_at',
-        [tenantId, data.title, data.externalKey ?? null],
-        t,
+      const row = await store.models.Course.create(
+        { tenantId, title: data.title, externalKey: data.externalKey ?? null },
+        { transaction: t },
       );
-      const course = view(row);
+      const course = modelView(row);
       await recordAudit(store, t, ctx, {
         tenantId,
         action: 'course.create',
@@ -78,15 +86,14 @@ export async function createCourse(
 export async function getCourse(store: Store, tenantId: string, ref: string, t?: Transaction): Promise<CourseView> {
   const byKey = ref.startsWith('key:');
   if (!byKey && !UUID.test(ref)) throw new NotFoundError(`No course ${ref}`);
-  const [row] = await select<CourseRow>(
-    store,
-    `SELECT id, title, external_key, lti_context_id, created_at FROM courses
-      WHERE tenant_id = $1 AND deleted_at IS NULL AND ${byKey ? 'external_key = $2' : 'id = $2'}`,
-    [tenantId, byKey ? ref.slice(4) : ref],
-    t,
-  );
+  const row = await store.models.Course.findOne({
+    attributes: [...VIEW_ATTRS],
+    where: { tenantId, deletedAt: null, ...(byKey ? { externalKey: ref.slice(4) } : { id: ref }) },
+    transaction: t,
+    raw: true,
+  });
   if (!row) throw new NotFoundError(`No course ${ref} in this tenant`);
-  return view(row);
+  return modelView(row);
 }
 
 export async function listCourses(
@@ -95,6 +102,7 @@ export async function listCourses(
   opts: { q?: string; limit?: number; after?: string } = {},
 ) {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
+  // Named SQL: a keyset page on the row value (lower(title), id), which the model API cannot compare.
   const rows = await select<CourseRow & { sort_title: string }>(
     store,
     `SELECT id, title, external_key, lti_context_id, created_at, lower(title) AS sort_title FROM courses
@@ -146,14 +154,15 @@ export async function updateCourse(
   try {
     return await inTransaction(store, async (t) => {
       const before = await getCourse(store, tenantId, ref, t);
-      const [row] = await select<CourseRow>(
-        store,
-        `UPDATE courses SET title = COALESCE($3, title), external_key = CASE WHEN $4::boolean THEN $5 ELSE external_key END, updated_at = now()
-          WHERE tenant_id = $1 AND id = $2 RETURNING id, title, external_key, lti_context_id, created_at`,
-        [tenantId, before.id, data.title ?? null, data.externalKey !== undefined, data.externalKey ?? null],
-        t,
+      const [, [row]] = await store.models.Course.update(
+        {
+          ...(data.title !== undefined ? { title: data.title } : {}),
+          ...(data.externalKey !== undefined ? { externalKey: data.externalKey } : {}),
+          updatedAt: new Date(),
+        },
+        { where: { tenantId, id: before.id }, returning: true, transaction: t },
       );
-      const after = view(row);
+      const after = modelView(row);
       await recordAudit(store, t, ctx, {
         tenantId,
         action: 'course.update',
@@ -175,11 +184,10 @@ export async function updateCourse(
 export async function deleteCourse(store: Store, ctx: ActorContext, tenantId: string, ref: string): Promise<void> {
   await inTransaction(store, async (t) => {
     const before = await getCourse(store, tenantId, ref, t);
-    await select(
-      store,
-      'UPDATE courses SET deleted_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING id',
-      [tenantId, before.id],
-      t,
+    const now = new Date();
+    await store.models.Course.update(
+      { deletedAt: now, updatedAt: now },
+      { where: { tenantId, id: before.id }, transaction: t },
     );
     await recordAudit(store, t, ctx, {
       tenantId,

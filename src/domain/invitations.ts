@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Transaction } from 'sequelize';
+import { type InferAttributes, Op, type Transaction } from 'sequelize';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { AppError, ConflictError, NotFoundError } from '../errors.js';
 import { enqueueMail } from './outbox.js';
 import { recordAuditBatch } from './audit.js';
-import { exec, select } from '../db/sql.js';
+import { select } from '../db/sql.js';
 import { changedOnCommit } from './change-signal.js';
+import type { Invitation } from './invitations-models.js';
 
 /**
  * Invitations: naming someone by email who is not here yet queues a mail with a single-use link
@@ -41,6 +42,8 @@ export async function queueInvitations(
 ): Promise<void> {
   if (!items.length) return;
   const tokens = items.map(() => newToken());
+  // Named SQL: a set-based insert from unnest (a bulk queues thousands) that skips, via ON CONFLICT on
+  // the one-pending-per-person index, people who already have an open invitation.
   const created = await select<{ id: string; person_id: string; email: string; ord: number }>(
     store,
     `INSERT INTO invitations (tenant_id, person_id, course_id, email, token_hash, expires_at, sent_count, last_sent_at)
@@ -79,42 +82,47 @@ export async function queueInvitations(
   );
 }
 
-interface InvitationRow {
-  id: string;
-  person_id: string;
-  course_id: string | null;
-  email: string;
-  status: string;
-  expires_at: Date;
-  sent_count: number;
-  last_sent_at: Date | null;
-  accepted_at: Date | null;
-  created_at: Date;
-}
+const VIEW_ATTRS = [
+  'id',
+  'personId',
+  'courseId',
+  'email',
+  'status',
+  'expiresAt',
+  'sentCount',
+  'lastSentAt',
+  'acceptedAt',
+  'createdAt',
+] as const;
+type InvitationRow = Pick<InferAttributes<Invitation>, (typeof VIEW_ATTRS)[number]>;
 export const invitationView = (r: InvitationRow) => ({
   id: r.id,
-  personId: r.person_id,
-  courseId: r.course_id,
+  personId: r.personId,
+  courseId: r.courseId,
   email: r.email,
-  status: r.status === 'pending' && new Date(r.expires_at).getTime() <= Date.now() ? 'expired' : r.status,
-  expiresAt: new Date(r.expires_at).toISOString(),
-  sentCount: r.sent_count,
-  lastSentAt: r.last_sent_at ? new Date(r.last_sent_at).toISOString() : null,
-  acceptedAt: r.accepted_at ? new Date(r.accepted_at).toISOString() : null,
-  createdAt: new Date(r.created_at).toISOString(),
+  status: r.status === 'pending' && new Date(r.expiresAt).getTime() <= Date.now() ? 'expired' : r.status,
+  expiresAt: new Date(r.expiresAt).toISOString(),
+  sentCount: r.sentCount,
+  lastSentAt: r.lastSentAt ? new Date(r.lastSentAt).toISOString() : null,
+  acceptedAt: r.acceptedAt ? new Date(r.acceptedAt).toISOString() : null,
+  createdAt: new Date(r.createdAt).toISOString(),
 });
-const COLS = 'id, person_id, course_id, email, status, expires_at, sent_count, last_sent_at, accepted_at, created_at';
 
 export async function listInvitations(
   store: Store,
   tenantId: string,
   filter: { personId?: string; status?: string } = {},
 ) {
-  const rows = await select<InvitationRow>(
-    store,
-    `SELECT ${COLS} FROM invitations WHERE tenant_id = $1 AND ($2::uuid IS NULL OR person_id = $2) ORDER BY created_at DESC, id LIMIT 500`,
-    [tenantId, filter.personId ?? null],
-  );
+  const rows = await store.models.Invitation.findAll({
+    attributes: [...VIEW_ATTRS],
+    where: { tenantId, ...(filter.personId !== undefined ? { personId: filter.personId } : {}) },
+    order: [
+      ['createdAt', 'DESC'],
+      ['id', 'ASC'],
+    ],
+    limit: 500,
+    raw: true,
+  });
   const views = rows.map(invitationView);
   return filter.status ? views.filter((v) => v.status === filter.status) : views;
 }
@@ -128,47 +136,45 @@ export async function resendInvitation(
   settings: InviteSettings,
 ) {
   return inTransaction(store, async (t) => {
-    const [person] = await select<{ status: string; primary_email: string | null }>(
-      store,
-      'SELECT status, primary_email FROM people WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE',
-      [tenantId, personId],
-      t,
-    );
+    const { Invitation, Person } = store.models;
+    // The person row FOR UPDATE: resends of one person queue here, so at most one invitation is pending.
+    const person = await Person.findOne({
+      attributes: ['status', 'primaryEmail'],
+      where: { tenantId, id: personId, deletedAt: null },
+      lock: t.LOCK.UPDATE,
+      transaction: t,
+      raw: true,
+    });
     if (!person) throw new NotFoundError(`No person ${personId} in this tenant`);
     if (person.status !== 'invited')
       throw new ConflictError(`Person is ${person.status}; only invited placeholders get invitations`);
-    if (!person.primary_email) throw new ConflictError('This placeholder has no email address to invite');
-    await exec(
-      store,
-      "UPDATE invitations SET status = 'expired' WHERE tenant_id = $1 AND person_id = $2 AND status = 'pending' AND expires_at <= now()",
-      [tenantId, personId],
-      t,
+    if (!person.primaryEmail) throw new ConflictError('This placeholder has no email address to invite');
+    const now = new Date();
+    await Invitation.update(
+      { status: 'expired' },
+      { where: { tenantId, personId, status: 'pending', expiresAt: { [Op.lte]: now } }, transaction: t },
     );
     const token = newToken();
-    const [row] = await select<InvitationRow>(
-      store,
-      `UPDATE invitations SET token_hash = $3, expires_at = now() + ($4::bigint * interval '1 millisecond'), sent_count = sent_count + 1, last_sent_at = now()
-        WHERE tenant_id = $1 AND person_id = $2 AND status = 'pending' RETURNING ${COLS}`,
-      [tenantId, personId, hash(token), settings.ttlMs],
-      t,
-    );
-    let inv = row;
-    if (!inv) {
-      [inv] = await select<InvitationRow>(
-        store,
-        `INSERT INTO invitations (tenant_id, person_id, email, token_hash, expires_at, sent_count, last_sent_at)
-         VALUES ($1, $2, $3, $4, now() + ($5::bigint * interval '1 millisecond'), 1, now()) RETURNING ${COLS}`,
-        [tenantId, personId, person.primary_email, hash(token), settings.ttlMs],
-        t,
-      );
-    }
+    const fresh = { tokenHash: hash(token), expiresAt: new Date(now.getTime() + settings.ttlMs), lastSentAt: now };
+    // FOR UPDATE as the UPDATE it replaces: an acceptance of this invitation finishes first.
+    const pending = await Invitation.findOne({
+      where: { tenantId, personId, status: 'pending' },
+      lock: t.LOCK.UPDATE,
+      transaction: t,
+    });
+    const inv = pending
+      ? await pending.update({ ...fresh, sentCount: pending.sentCount + 1 }, { transaction: t })
+      : await Invitation.create(
+          { tenantId, personId, email: person.primaryEmail, ...fresh, sentCount: 1 },
+          { transaction: t },
+        );
     await enqueueMail(store, t, tenantId, [mailFor(inv.email, token, settings)]);
     await recordAuditBatch(store, t, ctx, tenantId, [
       {
         action: 'invitation.resend',
         targetType: 'person',
         targetId: personId,
-        after: { invitationId: inv.id, sentCount: inv.sent_count },
+        after: { invitationId: inv.id, sentCount: inv.sentCount },
       },
     ]);
     return invitationView(inv);
@@ -188,42 +194,37 @@ export async function acceptInvitation(
   merge: (t: Transaction, tenantId: string, from: string, into: string) => Promise<void>,
 ) {
   return inTransaction(store, async (t) => {
-    const [inv] = await select<InvitationRow & { tenant_id: string }>(
-      store,
-      `SELECT tenant_id, ${COLS} FROM invitations WHERE token_hash = $1 FOR UPDATE`,
-      [hash(token)],
-      t,
-    );
-    if (!inv || inv.tenant_id !== caller.tenantId) throw new NotFoundError('Unknown invitation');
+    // A token of another tenant is "unknown", as an unknown token is.
+    const inv = await store.models.Invitation.findOne({
+      where: { tenantId: caller.tenantId, tokenHash: hash(token) },
+      lock: t.LOCK.UPDATE,
+      transaction: t,
+    });
+    if (!inv) throw new NotFoundError('Unknown invitation');
     const signedIn = caller.personId;
     if (inv.status === 'accepted') throw new ConflictError('This invitation has already been used');
     if (inv.status !== 'pending') throw new ConflictError(`This invitation is ${inv.status}`);
-    if (new Date(inv.expires_at).getTime() <= Date.now()) {
-      await exec(store, "UPDATE invitations SET status = 'expired' WHERE id = $1", [inv.id], t);
+    if (new Date(inv.expiresAt).getTime() <= Date.now()) {
+      await inv.update({ status: 'expired' }, { transaction: t });
       return { expired: true as const };
     }
-    await exec(
-      store,
-      "UPDATE invitations SET status = 'accepted', accepted_at = now(), accepted_by = $2 WHERE id = $1",
-      [inv.id, signedIn],
-      t,
-    );
-    let personId = inv.person_id;
-    if (signedIn && signedIn !== inv.person_id) {
-      await merge(t, inv.tenant_id, inv.person_id, signedIn);
+    await inv.update({ status: 'accepted', acceptedAt: new Date(), acceptedBy: signedIn }, { transaction: t });
+    let personId = inv.personId;
+    if (signedIn && signedIn !== inv.personId) {
+      await merge(t, inv.tenantId, inv.personId, signedIn);
       personId = signedIn;
     }
-    await recordAuditBatch(store, t, ctx, inv.tenant_id, [
+    await recordAuditBatch(store, t, ctx, inv.tenantId, [
       {
         action: 'invitation.accept',
         targetType: 'person',
-        targetId: inv.person_id,
+        targetId: inv.personId,
         before: { status: 'pending' },
         after: { status: 'accepted', by: signedIn },
       },
     ]);
-    changedOnCommit(t, inv.tenant_id);
-    return { expired: false as const, personId, courseId: inv.course_id };
+    changedOnCommit(t, inv.tenantId);
+    return { expired: false as const, personId, courseId: inv.courseId };
   }).then((r) => {
     if (r.expired) throw new AppError('conflict', 'This invitation has expired; ask for a new one');
     return r;

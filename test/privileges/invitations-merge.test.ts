@@ -66,6 +66,20 @@ describe('invitations', () => {
     expect(resent.status).toBe(202);
     expect(resent.body.sentCount).toBe(2);
     expect((await sql(`SELECT 1 FROM outbox WHERE recipient = 'hopper@school.example'`)).length).toBe(2);
+    // none open (revoked): a resend opens a new one beside it
+    await sql(`UPDATE invitations SET status = 'revoked' WHERE person_id = $1 RETURNING 1`, [p.id]);
+    const reopened = await h.api.post(`/people/${p.id}/invitation`);
+    expect(reopened.status).toBe(202);
+    expect(reopened.body).toMatchObject({ status: 'pending', sentCount: 1, personId: p.id, courseId: null });
+    expect(reopened.body.id).not.toBe(resent.body.id);
+    expect((await h.api.get(`/invitations?person=${p.id}`)).body.items.map((i: any) => i.status).sort()).toEqual([
+      'pending',
+      'revoked',
+    ]);
+    // only invited placeholders get one; nobody is nobody
+    const member = await live('hopper.real', 'hopper.real@school.example');
+    expect((await h.api.post(`/people/${member.id}/invitation`)).status).toBe(409);
+    expect((await h.api.post('/people/00000000-0000-4000-8000-000000000000/invitation')).status).toBe(404);
 
     // A token we know: queue one directly for a fresh placeholder, then redeem it.
     const ctx = { actor: 'test' };
@@ -247,5 +261,23 @@ describe('people search and audit filters', () => {
     expect((await h.api.get(`/audit?actor=nobody&course=${courseId}`)).body.items).toEqual([]);
     expect((await h.api.get(`/audit?until=${enc(since)}&person=${p.id}`)).body.items).toEqual([]);
     expect((await h.api.get('/audit?since=yesterday')).status).toBe(400);
+  });
+
+  it('pages the audit trail newest first by the id cursor, without gaps or repeats', async () => {
+    const p = await live('paged', 'paged@school.example');
+    for (const allow of [['course.view'], ['grades.view'], ['members.view']])
+      await h.api.put(`/courses/${courseId}/privileges/${p.id}`, { allow });
+    const all = (await h.api.get(`/audit?person=${p.id}`)).body;
+    expect(all.items).toHaveLength(4);
+    expect(all.next).toBeNull();
+    const seen: number[] = [];
+    let page = (await h.api.get(`/audit?person=${p.id}&limit=3`)).body;
+    seen.push(...page.items.map((e: any) => e.id));
+    expect(page.next).toBe(seen[2]);
+    page = (await h.api.get(`/audit?person=${p.id}&limit=3&before=${page.next}`)).body;
+    seen.push(...page.items.map((e: any) => e.id));
+    expect(page.next).toBeNull();
+    expect(seen).toEqual(all.items.map((e: any) => e.id));
+    expect([...seen].sort((a, b) => b - a)).toEqual(seen);
   });
 });

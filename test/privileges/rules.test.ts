@@ -96,6 +96,11 @@ describe('effective privileges', () => {
     expect((await h.api.get(`/courses/${courseId}/group-privileges`)).body.items).toEqual([
       { groupId: outer.id, displayName: 'Year 10', allow: ['grades.view'], deny: ['members.view'] },
     ]);
+    // the course filter of the audit trail matches group events by the course half of their target
+    const groupEvents = (await h.api.get(`/audit?course=${courseId}&action=group_privileges.set`)).body.items;
+    expect(groupEvents.map((e: any) => [e.targetType, e.targetId])).toEqual([
+      ['course_group', `${courseId}/${outer.id}`],
+    ]);
   });
 
   it('gives nothing to people who are not active, keeps their grants, and restores them on reactivation', async () => {

@@ -1,6 +1,6 @@
 import type { Transaction } from 'sequelize';
 import { z } from 'zod';
-import { exec, select } from '../../db/sql.js';
+import { exec } from '../../db/sql.js';
 import { inTransaction, type ActorContext, type Store } from '../../db/store.js';
 import { ConflictError, ValidationError } from '../../errors.js';
 import { recordAudit } from '../audit.js';
@@ -26,12 +26,13 @@ export const KNOWN_ROLES = [
 export const roleName = (role: string) => role.replace(/^.*#/, '');
 
 export async function catalogue(store: Store, tenantId: string, t?: Transaction) {
-  return select<{ key: string; description: string }>(
-    store,
-    'SELECT key, description FROM privilege_catalogue WHERE tenant_id = $1 ORDER BY key',
-    [tenantId],
-    t,
-  );
+  return store.models.PrivilegeCatalogueEntry.findAll({
+    attributes: ['key', 'description'],
+    where: { tenantId },
+    order: [['key', 'ASC']],
+    transaction: t,
+    raw: true,
+  }) as Promise<Array<{ key: string; description: string }>>;
 }
 
 /** Throws 400 listing the valid privileges when any of `keys` is not in the tenant's catalogue. */
@@ -62,18 +63,12 @@ export const catalogueEntry = z.object({
 export async function addCatalogueEntry(store: Store, ctx: ActorContext, tenantId: string, input: unknown) {
   const entry = parseInput(catalogueEntry, input);
   return inTransaction(store, async (t) => {
-    const existing = await select(
-      store,
-      'SELECT 1 FROM privilege_catalogue WHERE tenant_id = $1 AND key = $2',
-      [tenantId, entry.key],
-      t,
-    );
-    if (existing.length) throw new ConflictError(`Privilege ${entry.key} already exists`);
-    await exec(
-      store,
-      'INSERT INTO privilege_catalogue (tenant_id, key, description) VALUES ($1, $2, $3)',
-      [tenantId, entry.key, entry.description],
-      t,
+    const { PrivilegeCatalogueEntry } = store.models;
+    const existing = await PrivilegeCatalogueEntry.count({ where: { tenantId, key: entry.key }, transaction: t });
+    if (existing) throw new ConflictError(`Privilege ${entry.key} already exists`);
+    await PrivilegeCatalogueEntry.create(
+      { tenantId, key: entry.key, description: entry.description },
+      { transaction: t, returning: false },
     );
     await recordAudit(store, t, ctx, {
       tenantId,
@@ -88,13 +83,19 @@ export async function addCatalogueEntry(store: Store, ctx: ActorContext, tenantI
 }
 
 export async function roleDefaults(store: Store, tenantId: string, t?: Transaction): Promise<Record<string, string[]>> {
-  const rows = await select<{ role: string; privileges: string[] }>(
-    store,
-    'SELECT role, array_agg(privilege ORDER BY privilege) AS privileges FROM role_privilege_defaults WHERE tenant_id = $1 GROUP BY role ORDER BY role',
-    [tenantId],
-    t,
-  );
-  return Object.fromEntries(rows.map((r) => [r.role, r.privileges]));
+  const rows = await store.models.RolePrivilegeDefault.findAll({
+    attributes: ['role', 'privilege'],
+    where: { tenantId },
+    order: [
+      ['role', 'ASC'],
+      ['privilege', 'ASC'],
+    ],
+    transaction: t,
+    raw: true,
+  });
+  const out: Record<string, string[]> = {};
+  for (const r of rows) (out[r.role] ??= []).push(r.privilege);
+  return out;
 }
 
 export async function knownRoles(store: Store, tenantId: string, t?: Transaction): Promise<string[]> {
@@ -128,8 +129,9 @@ export async function setRoleDefaults(store: Store, ctx: ActorContext, tenantId:
   return inTransaction(store, async (t) => {
     await assertKnownPrivileges(store, tenantId, privileges, t);
     const before = (await roleDefaults(store, tenantId, t))[role] ?? [];
-    await exec(store, 'DELETE FROM role_privilege_defaults WHERE tenant_id = $1 AND role = $2', [tenantId, role], t);
+    await store.models.RolePrivilegeDefault.destroy({ where: { tenantId, role }, transaction: t });
     if (privileges.length) {
+      // Named SQL: the role's rows in one set-based insert from unnest (docs/decisions/0004).
       await exec(
         store,
         'INSERT INTO role_privilege_defaults (tenant_id, role, privilege) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING',

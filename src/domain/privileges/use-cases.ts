@@ -1,6 +1,5 @@
 import type { Transaction } from 'sequelize';
 import { z } from 'zod';
-import { select } from '../../db/sql.js';
 import { inTransaction, type ActorContext, type Store } from '../../db/store.js';
 import { ForbiddenError, NotFoundError } from '../../errors.js';
 import { UUID } from '../../ids.js';
@@ -26,17 +25,25 @@ export const grantListsInput = z
   });
 
 export async function groupGrants(store: Store, tenantId: string, courseId: string, t?: Transaction) {
-  const rows = await select<{ group_id: string; display_name: string; privilege: string; effect: Effect }>(
-    store,
-    `SELECT gg.group_id, g.display_name, gg.privilege, gg.effect FROM group_privilege_grants gg JOIN groups g ON g.id = gg.group_id
-      WHERE gg.tenant_id = $1 AND gg.course_id = $2 ORDER BY g.display_name, gg.group_id, gg.privilege`,
-    [tenantId, courseId],
-    t,
-  );
+  const { GroupPrivilegeGrant, Group } = store.models;
+  const group = { model: Group, as: 'group' };
+  const rows = (await GroupPrivilegeGrant.findAll({
+    attributes: ['groupId', 'privilege', 'effect'],
+    where: { tenantId, courseId },
+    include: [{ ...group, required: true, attributes: ['displayName'], where: { tenantId } }],
+    order: [
+      [group, 'displayName', 'ASC'],
+      ['groupId', 'ASC'],
+      ['privilege', 'ASC'],
+    ],
+    transaction: t,
+    raw: true,
+    nest: true,
+  })) as unknown as Array<{ groupId: string; privilege: string; effect: Effect; group: { displayName: string } }>;
   const out = new Map<string, { groupId: string; displayName: string; allow: string[]; deny: string[] }>();
   for (const r of rows) {
-    let g = out.get(r.group_id);
-    if (!g) out.set(r.group_id, (g = { groupId: r.group_id, displayName: r.display_name, allow: [], deny: [] }));
+    let g = out.get(r.groupId);
+    if (!g) out.set(r.groupId, (g = { groupId: r.groupId, displayName: r.group.displayName, allow: [], deny: [] }));
     g[r.effect].push(r.privilege);
   }
   return [...out.values()];
