@@ -24,6 +24,7 @@ import {
   type Principal,
 } from './privileges/index.js';
 import { recordAuditBatch, type AuditBatchEntry } from './audit.js';
+import { seatsLeft } from './people.js';
 import { exec, select } from '../db/sql.js';
 import { changedOnCommit } from './change-signal.js';
 
@@ -299,6 +300,16 @@ async function applyRows(
     } else if (matches.length === 1) resolved.push({ p, person: matches[0] });
     else toCreate.push(p);
   }
+  // Placeholders take seats: rows past the tenant's limit are refused one by one, in row order.
+  const seats = await seatsLeft(store, t, tenantId);
+  if (seats && toCreate.length > seats.left)
+    for (const p of toCreate.splice(seats.left))
+      out.set(p.row, {
+        row: p.row,
+        ref: refString(p.ref),
+        status: 'conflict',
+        error: `the school's seat limit of ${seats.limit} people is reached`,
+      });
   const created = await createPlaceholders(
     store,
     t,

@@ -4,7 +4,7 @@ import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js
 import { AppError } from '../errors.js';
 import { recordAudit } from './audit.js';
 import { changedOnCommit } from './change-signal.js';
-import { assertSeatAvailable, insertPerson } from './people.js';
+import { insertPerson } from './people.js';
 
 /**
  * Door 3 of DESIGN.md: who is this launch? Runs inside the launch's transaction.
@@ -166,8 +166,7 @@ async function markLaunched(
 ): Promise<{ person: PersonAttrs; first: boolean }> {
   const becomesActive = p.status === 'provisioned' || p.status === 'invited';
   if (!becomesActive && p.firstLaunchAt) return { person: p, first: false };
-  // invited placeholders do not hold a seat; active people do.
-  if (p.status === 'invited') await assertSeatAvailable(store, t, p.tenantId);
+  // A placeholder already holds its seat: its first launch takes none.
   const [updated] = await store.sequelize.query<PersonAttrs>(
     `UPDATE people SET status = CASE WHEN status IN ('provisioned', 'invited') THEN 'active' ELSE status END,
        first_launch_at = COALESCE(first_launch_at, now()), updated_at = now(), version = version + 1

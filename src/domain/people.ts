@@ -9,14 +9,22 @@ import { recordAudit } from './audit.js';
  * creates people through insertPerson so seat limits and the audit trail hold whichever door it was.
  */
 
-/** Statuses that occupy one of the tenant's seats. Placeholders and leavers do not. */
-export const SEAT_STATUSES: readonly PersonStatus[] = ['provisioned', 'active', 'suspended'];
+/**
+ * Statuses that occupy one of the tenant's seats: every live person, placeholders included (a
+ * course admin can grant to them, so the school pays for them). Leavers — deprovisioned, merged
+ * away, deleted — free their seat. Adopting a placeholder or a first launch takes no new seat.
+ */
+export const SEAT_STATUSES: readonly PersonStatus[] = ['invited', 'provisioned', 'active', 'suspended'];
 
 /**
- * Throws SeatLimitError when one more seat-holding person would exceed the tenant's limit. Locks the
- * tenant row so concurrent creates cannot both take the last seat; tenants without a limit skip both.
+ * The tenant's seat limit and the seats still free, with the tenant row locked so concurrent
+ * creates serialise on it; null for a tenant without a limit (nothing is locked then).
  */
-export async function assertSeatAvailable(store: Store, t: Transaction, tenantId: string): Promise<void> {
+export async function seatsLeft(
+  store: Store,
+  t: Transaction,
+  tenantId: string,
+): Promise<{ limit: number; left: number } | null> {
   const { Tenant, Person } = store.models;
   const tenant = await Tenant.findOne({
     attributes: ['seatLimit'],
@@ -24,13 +32,19 @@ export async function assertSeatAvailable(store: Store, t: Transaction, tenantId
     transaction: t,
     raw: true,
   });
-  if (!tenant || tenant.seatLimit === null) return;
+  if (!tenant || tenant.seatLimit === null) return null;
   await Tenant.findOne({ attributes: ['id'], where: { id: tenantId }, lock: t.LOCK.UPDATE, transaction: t, raw: true });
   const n = await Person.count({
     where: { tenantId, deletedAt: null, status: [...SEAT_STATUSES] },
     transaction: t,
   });
-  if (n >= tenant.seatLimit) throw new SeatLimitError(tenant.seatLimit);
+  return { limit: tenant.seatLimit, left: Math.max(0, tenant.seatLimit - n) };
+}
+
+/** Throws SeatLimitError when one more person would exceed the tenant's limit. */
+export async function assertSeatAvailable(store: Store, t: Transaction, tenantId: string): Promise<void> {
+  const seats = await seatsLeft(store, t, tenantId);
+  if (seats && seats.left < 1) throw new SeatLimitError(seats.limit);
 }
 
 export interface NewPerson {

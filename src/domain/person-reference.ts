@@ -2,7 +2,7 @@ import type { Transaction } from 'sequelize';
 import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { queueInvitations, type InviteSettings } from './invitations.js';
-import { insertPerson, personAuditView, SEAT_STATUSES } from './people.js';
+import { insertPerson, personAuditView } from './people.js';
 import { recordAuditBatch } from './audit.js';
 import { advisoryLocks } from './locks.js';
 import { exec, select } from '../db/sql.js';
@@ -258,9 +258,9 @@ export async function resolvePersonRef(
 
 /**
  * Batch form of the placeholder branch of resolvePersonRef for bulk enrolment: one multi-row insert
- * instead of 10,000 round trips. It does what insertPerson does for an `invited` person (which takes
- * no seat, so there is no seat check to make): the row, the person.create audit event, and here
- * also the person_emails row and the invitation.
+ * instead of 10,000 round trips. It does what insertPerson does for an `invited` person — the row,
+ * the person.create audit event, and here also the person_emails row and the invitation — except
+ * the seat check, which the caller makes once for the batch (seatsLeft) and reports per row.
  */
 export async function createPlaceholders(
   store: Store,
@@ -270,7 +270,6 @@ export async function createPlaceholders(
   refs: PersonRef[],
   options: { invite?: InviteSettings; courseId?: string | null },
 ): Promise<Map<string, PersonSummary>> {
-  if (SEAT_STATUSES.includes('invited')) throw new Error('invited placeholders must not take seats for the batch path');
   const out = new Map<string, PersonSummary>();
   if (!refs.length) return out;
   const emails = refs.map((r) => (r.kind === 'email' ? r.email : null));

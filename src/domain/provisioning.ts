@@ -4,7 +4,7 @@ import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.js';
 import { recordAudit } from './audit.js';
 import { changedOnCommit } from './change-signal.js';
-import { assertSeatAvailable, insertPerson, personAuditView } from './people.js';
+import { insertPerson, personAuditView } from './people.js';
 import { revokePersonGrants } from './privileges/index.js';
 import { UUID } from '../ids.js';
 
@@ -135,7 +135,7 @@ export async function provisionPerson(
   try {
     if (match && match.status !== 'invited') throw uniqueness(input);
     if (match) {
-      await assertSeatAvailable(store, t, tenantId);
+      // The placeholder already holds its seat: adopting it takes none.
       const person = await writePerson(store, t, tenantId, match, input, 'scim');
       await recordAudit(store, t, ctx, {
         tenantId,

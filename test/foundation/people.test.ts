@@ -43,12 +43,12 @@ describe(`people and seat limits (${backendName})`, () => {
     });
   });
 
-  it('refuses the seat after the last one, while invited placeholders take no seat', async () => {
+  it('refuses the seat after the last one, placeholders included (issue #9: they hold seats)', async () => {
     const tenant = await createTenant(t.store, ctx, { slug: 'people-b', name: 'B', seatLimit: 2 });
     await add(tenant.id, 'one');
-    await add(tenant.id, 'two');
-    await expect(add(tenant.id, 'three')).rejects.toBeInstanceOf(SeatLimitError);
     await expect(add(tenant.id, 'pending', 'invited')).resolves.toMatchObject({ status: 'invited' });
+    await expect(add(tenant.id, 'three')).rejects.toBeInstanceOf(SeatLimitError);
+    await expect(add(tenant.id, 'pending-two', 'invited')).rejects.toBeInstanceOf(SeatLimitError);
     // Nothing of the refused person was written, not even its audit event.
     expect(await t.store.models.Person.count({ where: { tenantId: tenant.id, userName: 'three' } })).toBe(0);
   });
