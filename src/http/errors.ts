@@ -7,6 +7,7 @@ import {
   InvalidJsonError,
   MethodNotAllowedError,
   PayloadTooLargeError,
+  QueryTimeoutError,
   RateLimitedError,
   UnauthorizedError,
   UnavailableError,
@@ -63,6 +64,8 @@ export function toAppError(err: unknown): AppError {
     const code = CODE_BY_STATUS.get(err.status) ?? (err.status < 500 ? 'bad_request' : 'internal');
     return new AppError(code, err.message || 'Request failed');
   }
+  if (err instanceof DatabaseError && (err.parent as { code?: string } | undefined)?.code === '57014')
+    return new QueryTimeoutError({ cause: err });
   const transient = transientDatabaseError(err);
   if (transient) return new UnavailableError(transient, { cause: err, retryAfterSeconds: 1 });
   return new AppError('internal', 'Internal server error', { cause: err });
