@@ -34,7 +34,13 @@ const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
  * is bounded by the tenant's users rather than by this cap; each member value is still capped).
  */
 export function checkResourceSize(body: unknown, limits: ScimLimits): void {
-  const walk = (v: unknown, path: string): void => {
+  let tooDeep = false;
+  const walk = (v: unknown, path: string, depth: number): void => {
+    // Nesting this deep is refused by the handler (scim/common.ts readJsonObject) in its own words.
+    if (depth > 64) {
+      tooDeep = true;
+      return;
+    }
     if (typeof v === 'string') {
       if (utf8(v) > limits.maxStringBytes)
         throw new ScimError(
@@ -42,11 +48,12 @@ export function checkResourceSize(body: unknown, limits: ScimLimits): void {
           'invalidValue',
           `Attribute "${path || 'value'}" is ${utf8(v)} bytes, at most ${limits.maxStringBytes} allowed`,
         );
-    } else if (Array.isArray(v)) v.forEach((x) => walk(x, path));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
+    } else if (Array.isArray(v)) for (const x of v) walk(x, path, depth + 1);
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k, depth + 1);
   };
-  walk(body, '');
-  if (body && typeof body === 'object' && !Array.isArray(body)) {
+  walk(body, '', 0);
+  if (!tooDeep && body && typeof body === 'object' && !Array.isArray(body)) {
     const { members: _members, ...rest } = body as Record<string, unknown>;
     const size = utf8(JSON.stringify(rest));
     if (size > limits.maxResourceBytes)
