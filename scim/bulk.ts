@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { AppError } from '../src/errors.js';
+import { checkWrite } from './limits.js';
 import { httpStatusOf, toAppError } from '../src/http/errors.js';
 import { readJsonObject, resourceLocation, type Json, type ScimDeps } from './common.js';
 import { ScimError, scimErrorJson } from './errors.js';
@@ -89,6 +90,7 @@ async function runOne(deps: ScimDeps, c: Context, op: BulkOp, path: string, data
   const body = (data ?? {}) as Json;
   if (data !== undefined && (typeof data !== 'object' || Array.isArray(data) || data === null))
     throw bad('data must be an object');
+  checkWrite(op.method, body, deps.config.scim.limits);
   const done = (status: number, row: { id: string; version: number } | null): OpResult => ({
     method: op.method,
     ...(op.bulkId ? { bulkId: op.bulkId } : {}),

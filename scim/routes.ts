@@ -7,6 +7,7 @@ import { discoveryRoutes } from './discovery.js';
 import { InvalidQueryError } from '../src/errors.js';
 import { unknownAttribute } from './filter.js';
 import { renderScimError, ScimError } from './errors.js';
+import { limitsMiddleware } from './limits.js';
 import { createRateLimiter } from './rate-limit.js';
 import { groupsRoutes, listGroups, renderGroup } from './resources/groups.js';
 import { listUsers, renderUser, usersRoutes } from './resources/users.js';
@@ -27,6 +28,7 @@ export function scimApp(deps: ScimAppDeps) {
   app.use('*', deps.authenticate);
   const limiter = createRateLimiter(deps.store, deps.config.scim.rateLimitPerMinute, deps.config.scim.rateLimitStore);
   app.use('*', limiter.middleware);
+  app.use('*', limitsMiddleware(deps.config.scim.limits));
   app.route('/', discoveryRoutes(deps));
   // Endpoint names as clients write them: Microsoft's reference client asks for /users and
   // /Users/?filter=…; both mean the resource type endpoint.

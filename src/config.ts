@@ -38,6 +38,19 @@ const schema = z.object({
     .int()
     .positive()
     .default(4 * 1024 * 1024),
+  SCIM_FILTER_MAX_COMPLEXITY: z.coerce.number().int().positive().default(50),
+  SCIM_SEARCH_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024),
+  SCIM_MAX_STRING_BYTES: z.coerce.number().int().positive().default(1024),
+  SCIM_MAX_RESOURCE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024),
+  STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(5000),
   AUTHZ_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
   INVITATION_TTL_HOURS: z.coerce
     .number()
@@ -79,12 +92,16 @@ export interface Config {
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   smtpUrl: string | undefined;
+  /** PostgreSQL statement_timeout for the server's queries (0: none); PGlite does not enforce it. */
+  statementTimeoutMs: number;
   scim: {
     rateLimitPerMinute: number;
     /** Where token budgets are kept: `database` (shared by every instance) or `memory` (this process). */
     rateLimitStore: 'database' | 'memory';
     bulkMaxOperations: number;
     bulkMaxPayloadBytes: number;
+    /** Work per request (scim/limits.ts): filter clauses, /.search body, string and resource sizes. */
+    limits: { filterMaxComplexity: number; searchMaxBytes: number; maxStringBytes: number; maxResourceBytes: number };
   };
   /** Privileges API: authorization cache entry lifetime (a backstop; writes invalidate), invitations, mail, bulk body size. */
   privileges: { authzCacheTtlMs: number; invitationTtlMs: number; mailFrom: string; bulkMaxBytes: number };
@@ -130,11 +147,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     smtpUrl: e.SMTP_URL,
+    statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
     scim: {
       rateLimitPerMinute: e.SCIM_RATE_LIMIT_PER_MINUTE,
       rateLimitStore: e.SCIM_RATE_LIMIT_STORE,
       bulkMaxOperations: e.SCIM_BULK_MAX_OPERATIONS,
       bulkMaxPayloadBytes: e.SCIM_BULK_MAX_PAYLOAD_BYTES,
+      limits: {
+        filterMaxComplexity: e.SCIM_FILTER_MAX_COMPLEXITY,
+        searchMaxBytes: e.SCIM_SEARCH_MAX_BYTES,
+        maxStringBytes: e.SCIM_MAX_STRING_BYTES,
+        maxResourceBytes: e.SCIM_MAX_RESOURCE_BYTES,
+      },
     },
     privileges: {
       authzCacheTtlMs: e.AUTHZ_CACHE_TTL_MS,

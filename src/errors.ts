@@ -161,3 +161,9 @@ export class UpstreamError extends AppError {
     super('upstream_failed', message, options);
   }
 }
+/** A query ran past the statement timeout (STATEMENT_TIMEOUT_MS): the request was too costly now; retry. */
+export class QueryTimeoutError extends UnavailableError {
+  constructor(options: AppErrorOptions = {}) {
+    super('The request took too long and was cancelled; retry, or narrow it', { ...options, retryAfterSeconds: 1 });
+  }
+}

@@ -6,6 +6,7 @@ import { connectDatabase, type Database } from './db/connect.js';
 import { knownMigrations, migrate } from './db/migrator.js';
 import { createStore } from './db/store.js';
 import { createApp } from './http/app.js';
+import { answerClientErrors } from './http/client-error.js';
 import { readinessCheck } from './http/health.js';
 
 export interface RunningServer {
@@ -22,7 +23,10 @@ export async function startServer(
   logger: Logger,
   options: { persist?: boolean } = {},
 ): Promise<RunningServer> {
-  const db = await connectDatabase(config, { persist: options.persist });
+  const db = await connectDatabase(config, {
+    persist: options.persist,
+    statementTimeoutMs: config.statementTimeoutMs,
+  });
   try {
     const applied = await migrate(db.sequelize);
     if (applied.length) logger.info({ applied }, 'migrations applied');
@@ -63,6 +67,7 @@ export async function startServer(
 function listen(fetch: (req: Request) => Response | Promise<Response>, config: Config): Promise<ServerType> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, port: config.port, hostname: config.host }, () => resolve(server));
+    answerClientErrors(server as import('node:http').Server);
     server.once('error', reject);
   });
 }

@@ -19,15 +19,27 @@ export interface ConnectOptions {
   /** Keep PGlite in memory (tests). */
   persist?: boolean;
   poolMax?: number;
+  /**
+   * PostgreSQL statement_timeout on every pooled connection (the server's request queries; 0 or
+   * unset: none). Sent as a startup parameter, so only on DATABASE_URL: PGlite (one in-process
+   * session) does not enforce statement_timeout, so embedded runs rely on the SCIM limits alone.
+   */
+  statementTimeoutMs?: number;
 }
 
-function newSequelize(options: { url?: string; host?: string; poolMax: number }): Sequelize {
+function newSequelize(options: {
+  url?: string;
+  host?: string;
+  poolMax: number;
+  statementTimeoutMs?: number;
+}): Sequelize {
   const common = {
     dialect: 'postgres' as const,
     dialectModule: pg,
     logging: false as const,
     pool: { max: options.poolMax, min: 0, acquire: 15_000, idle: 10_000 },
     define: { underscored: true, timestamps: false },
+    ...(options.statementTimeoutMs ? { dialectOptions: { statement_timeout: options.statementTimeoutMs } } : {}),
   };
   return options.url
     ? new Sequelize(options.url, common)
@@ -36,7 +48,11 @@ function newSequelize(options: { url?: string; host?: string; poolMax: number })
 
 export async function connectDatabase(config: Config, options: ConnectOptions = {}): Promise<Database> {
   if (config.databaseUrl) {
-    const sequelize = newSequelize({ url: config.databaseUrl, poolMax: options.poolMax ?? 10 });
+    const sequelize = newSequelize({
+      url: config.databaseUrl,
+      poolMax: options.poolMax ?? 10,
+      statementTimeoutMs: options.statementTimeoutMs,
+    });
     return { sequelize, kind: 'postgres', close: () => sequelize.close() };
   }
   if (options.allowClient && (await lockOwner(config.dataDir)) !== null && (await socketExists(config.dataDir))) {

@@ -52,6 +52,8 @@ function storage(sequelize: Sequelize): UmzugStorage {
 async function apply(sequelize: Sequelize, name: string, path: string): Promise<boolean> {
   const sql = await readFile(path, 'utf8');
   return sequelize.transaction(async (transaction) => {
+    // Migrations (and waiting for another instance's) are not bound by the server's statement timeout.
+    await sequelize.query('SET LOCAL statement_timeout = 0', { transaction });
     await sequelize.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`, { transaction });
     const done = await sequelize.query(`SELECT 1 FROM ${META_TABLE} WHERE name = $1`, {
       bind: [name],

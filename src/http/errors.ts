@@ -7,6 +7,7 @@ import {
   InvalidJsonError,
   MethodNotAllowedError,
   PayloadTooLargeError,
+  QueryTimeoutError,
   RateLimitedError,
   UnauthorizedError,
   UnavailableError,
@@ -64,6 +65,8 @@ export function toAppError(err: unknown): AppError {
     const code = CODE_BY_STATUS.get(err.status) ?? (err.status < 500 ? 'bad_request' : 'internal');
     return new AppError(code, err.message || 'Request failed');
   }
+  if (err instanceof DatabaseError && (err.parent as { code?: string } | undefined)?.code === '57014')
+    return new QueryTimeoutError({ cause: err });
   const refused = refusedText(err);
   if (refused) return new ValidationError(refused, { cause: err });
   const transient = transientDatabaseError(err);

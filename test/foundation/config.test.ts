@@ -36,6 +36,31 @@ describe('configuration', () => {
     expect(loadConfig({ DEMO_LMS: 'true' }).demoLms).toBe(true);
   });
 
+  it('bounds work per request by default and reads the bounds (issue #11)', () => {
+    const d = loadConfig({});
+    expect(d.statementTimeoutMs).toBe(5000);
+    expect(d.scim.limits).toEqual({
+      filterMaxComplexity: 50,
+      searchMaxBytes: 65536,
+      maxStringBytes: 1024,
+      maxResourceBytes: 65536,
+    });
+    const c = loadConfig({
+      STATEMENT_TIMEOUT_MS: '0',
+      SCIM_FILTER_MAX_COMPLEXITY: '10',
+      SCIM_SEARCH_MAX_BYTES: '2048',
+      SCIM_MAX_STRING_BYTES: '256',
+      SCIM_MAX_RESOURCE_BYTES: '4096',
+    });
+    expect(c.statementTimeoutMs).toBe(0);
+    expect(c.scim.limits).toEqual({
+      filterMaxComplexity: 10,
+      searchMaxBytes: 2048,
+      maxStringBytes: 256,
+      maxResourceBytes: 4096,
+    });
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '  ' }).port).toBe(3000);
   });
@@ -51,6 +76,11 @@ describe('configuration', () => {
     ['DEMO_LMS', 'yes please'],
     ['TOOL_KEY_SECRET', 'c2hvcnQ='],
     ['TOOL_KEY_SECRET_PREVIOUS', 'c2hvcnQ='],
+    ['STATEMENT_TIMEOUT_MS', '-5'],
+    ['SCIM_FILTER_MAX_COMPLEXITY', '0'],
+    ['SCIM_SEARCH_MAX_BYTES', 'big'],
+    ['SCIM_MAX_STRING_BYTES', '1.5'],
+    ['SCIM_MAX_RESOURCE_BYTES', '0'],
   ])('rejects a bad %s and names the variable', (name, value) => {
     let error: unknown;
     try {

@@ -37,7 +37,7 @@ export async function startPgBouncer(upstream: { host: string; port: number }): 
       'pool_mode = transaction',
       'max_client_conn = 500',
       'default_pool_size = 20',
-      'ignore_startup_parameters = extra_float_digits,options',
+      'ignore_startup_parameters = extra_float_digits,options,statement_timeout',
       `logfile = ${join(dir, 'pgbouncer.log')}`,
       '',
     ].join('\n'),
