@@ -124,6 +124,7 @@ function associate(m: Models): void {
   m.GroupPrivilegeGrant.belongsTo(m.Group, { ...fk('groupId'), as: 'group' });
   m.GroupPrivilegeGrant.belongsTo(m.Course, { ...fk('courseId'), as: 'course' });
 
+  m.LtiPlatform.belongsTo(m.Tenant, { ...fk('tenantId'), as: 'tenant' });
   m.LtiPlatform.hasMany(m.LtiDeployment, { ...fk('platformId'), as: 'deployments' });
   m.LtiPlatform.hasMany(m.IdentityLink, { ...fk('platformId'), as: 'identityLinks' });
   m.LtiDeployment.belongsTo(m.LtiPlatform, { ...fk('platformId'), as: 'platform' });

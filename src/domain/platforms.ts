@@ -1,8 +1,9 @@
-import { QueryTypes, type Transaction } from 'sequelize';
+import type { IncludeOptions, Transaction } from 'sequelize';
 import { z } from 'zod';
 import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { recordAudit } from './audit.js';
+import type { LtiPlatform } from './lti-models.js';
 import { parseInput } from './validate.js';
 
 /**
@@ -25,34 +26,19 @@ export interface PlatformView {
   createdAt: string;
 }
 
-interface PlatformRow {
-  id: string;
-  tenant_id: string;
-  issuer: string;
-  client_id: string;
-  auth_login_url: string;
-  auth_token_url: string;
-  jwks_url: string;
-  trust_email: boolean;
-  jit_create: boolean;
-  identity_claim: string;
-  created_at: Date;
-  deployment_ids?: string[] | null;
-}
-
-const view = (r: PlatformRow): PlatformView => ({
-  id: r.id,
-  tenantId: r.tenant_id,
-  issuer: r.issuer,
-  clientId: r.client_id,
-  authLoginUrl: r.auth_login_url,
-  authTokenUrl: r.auth_token_url,
-  jwksUrl: r.jwks_url,
-  trustEmail: r.trust_email,
-  jitCreate: r.jit_create,
-  identityClaim: r.identity_claim,
-  deploymentIds: [...(r.deployment_ids ?? [])].sort(),
-  createdAt: new Date(r.created_at).toISOString(),
+const view = (p: LtiPlatform): PlatformView => ({
+  id: p.id,
+  tenantId: p.tenantId,
+  issuer: p.issuer,
+  clientId: p.clientId,
+  authLoginUrl: p.authLoginUrl,
+  authTokenUrl: p.authTokenUrl,
+  jwksUrl: p.jwksUrl,
+  trustEmail: p.trustEmail,
+  jitCreate: p.jitCreate,
+  identityClaim: p.identityClaim,
+  deploymentIds: (p.deployments ?? []).map((d) => d.deploymentId).sort(),
+  createdAt: new Date(p.createdAt).toISOString(),
 });
 
 const httpUrl = (label: string) =>
@@ -95,32 +81,38 @@ export type PlatformInput = z.input<typeof platformInput>;
 let generation = 0;
 export const registryGeneration = () => generation;
 
-const SELECT_PLATFORM = `SELECT p.*, (SELECT array_agg(d.deployment_id) FROM lti_deployments d
-  WHERE d.platform_id = p.id AND d.deleted_at IS NULL) AS deployment_ids FROM lti_platforms p`;
+/** The platform's live deployment ids, joined in the same query. */
+const liveDeploymentIds = (store: Store): IncludeOptions => ({
+  model: store.models.LtiDeployment,
+  as: 'deployments',
+  required: false,
+  attributes: ['deploymentId'],
+  where: { deletedAt: null },
+});
 
-async function insertDeployment(store: Store, t: Transaction, ctx: ActorContext, p: PlatformRow, deploymentId: string) {
+async function insertDeployment(store: Store, t: Transaction, ctx: ActorContext, p: LtiPlatform, deploymentId: string) {
   try {
     // A savepoint so a duplicate does not abort the caller's transaction on PostgreSQL.
     await store.sequelize.transaction({ transaction: t }, (sp) =>
-      store.sequelize.query(
-        `INSERT INTO lti_deployments (tenant_id, platform_id, issuer, client_id, deployment_id) VALUES ($1, $2, $3, $4, $5)`,
-        { bind: [p.tenant_id, p.id, p.issuer, p.client_id, deploymentId], transaction: sp },
+      store.models.LtiDeployment.create(
+        { tenantId: p.tenantId, platformId: p.id, issuer: p.issuer, clientId: p.clientId, deploymentId },
+        { transaction: sp },
       ),
     );
   } catch (err) {
     if (isUniqueViolation(err)) {
       throw new ConflictError(
-        `Deployment "${deploymentId}" of ${p.issuer} (client ${p.client_id}) is already registered (to this or another tenant)`,
+        `Deployment "${deploymentId}" of ${p.issuer} (client ${p.clientId}) is already registered (to this or another tenant)`,
       );
     }
     throw err;
   }
   await recordAudit(store, t, ctx, {
-    tenantId: p.tenant_id,
+    tenantId: p.tenantId,
     action: 'lti.deployment.add',
     targetType: 'lti_platform',
     targetId: p.id,
-    after: { issuer: p.issuer, clientId: p.client_id, deploymentId },
+    after: { issuer: p.issuer, clientId: p.clientId, deploymentId },
   });
 }
 
@@ -135,21 +127,27 @@ export async function addPlatform(
   input: PlatformInput,
 ): Promise<PlatformView> {
   const d = parseInput(platformInput, input);
+  const { LtiPlatform, LtiDeployment } = store.models;
   const id = await inTransaction(store, async (t) => {
-    const [existing] = await store.sequelize.query<PlatformRow>(
-      `SELECT * FROM lti_platforms WHERE tenant_id = $1 AND issuer = $2 AND client_id = $3 AND deleted_at IS NULL FOR UPDATE`,
-      { bind: [tenantId, d.issuer, d.clientId], type: QueryTypes.SELECT, transaction: t },
-    );
-    let row: PlatformRow;
+    const existing = await LtiPlatform.findOne({
+      where: { tenantId, issuer: d.issuer, clientId: d.clientId, deletedAt: null },
+      lock: t.LOCK.UPDATE,
+      transaction: t,
+    });
+    const settings = {
+      authLoginUrl: d.authLoginUrl,
+      authTokenUrl: d.authTokenUrl,
+      jwksUrl: d.jwksUrl,
+      trustEmail: d.trustEmail,
+      jitCreate: d.jitCreate,
+      identityClaim: d.identityClaim,
+    };
+    let row: LtiPlatform;
     if (existing) {
-      const [[updated]] = (await store.sequelize.query(
-        `UPDATE lti_platforms SET auth_login_url = $2, auth_token_url = $3, jwks_url = $4, trust_email = $5, jit_create = $6,
-           identity_claim = $7, updated_at = now() WHERE id = $1 RETURNING *`,
-        {
-          bind: [existing.id, d.authLoginUrl, d.authTokenUrl, d.jwksUrl, d.trustEmail, d.jitCreate, d.identityClaim],
-          transaction: t,
-        },
-      )) as unknown as [PlatformRow[]];
+      const [, [updated]] = await LtiPlatform.update(
+        { ...settings, updatedAt: store.sequelize.fn('now') },
+        { where: { tenantId, id: existing.id }, returning: true, transaction: t },
+      );
       row = updated;
       await recordAudit(store, t, ctx, {
         tenantId,
@@ -160,25 +158,10 @@ export async function addPlatform(
         after: view(row),
       });
     } else {
-      const [[created]] = (await store.sequelize.query(
-        `INSERT INTO lti_platforms (tenant_id, issuer, client_id, auth_login_url, auth_token_url, jwks_url, trust_email, jit_create, identity_claim)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
-        {
-          bind: [
-            tenantId,
-            d.issuer,
-            d.clientId,
-            d.authLoginUrl,
-            d.authTokenUrl,
-            d.jwksUrl,
-            d.trustEmail,
-            d.jitCreate,
-            d.identityClaim,
-          ],
-          transaction: t,
-        },
-      )) as unknown as [PlatformRow[]];
-      row = created;
+      row = await LtiPlatform.create(
+        { tenantId, issuer: d.issuer, clientId: d.clientId, ...settings },
+        { transaction: t },
+      );
       await recordAudit(store, t, ctx, {
         tenantId,
         action: 'lti.platform.add',
@@ -187,10 +170,12 @@ export async function addPlatform(
         after: view(row),
       });
     }
-    const [has] = await store.sequelize.query(
-      `SELECT 1 FROM lti_deployments WHERE platform_id = $1 AND deployment_id = $2 AND deleted_at IS NULL`,
-      { bind: [row.id, d.deploymentId], type: QueryTypes.SELECT, transaction: t },
-    );
+    const has = await LtiDeployment.findOne({
+      where: { tenantId, platformId: row.id, deploymentId: d.deploymentId, deletedAt: null },
+      attributes: ['id'],
+      raw: true,
+      transaction: t,
+    });
     if (!has) await insertDeployment(store, t, ctx, row, d.deploymentId);
     return row.id;
   });
@@ -213,10 +198,10 @@ export async function addDeployment(
 ): Promise<PlatformView> {
   const d = parseInput(deploymentInput, input);
   const id = await inTransaction(store, async (t) => {
-    const [p] = await store.sequelize.query<PlatformRow>(
-      `SELECT * FROM lti_platforms WHERE tenant_id = $1 AND issuer = $2 AND client_id = $3 AND deleted_at IS NULL`,
-      { bind: [tenantId, d.issuer, d.clientId], type: QueryTypes.SELECT, transaction: t },
-    );
+    const p = await store.models.LtiPlatform.findOne({
+      where: { tenantId, issuer: d.issuer, clientId: d.clientId, deletedAt: null },
+      transaction: t,
+    });
     if (!p)
       throw new NotFoundError(`This tenant has no platform ${d.issuer} with client id ${d.clientId}; add it first`);
     await insertDeployment(store, t, ctx, p, d.deploymentId);
@@ -227,25 +212,36 @@ export async function addDeployment(
 }
 
 export async function getPlatform(store: Store, tenantId: string, id: string, t?: Transaction): Promise<PlatformView> {
-  const [row] = await store.sequelize.query<PlatformRow>(
-    `${SELECT_PLATFORM} WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL`,
-    {
-      bind: [tenantId, id],
-      type: QueryTypes.SELECT,
-      transaction: t,
-    },
-  );
+  const row = await store.models.LtiPlatform.findOne({
+    where: { tenantId, id, deletedAt: null },
+    include: [liveDeploymentIds(store)],
+    transaction: t,
+  });
   if (!row) throw new NotFoundError('No such platform in this tenant');
   return view(row);
 }
 
 export async function listPlatforms(store: Store, tenantId?: string): Promise<PlatformView[]> {
-  const rows = await store.sequelize.query<PlatformRow>(
-    `${SELECT_PLATFORM} WHERE p.deleted_at IS NULL ${tenantId ? 'AND p.tenant_id = $1' : ''} ORDER BY p.created_at, p.issuer, p.client_id`,
-    { bind: tenantId ? [tenantId] : [], type: QueryTypes.SELECT },
-  );
+  const rows = await store.models.LtiPlatform.findAll({
+    where: { deletedAt: null, ...(tenantId ? { tenantId } : {}) },
+    include: [liveDeploymentIds(store)],
+    order: [
+      ['createdAt', 'ASC'],
+      ['issuer', 'ASC'],
+      ['clientId', 'ASC'],
+    ],
+  });
   return rows.map(view);
 }
+
+/** Only platforms of live tenants answer the protocol. */
+const liveTenant = (store: Store): IncludeOptions => ({
+  model: store.models.Tenant,
+  as: 'tenant',
+  required: true,
+  attributes: [],
+  where: { deletedAt: null },
+});
 
 /** Login initiation: any live registration of (issuer, client_id) — they share endpoints. */
 export async function findPlatformsForLogin(
@@ -253,11 +249,11 @@ export async function findPlatformsForLogin(
   issuer: string,
   clientId: string | undefined,
 ): Promise<PlatformView[]> {
-  const rows = await store.sequelize.query<PlatformRow>(
-    `${SELECT_PLATFORM} WHERE p.issuer = $1 ${clientId !== undefined ? 'AND p.client_id = $2' : ''} AND p.deleted_at IS NULL
-     AND EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = p.tenant_id AND tn.deleted_at IS NULL) ORDER BY p.created_at`,
-    { bind: clientId !== undefined ? [issuer, clientId] : [issuer], type: QueryTypes.SELECT },
-  );
+  const rows = await store.models.LtiPlatform.findAll({
+    where: { issuer, ...(clientId !== undefined ? { clientId } : {}), deletedAt: null },
+    include: [liveTenant(store), liveDeploymentIds(store)],
+    order: [['createdAt', 'ASC']],
+  });
   return rows.map(view);
 }
 
@@ -268,20 +264,30 @@ export async function resolveDeployment(
   clientId: string,
   deploymentId: string,
 ): Promise<PlatformView | null> {
-  const [row] = await store.sequelize.query<PlatformRow>(
-    `${SELECT_PLATFORM} JOIN lti_deployments dd ON dd.platform_id = p.id AND dd.deleted_at IS NULL
-     JOIN tenants tn ON tn.id = p.tenant_id AND tn.deleted_at IS NULL
-     WHERE dd.issuer = $1 AND dd.client_id = $2 AND dd.deployment_id = $3 AND p.deleted_at IS NULL`,
-    { bind: [issuer, clientId, deploymentId], type: QueryTypes.SELECT },
-  );
-  return row ? view(row) : null;
+  // findAll, not findOne: a LIMIT would make Sequelize nest the joins in a subquery, and the live
+  // (issuer, client_id, deployment_id) is unique (lti_deployments_live), so there is one row at most.
+  const [hit] = await store.models.LtiDeployment.findAll({
+    where: { issuer, clientId, deploymentId, deletedAt: null },
+    attributes: ['id'],
+    include: [
+      {
+        model: store.models.LtiPlatform,
+        as: 'platform',
+        required: true,
+        where: { deletedAt: null },
+        include: [liveTenant(store), liveDeploymentIds(store)],
+      },
+    ],
+  });
+  return hit?.platform ? view(hit.platform) : null;
 }
 
 /** The client ids this tenant has registered for an issuer: a launch's extra audiences must be among them. */
 export async function tenantClientIdsOfIssuer(store: Store, tenantId: string, issuer: string): Promise<Set<string>> {
-  const rows = await store.sequelize.query<{ client_id: string }>(
-    `SELECT client_id FROM lti_platforms WHERE tenant_id = $1 AND issuer = $2 AND deleted_at IS NULL`,
-    { bind: [tenantId, issuer], type: QueryTypes.SELECT },
-  );
-  return new Set(rows.map((r) => r.client_id));
+  const rows = await store.models.LtiPlatform.findAll({
+    where: { tenantId, issuer, deletedAt: null },
+    attributes: ['clientId'],
+    raw: true,
+  });
+  return new Set(rows.map((r) => r.clientId));
 }

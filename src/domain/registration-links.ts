@@ -1,4 +1,4 @@
-import { select } from '../db/sql.js';
+import { Op } from 'sequelize';
 import type { Store } from '../db/store.js';
 
 /**
@@ -11,28 +11,24 @@ export async function insertRegistrationLink(
   tenantId: string,
   expiresAt: Date,
 ): Promise<void> {
-  await store.sequelize.query(
-    `INSERT INTO lti_registration_links (token_hash, tenant_id, expires_at) VALUES ($1, $2, $3)`,
-    { bind: [tokenHash, tenantId, expiresAt] },
-  );
+  await store.models.LtiRegistrationLink.create({ tokenHash, tenantId, expiresAt });
 }
 
 /** The tenant of an unused, unexpired link; undefined otherwise. */
 export async function openRegistrationLinkTenant(store: Store, tokenHash: string): Promise<string | undefined> {
-  const [link] = await select<{ tenant_id: string }>(
-    store,
-    `SELECT tenant_id FROM lti_registration_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()`,
-    [tokenHash],
-  );
-  return link?.tenant_id;
+  const link = await store.models.LtiRegistrationLink.findOne({
+    where: { tokenHash, usedAt: null, expiresAt: { [Op.gt]: store.sequelize.fn('now') } },
+    attributes: ['tenantId'],
+    raw: true,
+  });
+  return link?.tenantId;
 }
 
-/** Marks the link used; false when another registration used it first. */
+/** Marks the link used; false when another registration used it first (the update is conditional). */
 export async function useRegistrationLink(store: Store, tokenHash: string): Promise<boolean> {
-  const used = await select(
-    store,
-    `UPDATE lti_registration_links SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING token_hash`,
-    [tokenHash],
+  const [used] = await store.models.LtiRegistrationLink.update(
+    { usedAt: store.sequelize.fn('now') },
+    { where: { tokenHash, usedAt: null } },
   );
-  return used.length === 1;
+  return used === 1;
 }

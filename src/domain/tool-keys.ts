@@ -1,6 +1,8 @@
 import type { JWK } from 'jose';
-import { select } from '../db/sql.js';
+import { Op } from 'sequelize';
 import { inTransaction, type Store } from '../db/store.js';
+import type { KeySealer } from './key-sealing.js';
+import type { ToolKey } from './lti-models.js';
 
 /**
  * The tool's own key pairs (tool_keys): one `active`, older ones `retiring` until `retire_after`.
@@ -20,23 +22,34 @@ export interface NewToolKey {
   privateJwk: JWK;
 }
 
+const toRow = (k: ToolKey, sealer: KeySealer): ToolKeyRow => ({
+  kid: k.kid,
+  status: k.status,
+  public_jwk: k.publicJwk as JWK,
+  private_jwk: sealer.open(k.privateJwk),
+  retire_after: k.retireAfter ?? null,
+});
+
 /** The active key and those still in their grace period, newest first. */
 export async function publishedToolKeys(store: Store): Promise<ToolKeyRow[]> {
-  const rows = await select<ToolKeyRow>(
-    store,
-    `SELECT * FROM tool_keys WHERE status = 'active' OR retire_after > now() ORDER BY created_at DESC`,
-    [],
-  );
-  return rows.map((r) => ({ ...r, private_jwk: store.sealer.open(r.private_jwk) }));
+  const now = store.sequelize.fn('now');
+  const rows = await store.models.ToolKey.findAll({
+    where: { [Op.or]: [{ status: 'active' }, { retireAfter: { [Op.gt]: now } }] },
+    order: [['createdAt', 'DESC']],
+    raw: true,
+  });
+  return rows.map((r) => toRow(r, store.sealer));
 }
 
 export async function hasActiveToolKey(store: Store): Promise<boolean> {
-  const [has] = await select(store, `SELECT 1 FROM tool_keys WHERE status = 'active'`, []);
-  return has !== undefined;
+  const has = await store.models.ToolKey.findOne({ where: { status: 'active' }, attributes: ['kid'], raw: true });
+  return has !== null;
 }
 
 /** Inserts the first active key; a concurrent starter that got there first wins (unique index). */
 export async function insertFirstToolKey(store: Store, k: NewToolKey): Promise<void> {
+  // Named SQL: ON CONFLICT DO NOTHING settles the race between processes starting at once for the
+  // first key (tool_keys_one_active); a model create would throw and need a savepoint to recover.
   await store.sequelize.query(
     `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3) ON CONFLICT DO NOTHING`,
     { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(store.sealer.seal(k.privateJwk))] },
@@ -49,24 +62,28 @@ export function rotateToolKeys(
   k: NewToolKey,
   graceMs: number,
 ): Promise<{ retired: string[]; deleted: number }> {
+  const { ToolKey } = store.models;
+  const now = store.sequelize.fn('now');
   return inTransaction(store, async (t) => {
-    const retired = await select<{ kid: string }>(
-      store,
-      `UPDATE tool_keys SET status = 'retiring', retire_after = now() + ($1 || ' milliseconds')::interval WHERE status = 'active' RETURNING kid`,
-      [String(graceMs)],
-      t,
+    // The database's clock, as before: retire_after = now() + the grace period.
+    const [, retired] = await ToolKey.update(
+      { status: 'retiring', retireAfter: store.sequelize.literal(`now() + ${interval(graceMs)}`) },
+      { where: { status: 'active' }, returning: true, transaction: t },
     );
-    await store.sequelize.query(
-      `INSERT INTO tool_keys (kid, status, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3)`,
-      { bind: [k.kid, JSON.stringify(k.publicJwk), JSON.stringify(store.sealer.seal(k.privateJwk))], transaction: t },
+    await ToolKey.create(
+      {
+        kid: k.kid,
+        status: 'active',
+        publicJwk: k.publicJwk as Record<string, unknown>,
+        privateJwk: store.sealer.seal(k.privateJwk) as Record<string, unknown>,
+      },
+      { transaction: t },
     );
-    const gone = await select<{ kid: string }>(
-      store,
-      `DELETE FROM tool_keys WHERE status = 'retiring' AND retire_after <= now() RETURNING kid`,
-      [],
-      t,
-    );
-    return { retired: retired.map((r) => r.kid), deleted: gone.length };
+    const deleted = await ToolKey.destroy({
+      where: { status: 'retiring', retireAfter: { [Op.lte]: now } },
+      transaction: t,
+    });
+    return { retired: retired.map((r) => r.kid), deleted };
   });
 }
 
@@ -87,3 +104,6 @@ export function resealToolKeys(store: Store): Promise<number> {
     return changed;
   });
 }
+
+/** A PostgreSQL interval literal of a whole number of milliseconds (Number() makes it numeric text, never user text). */
+const interval = (ms: number) => `interval '${Number(ms)} milliseconds'`;
