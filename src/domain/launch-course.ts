@@ -30,22 +30,35 @@ export async function upsertLaunchCourse(
   ctx: ActorContext,
   input: LaunchCourseInput,
 ): Promise<LaunchCourse> {
-  const q = <T extends object>(sql: string, bind: unknown[]) =>
-    store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT, transaction: t });
-  const [found] = await q<{ id: string }>(
-    `SELECT id FROM courses WHERE tenant_id = $1 AND lti_platform_id = $2 AND lti_context_id = $3 AND deleted_at IS NULL`,
-    [input.tenantId, input.platformId, input.contextId],
-  );
+  const { Course } = store.models;
+  const byContext = () =>
+    Course.findOne({
+      where: {
+        tenantId: input.tenantId,
+        ltiPlatformId: input.platformId,
+        ltiContextId: input.contextId,
+        deletedAt: null,
+      },
+      attributes: ['id'],
+      raw: true,
+      transaction: t,
+    });
+  const found = await byContext();
   if (found) return { courseId: found.id, outcome: 'existing' };
 
   for (const key of input.sisKeys) {
-    const [adopted] = await q<{ id: string; title: string }>(
-      `UPDATE courses SET lti_platform_id = $2, lti_context_id = $3, updated_at = now()
-       WHERE id = (SELECT id FROM courses WHERE tenant_id = $1 AND external_key = $4 AND lti_context_id IS NULL AND deleted_at IS NULL LIMIT 1 FOR UPDATE)
-       RETURNING id, title`,
-      [input.tenantId, input.platformId, input.contextId, key],
-    );
+    const adopted = await Course.findOne({
+      where: { tenantId: input.tenantId, externalKey: key, ltiContextId: null, deletedAt: null },
+      attributes: ['id', 'title'],
+      lock: t.LOCK.UPDATE,
+      raw: true,
+      transaction: t,
+    });
     if (adopted) {
+      await Course.update(
+        { ltiPlatformId: input.platformId, ltiContextId: input.contextId, updatedAt: store.sequelize.fn('now') },
+        { where: { tenantId: input.tenantId, id: adopted.id }, transaction: t },
+      );
       await recordAudit(store, t, ctx, {
         tenantId: input.tenantId,
         action: 'course.adopt',
@@ -59,19 +72,17 @@ export async function upsertLaunchCourse(
   }
 
   const title = (input.title?.trim() || input.label?.trim() || `Course ${input.contextId}`).slice(0, 500);
-  // A concurrent first launch of the same course may insert first: then we use its row.
-  const [created] = await q<{ id: string }>(
+  // Named SQL: a concurrent first launch of the same course may insert first (ON CONFLICT DO
+  // NOTHING settles it without aborting the launch's transaction); then we use its row.
+  const [created] = await store.sequelize.query<{ id: string }>(
     `INSERT INTO courses (tenant_id, title, lti_platform_id, lti_context_id) VALUES ($1, $2, $3, $4)
      ON CONFLICT (tenant_id, lti_platform_id, lti_context_id) WHERE deleted_at IS NULL AND lti_context_id IS NOT NULL DO NOTHING
      RETURNING id`,
-    [input.tenantId, title, input.platformId, input.contextId],
+    { bind: [input.tenantId, title, input.platformId, input.contextId], type: QueryTypes.SELECT, transaction: t },
   );
   if (!created) {
-    const [again] = await q<{ id: string }>(
-      `SELECT id FROM courses WHERE tenant_id = $1 AND lti_platform_id = $2 AND lti_context_id = $3 AND deleted_at IS NULL`,
-      [input.tenantId, input.platformId, input.contextId],
-    );
-    return { courseId: again.id, outcome: 'existing' };
+    const again = await byContext();
+    return { courseId: again!.id, outcome: 'existing' };
   }
   await recordAudit(store, t, ctx, {
     tenantId: input.tenantId,
@@ -111,7 +122,8 @@ export async function upsertLaunchMembership(
   ctx: ActorContext,
   input: { tenantId: string; courseId: string; personId: string; roles: string[] },
 ): Promise<{ changed: boolean }> {
-  // One statement: the row as it was, and an upsert that writes only when roles or status change.
+  // Named SQL, one statement: the row as it was, and an upsert that writes only when roles or
+  // status change (ON CONFLICT: concurrent launches of one person race here).
   const [r] = await store.sequelize.query<{ before: MembershipBefore; changed: number }>(
     `WITH old AS (
        SELECT roles, status FROM course_memberships WHERE tenant_id = $1 AND course_id = $2 AND person_id = $3

@@ -1,4 +1,4 @@
-import { QueryTypes, type Transaction } from 'sequelize';
+import { Op, QueryTypes, type Transaction, type WhereOptions } from 'sequelize';
 import type { PersonAttrs } from '../db/models.js';
 import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { AppError } from '../errors.js';
@@ -81,15 +81,13 @@ async function personById(
   tenantId: string,
   id: string,
 ): Promise<PersonAttrs | undefined> {
-  const [p] = await store.sequelize.query<PersonAttrs>(
-    `SELECT ${PERSON_COLUMNS} FROM people WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-    {
-      bind: [tenantId, id],
-      type: QueryTypes.SELECT,
-      transaction: t,
-    },
-  );
-  return p;
+  const p = await store.models.Person.findOne({
+    where: { tenantId, id },
+    lock: t.LOCK.UPDATE,
+    raw: true,
+    transaction: t,
+  });
+  return p ?? undefined;
 }
 
 function assertCanLaunch(p: PersonAttrs): void {
@@ -108,10 +106,12 @@ async function linkedSubOf(
   platformId: string,
   personId: string,
 ): Promise<string | undefined> {
-  const [row] = await store.sequelize.query<{ sub: string }>(
-    `SELECT sub FROM identity_links WHERE tenant_id = $1 AND platform_id = $2 AND person_id = $3`,
-    { bind: [tenantId, platformId, personId], type: QueryTypes.SELECT, transaction: t },
-  );
+  const row = await store.models.IdentityLink.findOne({
+    where: { tenantId, platformId, personId },
+    attributes: ['sub'],
+    raw: true,
+    transaction: t,
+  });
   return row?.sub;
 }
 
@@ -124,13 +124,22 @@ async function byClaim(
   // externalId first (the IdP's stable key), then userName (case-insensitive, RFC 7643). externalId
   // is not unique (RFC 7643 gives it no uniqueness; see docs/decisions/0002): two live people with
   // the best-ranked match are a data problem for the school, never a guess.
-  const rows = await store.sequelize.query<PersonAttrs & { rank: number }>(
-    `SELECT ${PERSON_COLUMNS}, CASE WHEN external_id = $2 THEN 0 ELSE 1 END AS rank FROM people
-     WHERE tenant_id = $1 AND deleted_at IS NULL AND status <> 'merged' AND (external_id = $2 OR lower(user_name) = lower($2))
-     ORDER BY rank LIMIT 2`,
-    { bind: [tenantId, value], type: QueryTypes.SELECT, transaction: t },
-  );
-  if (rows.length === 2 && rows[0].rank === rows[1].rank) {
+  const { Person } = store.models;
+  const live = { tenantId, deletedAt: null, status: { [Op.ne]: 'merged' } };
+  let rows = await Person.findAll({ where: { ...live, externalId: value }, limit: 2, raw: true, transaction: t });
+  if (rows.length === 0)
+    rows = await Person.findAll({
+      where: {
+        ...live,
+        [Op.and]: [
+          store.sequelize.where(store.sequelize.fn('lower', store.sequelize.col('user_name')), value.toLowerCase()),
+        ],
+      } as WhereOptions,
+      limit: 2,
+      raw: true,
+      transaction: t,
+    });
+  if (rows.length === 2) {
     throw new LaunchIdentityError(
       'ambiguous',
       'More than one person at your school matches this account, so the tool cannot tell which one you are. Ask your school to fix the duplicate.',
@@ -146,6 +155,7 @@ async function byEmail(
   platformId: string,
   email: string,
 ): Promise<PersonAttrs | undefined> {
+  // Named SQL: one statement matches the primary or any email and skips people already linked on this platform.
   const rows = await store.sequelize.query<PersonAttrs>(
     `SELECT ${PERSON_COLUMNS} FROM people p
      WHERE p.tenant_id = $1 AND p.deleted_at IS NULL AND p.status NOT IN ('merged', 'deprovisioned')
@@ -167,12 +177,17 @@ async function markLaunched(
   const becomesActive = p.status === 'provisioned' || p.status === 'invited';
   if (!becomesActive && p.firstLaunchAt) return { person: p, first: false };
   // A placeholder already holds its seat: its first launch takes none.
-  const [updated] = await store.sequelize.query<PersonAttrs>(
-    `UPDATE people SET status = CASE WHEN status IN ('provisioned', 'invited') THEN 'active' ELSE status END,
-       first_launch_at = COALESCE(first_launch_at, now()), updated_at = now(), version = version + 1
-     WHERE id = $1 RETURNING ${PERSON_COLUMNS}`,
-    { bind: [p.id], type: QueryTypes.SELECT, transaction: t },
+  const { literal } = store.sequelize;
+  const [, [row]] = await store.models.Person.update(
+    {
+      status: literal(`CASE WHEN status IN ('provisioned', 'invited') THEN 'active' ELSE status END`),
+      firstLaunchAt: literal('COALESCE(first_launch_at, now())'),
+      updatedAt: store.sequelize.fn('now'),
+      version: literal('version + 1'),
+    },
+    { where: { tenantId: p.tenantId, id: p.id }, returning: true, transaction: t },
   );
+  const updated = row.get({ plain: true }) as PersonAttrs;
   await recordAudit(store, t, ctx, {
     tenantId: p.tenantId,
     action: 'person.first_launch',
@@ -202,9 +217,9 @@ async function link(
   }
   try {
     await store.sequelize.transaction({ transaction: t }, (sp) =>
-      store.sequelize.query(
-        `INSERT INTO identity_links (tenant_id, person_id, platform_id, sub, matched_by) VALUES ($1, $2, $3, $4, $5)`,
-        { bind: [input.tenantId, person.id, input.platform.id, input.sub, matchedBy], transaction: sp },
+      store.models.IdentityLink.create(
+        { tenantId: input.tenantId, personId: person.id, platformId: input.platform.id, sub: input.sub!, matchedBy },
+        { transaction: sp },
       ),
     );
   } catch (err) {
@@ -241,7 +256,8 @@ export async function resolveLaunchIdentity(
   if (input.sub === null) return { person: null, matchedBy: 'anonymous', firstLaunch: false };
   const { tenantId, platform, claims } = input;
 
-  // Returning people (almost every launch): one statement finds the link, stamps it and reads the person.
+  // Returning people (almost every launch): one statement finds the link, stamps it and reads the
+  // person — named SQL, as a model path would be three round trips here.
   const [linked] = await store.sequelize.query<PersonAttrs>(
     `WITH l AS (
        UPDATE identity_links SET last_launch_at = now() WHERE tenant_id = $1 AND platform_id = $2 AND sub = $3 RETURNING person_id
