@@ -3,7 +3,7 @@ import type { PersonAttrs, PersonStatus } from '../db/models.js';
 import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.js';
 import { recordAudit } from './audit.js';
-import { changedOnCommit } from './change-signal.js';
+import { changedOnCommit, emitAuthzChange } from './change-signal.js';
 import { insertPerson, personAuditView } from './people.js';
 import { revokePersonGrants } from './privileges/index.js';
 import { UUID } from '../ids.js';
@@ -298,16 +298,12 @@ async function insertBatch(store: Store, batch: PendingCreate[]): Promise<Person
     emails.map((e) => e.primary),
     emails.map((e) => e.position),
   ];
-  // Its own transaction, so each tenant written is signalled after commit like every other write.
-  return store.sequelize.transaction(async (t) => {
-    const rows = await store.sequelize.query<PersonAttrs>(CREATE_BATCH_SQL, {
-      bind: values,
-      type: QueryTypes.SELECT,
-      transaction: t,
-    });
-    for (const tenantId of new Set(rows.map((r) => r.tenantId))) changedOnCommit(t, tenantId);
-    return rows;
-  });
+  // One statement, committed on its own (autocommit is atomic for a single statement): no
+  // BEGIN/COMMIT round trips. Once it has returned it is committed, so each tenant written is
+  // signalled then — the same moment changedOnCommit would pick.
+  const rows = await store.sequelize.query<PersonAttrs>(CREATE_BATCH_SQL, { bind: values, type: QueryTypes.SELECT });
+  for (const tenantId of new Set(rows.map((r) => r.tenantId))) emitAuthzChange(tenantId);
+  return rows;
 }
 
 async function writePerson(
