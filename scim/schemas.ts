@@ -68,7 +68,8 @@ const multi = (
   attr(name, 'complex', description, {
     multiValued: true,
     subAttributes: [
-      attr('value', valueType, `The ${name} value`),
+      // RFC 7643 §7: a reference names what it points at; a photo is a URL anywhere.
+      attr('value', valueType, `The ${name} value`, valueType === 'reference' ? { referenceTypes: ['external'] } : {}),
       str('display', 'A human-readable name, primarily used for display purposes'),
       str('type', 'A label indicating the function', { canonicalValues: types }),
       attr('primary', 'boolean', 'Indicates the primary or preferred value'),
@@ -204,7 +205,7 @@ export const commonAttributes: AttrDef[] = [
       str('resourceType', 'The name of the resource type', { caseExact: true, mutability: 'readOnly' }),
       attr('created', 'dateTime', 'When the resource was added', { mutability: 'readOnly' }),
       attr('lastModified', 'dateTime', 'When the resource was last updated', { mutability: 'readOnly' }),
-      attr('location', 'reference', 'The URI of the resource', { mutability: 'readOnly' }),
+      attr('location', 'reference', 'The URI of the resource', { mutability: 'readOnly', referenceTypes: ['uri'] }),
       str('version', 'The weak ETag of the resource', { caseExact: true, mutability: 'readOnly' }),
     ],
   }),
