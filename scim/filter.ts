@@ -168,7 +168,7 @@ export function resolveAttr(kind: ResourceKind, attrPath: string): DirectoryAttr
     if (parts[0].toLowerCase() === 'members' && parts.length <= 2) return { collection: 'members', sub: parts[1] };
     throw unknown();
   }
-  if (urn === URN.enterprise) {
+  const enterprise = (): DirectoryAttr => {
     const def = findAttr(enterpriseSchema.attributes, parts[0]);
     if (!def) throw unknown();
     if (def.type === 'complex') {
@@ -178,10 +178,14 @@ export function resolveAttr(kind: ResourceKind, attrPath: string): DirectoryAttr
     }
     if (parts.length > 1) throw unknown();
     return { value: { document: [URN.enterprise, def.name], type: 'string', caseExact: def.caseExact } };
-  }
+  };
+  if (urn === URN.enterprise) return enterprise();
   if (urn && urn !== URN.user) throw unknown();
   if (USER_COLUMNS[key]) return { value: { column: USER_COLUMNS[key] } };
   const def = findAttr(userSchema.attributes, parts[0]);
+  // Entra sends enterprise attributes unqualified (`manager eq "…"`). RFC 7644 §3.10 asks for the
+  // URN, but a name no core attribute has can only mean the extension's.
+  if (!urn && !def && findAttr(enterpriseSchema.attributes, parts[0])) return enterprise();
   if (!def || def.mutability === 'writeOnly' || parts.length > 2) throw unknown();
   if (def.name === 'emails') return { collection: 'emails', sub: parts[1] };
   if (def.name === 'groups') return { collection: 'groups', sub: parts[1] };
