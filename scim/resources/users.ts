@@ -36,6 +36,7 @@ const invalidValue = (m: string) => new ScimError(400, 'invalidValue', m);
 
 /** Attributes kept in their own columns/tables; everything else lives in people.scim. */
 const COLUMN_ATTRS = new Set(['userName', 'externalId', 'displayName', 'active', 'emails', 'password', 'groups']);
+const EMAIL_COLUMNS = new Set(['value', 'type', 'primary']);
 
 /** A normalised SCIM User document → the domain's PersonInput (validating as it goes). */
 export function toPersonInput(doc: Json): PersonInput {
@@ -65,6 +66,12 @@ export function toPersonInput(doc: Json): PersonInput {
   }
   const scim: Json = {};
   for (const [k, v] of Object.entries(doc)) if (!COLUMN_ATTRS.has(k)) scim[k] = v;
+  // person_emails holds value, type and primary; any other sub-attribute the schema lets a client
+  // write (display) rides in the document, by position, so it round-trips.
+  const emailExtras = ((doc.emails as Json[] | undefined) ?? []).map((e) =>
+    Object.fromEntries(Object.entries(e).filter(([k]) => !EMAIL_COLUMNS.has(k))),
+  );
+  if (emailExtras.some((x) => Object.keys(x).length)) scim.emails = emailExtras;
   return {
     userName,
     externalId,
@@ -91,10 +98,15 @@ export function docOf(row: UserRow): Json {
     userName: row.userName,
     ...(Object.keys(name).length ? { name } : {}),
     displayName: row.displayName,
-    ...Object.fromEntries(Object.entries(row.scim).filter(([k]) => k !== 'name')),
+    ...Object.fromEntries(Object.entries(row.scim).filter(([k]) => k !== 'name' && k !== 'emails')),
     active: row.active,
     emails: row.emails.length
-      ? row.emails.map((e) => ({ value: e.value, ...(e.type ? { type: e.type } : {}), primary: e.primary }))
+      ? row.emails.map((e, i) => ({
+          value: e.value,
+          ...(e.type ? { type: e.type } : {}),
+          primary: e.primary,
+          ...((row.scim.emails as Json[] | undefined)?.[i] ?? {}),
+        }))
       : undefined,
   });
 }
