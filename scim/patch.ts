@@ -103,10 +103,31 @@ export function resolvePath(kind: ResourceKind, path: string): Target {
 export function applyPatch(kind: ResourceKind, doc: Doc, ops: PatchOperation[]): Doc {
   const out = structuredClone(doc);
   for (const op of ops) {
-    if (op.path) applyAtPath(out, resolvePath(kind, op.path), op);
+    const ext = op.path && extensionNamed(kind, op.path);
+    if (ext) applyExtension(kind, out, ext, op);
+    else if (op.path) applyAtPath(out, resolvePath(kind, op.path), op);
     else applyPathless(kind, out, op);
   }
   return out;
+}
+
+const extensionNamed = (kind: ResourceKind, path: string) =>
+  resourceSchemas[kind].extensions.find((e) => e.id.toLowerCase() === path.trim().toLowerCase())?.id;
+
+/**
+ * `path` is an extension's URN (Entra and Okta send it): add merges the object's attributes into
+ * the extension, replace makes the extension exactly that object, remove drops the whole extension.
+ */
+function applyExtension(kind: ResourceKind, doc: Doc, urn: string, op: PatchOperation) {
+  if (op.op === 'remove') {
+    delete doc[urn];
+    return;
+  }
+  if (!op.value || typeof op.value !== 'object' || Array.isArray(op.value))
+    throw invalidValue(`${op.op} of "${urn}" needs an object value`);
+  if (op.op === 'replace') delete doc[urn];
+  for (const [k, v] of Object.entries(op.value as Record<string, unknown>))
+    applyAtPath(doc, resolvePath(kind, `${urn}:${k}`), { ...op, value: v });
 }
 
 function applyPathless(kind: ResourceKind, doc: Doc, op: PatchOperation) {
@@ -154,9 +175,14 @@ function container(doc: Doc, urn: string | undefined, create: boolean): Doc | un
   return fresh;
 }
 
+/** Single-valued attributes with no unassigned state here: every person is active or suspended. */
+const UNREMOVABLE = new Set(['active']);
+
 function applyAtPath(doc: Doc, t: Target, op: PatchOperation) {
   const name = t.def.name;
   if (op.op === 'remove') {
+    // Attributes a person cannot be without: unassigning them is refused (docs/decisions/0005).
+    if (!t.sub && (t.def.required || UNREMOVABLE.has(name))) throw mutability(`"${name}" cannot be removed; replace it`);
     const c = container(doc, t.urn, false);
     if (!c || c[name] === undefined) return; // removing what is not there changes nothing
     if (t.def.multiValued) {

@@ -114,3 +114,64 @@ describe('everything the schema advertises as writable round-trips', () => {
     expect(again.emails[0].display).toBe('Office mail');
   });
 });
+
+describe('PATCH corners', () => {
+  const patch = (id: string, Operations: unknown[]) =>
+    client.req('PATCH', `/Users/${id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations });
+  const newUser = async (userName: string) =>
+    (
+      await client.req('POST', '/Users', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName,
+        displayName: 'Shown Name',
+        title: 'Teacher',
+      })
+    ).body.id as string;
+
+  it('takes the extension URN itself as path: add merges, replace replaces, remove drops it', async () => {
+    const id = await newUser('ext-path@example.edu');
+    expect(
+      (await patch(id, [{ op: 'add', path: ENT, value: { department: 'Science', costCenter: 'C1' } }])).status,
+    ).toBeLessThan(300);
+    expect((await client.req('GET', `/Users/${id}`)).body[ENT]).toEqual({ department: 'Science', costCenter: 'C1' });
+    expect((await patch(id, [{ op: 'add', path: ENT, value: { division: 'Upper' } }])).status).toBeLessThan(300);
+    expect((await client.req('GET', `/Users/${id}`)).body[ENT]).toEqual({
+      department: 'Science',
+      costCenter: 'C1',
+      division: 'Upper',
+    });
+    expect((await patch(id, [{ op: 'replace', path: ENT, value: { employeeNumber: 'E-9' } }])).status).toBeLessThan(
+      300,
+    );
+    expect((await client.req('GET', `/Users/${id}`)).body[ENT]).toEqual({ employeeNumber: 'E-9' });
+    expect((await patch(id, [{ op: 'remove', path: ENT }])).status).toBeLessThan(300);
+    const after = (await client.req('GET', `/Users/${id}`)).body;
+    expect(after[ENT]).toBeUndefined();
+    expect(after.schemas).not.toContain(ENT);
+    const bad = await patch(id, [{ op: 'add', path: ENT, value: 'not an object' }]);
+    expect([bad.status, bad.body.scimType]).toEqual([400, 'invalidValue']);
+  });
+
+  it('remove unassigns a single-valued attribute, and refuses what a person cannot be without', async () => {
+    const id = await newUser('remove-me@example.edu');
+    expect(
+      (
+        await patch(id, [
+          { op: 'remove', path: 'displayName' },
+          { op: 'remove', path: 'title' },
+        ])
+      ).status,
+    ).toBeLessThan(300);
+    const read = (await client.req('GET', `/Users/${id}`)).body;
+    expect(read.displayName).toBeUndefined();
+    expect(read.title).toBeUndefined();
+    for (const path of ['userName', 'active']) {
+      const r = await patch(id, [{ op: 'remove', path }]);
+      expect([r.status, r.body.scimType], path).toEqual([400, 'mutability']);
+    }
+    expect((await client.req('GET', `/Users/${id}`)).body).toMatchObject({
+      userName: 'remove-me@example.edu',
+      active: true,
+    });
+  });
+});
