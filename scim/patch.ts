@@ -182,7 +182,8 @@ function applyAtPath(doc: Doc, t: Target, op: PatchOperation) {
   const name = t.def.name;
   if (op.op === 'remove') {
     // Attributes a person cannot be without: unassigning them is refused (docs/decisions/0005).
-    if (!t.sub && (t.def.required || UNREMOVABLE.has(name))) throw mutability(`"${name}" cannot be removed; replace it`);
+    if (!t.sub && (t.def.required || UNREMOVABLE.has(name)))
+      throw mutability(`"${name}" cannot be removed; replace it`);
     const c = container(doc, t.urn, false);
     if (!c || c[name] === undefined) return; // removing what is not there changes nothing
     if (t.def.multiValued) {
