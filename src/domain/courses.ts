@@ -20,24 +20,9 @@ export interface CourseView {
   createdAt: string;
 }
 
-interface CourseRow {
-  id: string;
-  title: string;
-  external_key: string | null;
-  lti_context_id: string | null;
-  created_at: Date;
-}
-
-const view = (r: CourseRow): CourseView => ({
-  id: r.id,
-  title: r.title,
-  externalKey: r.external_key,
-  ltiContextId: r.lti_context_id,
-  createdAt: new Date(r.created_at).toISOString(),
-});
 type CourseAttrs = Pick<InferAttributes<Course>, 'id' | 'title' | 'externalKey' | 'ltiContextId' | 'createdAt'>;
 const VIEW_ATTRS = ['id', 'title', 'externalKey', 'ltiContextId', 'createdAt'] as const;
-const modelView = (c: CourseAttrs): CourseView => ({
+const view = (c: CourseAttrs): CourseView => ({
   id: c.id,
   title: c.title,
   externalKey: c.externalKey,
@@ -65,7 +50,7 @@ export async function createCourse(
         { tenantId, title: data.title, externalKey: data.externalKey ?? null },
         { transaction: t },
       );
-      const course = modelView(row);
+      const course = view(row);
       await recordAudit(store, t, ctx, {
         tenantId,
         action: 'course.create',
@@ -93,7 +78,7 @@ export async function getCourse(store: Store, tenantId: string, ref: string, t?:
     raw: true,
   });
   if (!row) throw new NotFoundError(`No course ${ref} in this tenant`);
-  return modelView(row);
+  return view(row);
 }
 
 export async function listCourses(
@@ -103,9 +88,10 @@ export async function listCourses(
 ) {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
   // Named SQL: a keyset page on the row value (lower(title), id), which the model API cannot compare.
-  const rows = await select<CourseRow & { sort_title: string }>(
+  const rows = await select<CourseAttrs & { sort_title: string }>(
     store,
-    `SELECT id, title, external_key, lti_context_id, created_at, lower(title) AS sort_title FROM courses
+    `SELECT id, title, external_key AS "externalKey", lti_context_id AS "ltiContextId", created_at AS "createdAt",
+            lower(title) AS sort_title FROM courses
       WHERE tenant_id = $1 AND deleted_at IS NULL
         AND ($2::text IS NULL OR lower(title) LIKE $2 OR lower(external_key) LIKE $2)
         AND ($3::text IS NULL OR (lower(title), id::text) > ($4::text, $3::text))
@@ -162,7 +148,7 @@ export async function updateCourse(
         },
         { where: { tenantId, id: before.id }, returning: true, transaction: t },
       );
-      const after = modelView(row);
+      const after = view(row);
       await recordAudit(store, t, ctx, {
         tenantId,
         action: 'course.update',

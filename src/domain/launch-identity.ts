@@ -1,10 +1,10 @@
-import { Op, QueryTypes, type Transaction, type WhereOptions } from 'sequelize';
+import { Op, QueryTypes, type Transaction } from 'sequelize';
 import type { PersonAttrs } from '../db/models.js';
 import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { AppError } from '../errors.js';
 import { recordAudit } from './audit.js';
 import { changedOnCommit } from './change-signal.js';
-import { insertPerson } from './people.js';
+import { insertPerson, liveWithUserName } from './people.js';
 
 /**
  * Door 3 of DESIGN.md: who is this launch? Runs inside the launch's transaction.
@@ -129,12 +129,7 @@ async function byClaim(
   let rows = await Person.findAll({ where: { ...live, externalId: value }, limit: 2, raw: true, transaction: t });
   if (rows.length === 0)
     rows = await Person.findAll({
-      where: {
-        ...live,
-        [Op.and]: [
-          store.sequelize.where(store.sequelize.fn('lower', store.sequelize.col('user_name')), value.toLowerCase()),
-        ],
-      } as WhereOptions,
+      where: liveWithUserName(store, tenantId, value),
       limit: 2,
       raw: true,
       transaction: t,

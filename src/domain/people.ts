@@ -1,4 +1,4 @@
-import type { Transaction } from 'sequelize';
+import { Op, type Transaction, type WhereOptions } from 'sequelize';
 import type { PersonAttrs, PersonSource, PersonStatus } from '../db/models.js';
 import type { ActorContext, Store } from '../db/store.js';
 import { SeatLimitError } from '../errors.js';
@@ -59,6 +59,18 @@ export interface NewPerson {
   displayName?: string | null;
   active?: boolean;
   scim?: Record<string, unknown>;
+}
+
+/** Live (not merged) people of the tenant whose userName is this one, compared as the unique index
+ * on lower(user_name) is built, so the index serves it. */
+export function liveWithUserName(store: Store, tenantId: string, userName: string): WhereOptions {
+  const { where, fn, col } = store.sequelize;
+  return {
+    tenantId,
+    deletedAt: null,
+    status: { [Op.ne]: 'merged' },
+    [Op.and]: [where(fn('lower', col('user_name')), userName.toLowerCase())],
+  } as WhereOptions;
 }
 
 /** Audit view of a person: identity fields only, never the whole SCIM document. */

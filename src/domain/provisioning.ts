@@ -1,10 +1,10 @@
-import { Op, QueryTypes, type Transaction, type WhereOptions } from 'sequelize';
+import { Op, QueryTypes, type Transaction } from 'sequelize';
 import type { PersonAttrs, PersonStatus } from '../db/models.js';
 import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.js';
 import { recordAudit } from './audit.js';
 import { changedOnCommit, emitAuthzChange } from './change-signal.js';
-import { insertPerson, personAuditView } from './people.js';
+import { insertPerson, liveWithUserName, personAuditView } from './people.js';
 import { revokePersonGrants } from './privileges/index.js';
 import { UUID } from '../ids.js';
 
@@ -62,15 +62,7 @@ async function findLiveByUserName(
 ): Promise<PersonAttrs | undefined> {
   const { Person } = store.models;
   const found = await Person.findOne({
-    where: {
-      tenantId,
-      deletedAt: null,
-      status: { [Op.ne]: 'merged' },
-      // lower(user_name), as the unique index is built
-      [Op.and]: [
-        store.sequelize.where(store.sequelize.fn('lower', store.sequelize.col('user_name')), userName.toLowerCase()),
-      ],
-    } as WhereOptions,
+    where: liveWithUserName(store, tenantId, userName),
     lock: t.LOCK.UPDATE,
     raw: true,
     transaction: t,
@@ -417,14 +409,14 @@ export async function deprovisionPerson(
   );
   // The groups they leave get a new version (their member lists changed); the person is locked.
   const memberOf = { tenantId, memberType: 'person' as const, memberId: current.id };
-  const groups = (
+  const groupIds = (
     await GroupMember.findAll({ where: memberOf, attributes: ['groupId'], raw: true, transaction: t })
-  ).map((m) => ({ group_id: m.groupId }));
+  ).map((m) => m.groupId);
   await GroupMember.destroy({ where: memberOf, transaction: t });
-  if (groups.length)
+  if (groupIds.length)
     await Group.update(
       { version: store.sequelize.literal('version + 1'), updatedAt: stamp },
-      { where: { tenantId, id: groups.map((g) => g.group_id) }, transaction: t },
+      { where: { tenantId, id: groupIds }, transaction: t },
     );
   const revoked = await revokePersonGrants(store, t, ctx, tenantId, current.id);
   await recordAudit(store, t, ctx, {
@@ -437,7 +429,7 @@ export async function deprovisionPerson(
       ...personAuditView(current),
       status: 'deprovisioned',
       active: false,
-      groupsLeft: groups.map((g) => g.group_id),
+      groupsLeft: groupIds,
       grantsRevoked: revoked,
     },
   });

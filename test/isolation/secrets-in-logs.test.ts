@@ -6,7 +6,7 @@ import { listMemberships } from '../../src/domain/memberships.js';
 import { createLogger } from '../../src/logger.js';
 import { createStore, type Store } from '../../src/db/store.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { freePort } from '../lti/helpers.js';
+import { freePort } from '../support/processes.js';
 import { testDatabaseConfig } from '../support/db.js';
 import { Browser } from '../support/platform-emulator.js';
 

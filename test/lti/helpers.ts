@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { QueryTypes } from 'sequelize';
 import { addPlatform, type PlatformInput } from '../../src/domain/platforms.js';
 import { insertPerson, type NewPerson } from '../../src/domain/people.js';
@@ -9,23 +8,13 @@ import {
   type LaunchSpec,
   type PlatformEmulator,
 } from '../support/platform-emulator.js';
+import { freePort } from '../support/processes.js';
 import { seedTenant, startTestServer, type TestServer } from '../support/server.js';
 
 export const ROLE = {
   instructor: 'http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor',
   learner: 'http://purl.imsglobal.org/vocab/lis/v2/membership#Learner',
 };
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface LtiEnv {
   server: TestServer;

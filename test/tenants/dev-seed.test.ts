@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo, type DemoSeed } from '../../src/domain/dev-seed.js';
-import { freePort } from '../lti/helpers.js';
+import { freePort } from '../support/processes.js';
 import { Browser } from '../support/platform-emulator.js';
 import { seedTenant, startTestServer, type TestServer } from '../support/server.js';
 
