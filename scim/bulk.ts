@@ -11,8 +11,11 @@ import { URN, type ResourceKind } from './schemas.js';
 /**
  * POST /Bulk (RFC 7644 §3.7). Operations run in order, each in its own transaction (the RFC makes
  * a bulk request non-atomic); `bulkId:x` references resolve to ids created earlier in the request,
- * and an operation whose reference is created later waits for it (§3.7.2). failOnErrors stops after
- * that many errors. maxOperations is enforced here, maxPayloadSize by the route's body limit.
+ * and an operation whose reference is created later waits for it (§3.7.2). Circular references
+ * (§3.7.1: two groups, each a member of the other) are resolved as the RFC asks: a waiting POST is
+ * created without the values that name still-uncreated resources, and those values are added by a
+ * PATCH once every resource in the cycle exists. failOnErrors stops after that many errors.
+ * maxOperations is enforced here, maxPayloadSize by the route's body limit.
  */
 interface BulkOp {
   method: string;
@@ -71,6 +74,50 @@ function resolveRefs(value: unknown, ids: Map<string, string>): { value: unknown
     return known ?? m;
   });
   return { value: JSON.parse(text), missing };
+}
+
+const refsIn = (value: unknown): string[] => [...JSON.stringify(value ?? null).matchAll(REF)].map((m) => m[1]);
+
+interface Deferred {
+  index: number;
+  kind: ResourceKind;
+  id: string;
+  /** PATCH operations (with bulkId references) that put back what creation had to leave out. */
+  operations: Array<{ op: 'add'; path: string; value: unknown }>;
+}
+
+/**
+ * Splits a POST body into what can be created now and PATCH `add` operations for the values whose
+ * references are not created yet: whole items of multi-valued attributes (members, emails…) and
+ * single-valued attributes, at the top level or inside an extension. Null when a reference sits
+ * anywhere a PATCH path cannot reach.
+ */
+function deferUnresolved(data: Json, ids: Map<string, string>): { now: Json; later: Deferred['operations'] } | null {
+  const later: Deferred['operations'] = [];
+  const unresolved = (v: unknown) => refsIn(v).some((id) => !ids.has(id));
+  const split = (doc: Json, prefix: string): Json | null => {
+    const now: Json = {};
+    for (const [key, value] of Object.entries(doc)) {
+      if (!unresolved(value)) {
+        now[key] = value;
+      } else if (Array.isArray(value)) {
+        const [waiting, ready] = [value.filter(unresolved), value.filter((v) => !unresolved(v))];
+        if (ready.length) now[key] = ready;
+        later.push({ op: 'add', path: `${prefix}${key}`, value: waiting });
+      } else if (key.startsWith('urn:') && value && typeof value === 'object') {
+        const inner = split(value as Json, `${key}:`);
+        if (!inner) return null;
+        now[key] = inner;
+      } else if (prefix || key !== 'schemas') {
+        later.push({ op: 'add', path: `${prefix}${key}`, value });
+      } else {
+        return null;
+      }
+    }
+    return now;
+  };
+  const now = split(data, '');
+  return now && later.length ? { now, later } : null;
 }
 
 function errorResult(op: BulkOp, err: AppError): OpResult {
@@ -133,6 +180,7 @@ export async function handleBulk(deps: ScimDeps, c: Context, charge: (units: num
   const ids = new Map<string, string>();
   const results: Array<OpResult | undefined> = new Array(ops.length);
   let pending = ops.map((_, i) => i);
+  const deferred: Deferred[] = [];
   let errors = 0;
   // Each pass runs what it can; an operation whose bulkId reference is not known yet waits for a
   // later pass. A pass that makes no progress leaves only unresolvable (or circular) references.
@@ -158,6 +206,39 @@ export async function handleBulk(deps: ScimDeps, c: Context, charge: (units: num
       }
     }
     if (waiting.length === pending.length) {
+      // No progress: if a waiting POST names only resources other waiting POSTs will create (a
+      // cycle), create it without those values and go round again.
+      const creatable = new Set(waiting.filter((i) => ops[i].method === 'POST').map((i) => ops[i].bulkId));
+      const breaker = waiting.find((i) => {
+        const op = ops[i];
+        return (
+          op.method === 'POST' &&
+          op.bulkId !== undefined &&
+          resolveRefs(op.path, ids).missing.length === 0 &&
+          resolveRefs(op.data, ids).missing.every((id) => creatable.has(id) && id !== op.bulkId)
+        );
+      });
+      const split = breaker === undefined ? null : deferUnresolved(ops[breaker].data as Json, ids);
+      if (breaker !== undefined && split) {
+        const op = ops[breaker];
+        try {
+          const r = await runOne(deps, c, op, op.path, resolveRefs(split.now, ids).value);
+          const id = (r.location as string).slice((r.location as string).lastIndexOf('/') + 1);
+          ids.set(op.bulkId as string, id);
+          results[breaker] = r;
+          deferred.push({
+            index: breaker,
+            kind: /^\/users/i.test(op.path) ? 'User' : 'Group',
+            id,
+            operations: split.later,
+          });
+        } catch (err) {
+          results[breaker] = errorResult(op, toAppError(err));
+          errors++;
+        }
+        pending = waiting.filter((i) => i !== breaker);
+        continue;
+      }
       for (const i of waiting) {
         if (errors >= failOnErrors) break;
         results[i] = errorResult(
@@ -169,6 +250,25 @@ export async function handleBulk(deps: ScimDeps, c: Context, charge: (units: num
       break;
     }
     pending = waiting;
+  }
+  // Put back the values a cycle made us leave out; a reference whose operation failed cannot be
+  // resolved, and that operation's result says so with 409 (the resource exists without it).
+  for (const d of deferred) {
+    const result = results[d.index] as OpResult;
+    const { value, missing } = resolveRefs(d.operations, ids);
+    try {
+      if (missing.length)
+        throw new ScimError(409, undefined, `Created, but bulkId ${missing.join(', ')} could not be resolved`);
+      const body = { schemas: [URN.patchOp], Operations: value } as Json;
+      const row =
+        d.kind === 'User'
+          ? await patchUser(deps, c, d.id, body, undefined)
+          : await patchGroup(deps, c, d.id, body, undefined, false);
+      if (row) result.version = `W/"${row.version}"`;
+    } catch (err) {
+      results[d.index] = { ...errorResult(ops[d.index], toAppError(err)), location: result.location };
+      errors++;
+    }
   }
   return { schemas: [URN.bulkResponse], Operations: results.filter((r): r is OpResult => r !== undefined) };
 }

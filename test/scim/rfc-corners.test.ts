@@ -175,3 +175,110 @@ describe('PATCH corners', () => {
     });
   });
 });
+
+describe('Bulk with circular bulkId references (RFC 7644 §3.7.1)', () => {
+  const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+  const bulk = (Operations: unknown[]) =>
+    client.req('POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations });
+  const idOf = (location: string) => location.slice(location.lastIndexOf('/') + 1);
+
+  it("creates both groups of the RFC's example and then makes each a member of the other", async () => {
+    // The request exactly as RFC 7644 §3.7.1 prints it.
+    const r = await bulk([
+      {
+        method: 'POST',
+        path: '/Groups',
+        bulkId: 'qwerty',
+        data: {
+          schemas: [GROUP],
+          displayName: 'Group A',
+          members: [{ type: 'Group', value: 'bulkId:ytrewq' }],
+        },
+      },
+      {
+        method: 'POST',
+        path: '/Groups',
+        bulkId: 'ytrewq',
+        data: {
+          schemas: [GROUP],
+          displayName: 'Group B',
+          members: [{ type: 'Group', value: 'bulkId:qwerty' }],
+        },
+      },
+    ]);
+    expect(r.status).toBe(200);
+    expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(['201', '201']);
+    const [a, b] = r.body.Operations.map((o: { location: string }) => idOf(o.location));
+    const groupA = (await client.req('GET', `/Groups/${a}`)).body;
+    const groupB = (await client.req('GET', `/Groups/${b}`)).body;
+    expect(groupA.members.map((m: { value: string }) => m.value)).toEqual([b]);
+    expect(groupB.members.map((m: { value: string }) => m.value)).toEqual([a]);
+    // Each result reports the version after its references were set, as a later GET shows it.
+    expect(r.body.Operations.map((o: { version: string }) => o.version)).toEqual([
+      groupA.meta.version,
+      groupB.meta.version,
+    ]);
+  });
+
+  it('keeps the values that resolve at once and adds the circular ones, for users too (manager)', async () => {
+    const ENT_USER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+    const r = await bulk([
+      {
+        method: 'POST',
+        path: '/Users',
+        bulkId: 'boss',
+        data: {
+          userName: 'cycle-boss@example.edu',
+          [ENT_USER]: { department: 'Office', manager: { value: 'bulkId:aide' } },
+        },
+      },
+      {
+        method: 'POST',
+        path: '/Users',
+        bulkId: 'aide',
+        data: { userName: 'cycle-aide@example.edu', [ENT_USER]: { manager: { value: 'bulkId:boss' } } },
+      },
+      {
+        method: 'POST',
+        path: '/Groups',
+        bulkId: 'team',
+        data: { displayName: 'Cycle team', members: [{ value: 'bulkId:boss' }, { value: 'bulkId:aide' }] },
+      },
+    ]);
+    expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(['201', '201', '201']);
+    const [boss, aide] = r.body.Operations.map((o: { location: string }) => idOf(o.location));
+    const bossRead = (await client.req('GET', `/Users/${boss}`)).body;
+    const aideRead = (await client.req('GET', `/Users/${aide}`)).body;
+    expect(bossRead[ENT_USER]).toMatchObject({ department: 'Office', manager: { value: aide } });
+    expect(aideRead[ENT_USER]).toMatchObject({ manager: { value: boss } });
+  });
+
+  it('answers 409 for the member of a cycle whose partner could not be created, and 400 where nothing can resolve', async () => {
+    const r = await bulk([
+      {
+        method: 'POST',
+        path: '/Groups',
+        bulkId: 'left',
+        data: { schemas: [GROUP], displayName: 'Left of a broken cycle', members: [{ value: 'bulkId:right' }] },
+      },
+      {
+        method: 'POST',
+        path: '/Groups',
+        bulkId: 'right',
+        // A group needs a displayName: this one fails, so 'left' can never get its member.
+        data: { schemas: [GROUP], members: [{ value: 'bulkId:left' }] },
+      },
+      {
+        method: 'POST',
+        path: '/Groups',
+        bulkId: 'orphan',
+        data: { schemas: [GROUP], displayName: 'Orphan', members: [{ value: 'bulkId:nobody' }] },
+      },
+    ]);
+    const byId = Object.fromEntries(r.body.Operations.map((o: { bulkId: string }) => [o.bulkId, o]));
+    expect(byId.right.status).toBe('400');
+    expect(byId.left).toMatchObject({ status: '409', response: { status: '409' } });
+    expect(byId.left.location).toMatch(/\/Groups\//);
+    expect(byId.orphan).toMatchObject({ status: '400', response: { scimType: 'invalidValue' } });
+  });
+});
