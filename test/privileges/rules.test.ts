@@ -8,7 +8,8 @@ import { scimGroup, scimRemoveMember, scimSetActive, sqlOn } from './helpers.js'
 
 /**
  * The rules of DESIGN.md "Privileges", over HTTP: deny wins; role defaults, group grants (nested
- * groups) and person grants combine; people who are not active hold nothing; course admins need
+ * groups) and person grants combine; active and provisioned people hold the effect, invited
+ * placeholders wait for their first sign-in and suspended people hold nothing; course admins need
  * privileges.manage, cannot grant what they do not hold, cannot remove the last holder; tenant
  * admins are exempt; bad input is a clear 4xx and writes nothing; other tenants' ids are 404.
  */
@@ -125,6 +126,32 @@ describe('effective privileges', () => {
     expect(listed).toMatchObject({ allow: ['grades.view'], deny: [], effective: [] });
     await scimSetActive(h.server, h.scimToken, p.id, true);
     expect((await authorize(p.id, 'grades.view')).allowed).toBe(true);
+  });
+
+  it('lets a person the IdP provisioned (not yet launched) hold their grants now, and keeps invited placeholders waiting', async () => {
+    const provisioned = await person('provisioned', 'vouched');
+    await enrol(provisioned.id, ['Learner']);
+    await h.api.put(`/courses/${courseId}/privileges/${provisioned.id}`, { allow: ['grades.view'] });
+    expect(await authorize(provisioned.id, 'grades.view')).toMatchObject({
+      allowed: true,
+      why: [{ source: 'grant', effect: 'allow' }],
+    });
+    expect((await authorize(provisioned.id, 'course.view')).allowed).toBe(true);
+
+    // A grant by an email nobody has yet makes an invited placeholder: it waits, and says so.
+    const byEmail = await h.api.put(`/courses/${courseId}/privileges/${enc('email:not-yet@school.example')}`, {
+      allow: ['grades.view'],
+    });
+    expect(byEmail.status).toBe(201);
+    const waiting = await authorize('email:not-yet@school.example', 'grades.view');
+    expect(waiting).toMatchObject({
+      allowed: false,
+      why: [
+        { source: 'status', status: 'invited' },
+        { source: 'grant', effect: 'allow' },
+      ],
+    });
+    expect(waiting.why[0].detail).toMatch(/first sign-in/);
   });
 
   it('explains every privilege that has a source, with the rows that decided it', async () => {

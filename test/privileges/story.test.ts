@@ -78,6 +78,16 @@ describe('grant by email before the person exists, then SCIM, then LTI', () => {
     const scimUser = (await created.json()) as { id: string };
     expect(scimUser.id).toBe(personId);
     expect((await api.get(`/people/${personId}`)).body.status).toBe('provisioned');
+    // The IdP vouches for her: her grant holds now, before her first launch.
+    expect(
+      (
+        await api.post('/authorize', {
+          course: course.body.id,
+          person: 'email:ada.lovelace@school.example',
+          privilege: 'grades.edit',
+        })
+      ).body,
+    ).toMatchObject({ allowed: true, person: personId });
 
     // 3. She launches from the LMS: linked by the identity claim, becomes active.
     const launch = await runLaunch(

@@ -6,8 +6,10 @@ import { MANAGE } from './catalogue.js';
 /**
  * Course privileges. effective(person, course) =
  *   (role defaults of their memberships ∪ group allows ∪ person allows) − (group denies ∪ person denies)
- * deny wins; people whose status is not `active` hold nothing (their grants stay). Every decision
- * carries `why`: the rows that decided it.
+ * deny wins. `active` people hold the effect, and so do `provisioned` ones: the school's IdP vouches
+ * for them, and making them wait for a first launch would only hide their grants from the LMS.
+ * `invited` placeholders wait for their first sign-in; everyone else holds nothing (their grants
+ * stay). Every decision carries `why`: the rows that decided it.
  */
 
 export type Effect = 'allow' | 'deny';
@@ -103,10 +105,13 @@ function whyOf(r: SourceRow): Why {
   return { source: 'grant', effect: r.effect, grantId: r.ref ?? undefined };
 }
 
+/** Statuses whose holders have the effect of their grants now. */
+const HOLDING = new Set(['active', 'provisioned']);
+
 function decide(personId: string, rows: SourceRow[]): Effective {
   const person = rows.find((r) => r.source === 'person');
   const status = person ? person.privilege : null;
-  const live = person !== undefined && status === 'active' && person.effect === 'allow';
+  const live = person !== undefined && HOLDING.has(status as string) && person.effect === 'allow';
   const allow: string[] = [];
   const deny: string[] = [];
   const sources = new Map<string, Why[]>();
@@ -121,9 +126,11 @@ function decide(personId: string, rows: SourceRow[]): Effective {
   for (const [privilege, why] of [...sources].sort((a, b) => a[0].localeCompare(b[0]))) {
     const denies = why.filter((w) => w.effect === 'deny');
     if (!live) {
-      const detail = person
-        ? `person is ${status}${person.effect === 'deny' ? ' (inactive)' : ''}; grants apply once the person is active`
-        : 'no such person';
+      const detail = !person
+        ? 'no such person'
+        : status === 'invited'
+          ? 'waiting for first sign-in; grants apply once the person signs in or the school provisions them'
+          : `person is ${status}${person.effect === 'deny' ? ' (inactive)' : ''}; grants apply once the person is active`;
       decisions.push({
         privilege,
         allowed: false,
