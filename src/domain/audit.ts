@@ -21,7 +21,7 @@ export interface AuditEntry {
  * (after commit) for the authorization cache; writers need not remember a second call.
  */
 export async function recordAudit(store: Store, t: Transaction, ctx: ActorContext, entry: AuditEntry): Promise<void> {
-  changedOnCommit(t, entry.tenantId);
+  changedOnCommit(t, entry.tenantId, personChanged(entry));
   await store.models.AuditEvent.create(
     {
       tenantId: entry.tenantId,
@@ -35,6 +35,20 @@ export async function recordAudit(store: Store, t: Transaction, ctx: ActorContex
     },
     { transaction: t },
   );
+}
+
+/**
+ * The one person whose decisions an audited change can touch, when there is one: a person's own
+ * record, or their grants or membership in a course ("course/person" or "course:person"). Anything
+ * else (groups, catalogue, courses, tokens, the tenant) may touch everyone in the tenant.
+ */
+function personChanged(entry: AuditEntry): string | undefined {
+  if (entry.targetType === 'person') return UUID.test(entry.targetId) ? entry.targetId : undefined;
+  if (entry.targetType === 'course_person' || entry.targetType === 'course_membership') {
+    const person = entry.targetId.split(/[/:]/)[1];
+    return person && UUID.test(person) ? person : undefined;
+  }
+  return undefined;
 }
 
 /** An event of a batch: the tenant is the batch's. */

@@ -15,6 +15,7 @@ import {
   type Effective,
 } from './privileges/index.js';
 import { onAuthzChange } from './change-signal.js';
+import { UUID } from '../ids.js';
 
 /**
  * The fast path behind POST /authorize. Decisions are computed by effectiveOne (one SQL round trip)
@@ -24,20 +25,43 @@ import { onAuthzChange } from './change-signal.js';
  * Invalidation — a tenant's entries are dropped when:
  *  1. this process commits a write in that tenant: the domain signals the tenant after commit
  *     (changedOnCommit; recordAudit does it for every audited change, so SCIM, LTI and API writes
- *     all count). Only that tenant's entries go; other schools keep theirs;
- *  2. on PostgreSQL, any process commits such a change: triggers (0030_privileges.sql) NOTIFY
- *     'rb_authz' with the tenant id and a dedicated LISTEN connection drops that tenant. While that
- *     connection is down the cache is bypassed, never trusted;
+ *     all count). Only that tenant's entries go; other schools keep theirs. A change about one
+ *     person (their record, emails, grants or memberships) names them, and drops only their
+ *     decisions and the tenant's person references, so SCIM writes in a busy school do not empty
+ *     its cache;
+ *  2. on PostgreSQL, any process commits such a change: triggers NOTIFY 'rb_authz' with "tenant"
+ *     or "tenant person" and a dedicated LISTEN connection drops the same. While that connection
+ *     is down the cache is bypassed, never trusted;
  *  3. an entry is older than ttlMs (bounds staleness for writes no signal reaches: on embedded
  *     PGlite, a CLI process writing through the socket — PGlite delivers no notifications).
- * A generation counter stops a read that raced a write from caching the pre-write answer.
+ * A generation counter per tenant (bumped by every signal, narrow or not) stops a read that raced a
+ * write from caching the pre-write answer.
  */
+interface Cached<T> {
+  at: number;
+  value: T;
+}
 interface TenantEntries {
   gen: number;
-  decisions: Map<string, { at: number; value: Effective }>;
-  refs: Map<string, { at: number; value: string }>;
-  catalogue: { at: number; value: string[] } | null;
+  /** person id → course id → decisions, so one person's change drops only their entries */
+  decisions: Map<string, Map<string, Cached<Effective>>>;
+  decisionCount: number;
+  /** a person's id as the reference: only a change to that person can change its answer */
+  personIdRefs: Map<string, Cached<string>>;
+  /** email: and key: references: any person's change can change their answer (a shared email) */
+  personKeyRefs: Map<string, Cached<string>>;
+  courseRefs: Map<string, Cached<string>>;
+  catalogue: Cached<string[]> | null;
 }
+const emptyEntries = (gen: number): TenantEntries => ({
+  gen,
+  decisions: new Map(),
+  decisionCount: 0,
+  personIdRefs: new Map(),
+  personKeyRefs: new Map(),
+  courseRefs: new Map(),
+  catalogue: null,
+});
 
 export interface AuthzCacheOptions {
   ttlMs: number;
@@ -65,7 +89,7 @@ export class AuthorizationCache {
   /** Hooks the signals up; with a databaseUrl also opens the LISTEN connection. */
   async start(): Promise<void> {
     if (!this.store.sequelize) return;
-    this.unsubscribe = onAuthzChange((tenantId) => this.invalidate(tenantId));
+    this.unsubscribe = onAuthzChange((tenantId, personId) => this.invalidate(tenantId, personId));
     if (this.options.databaseUrl) await this.listen();
   }
 
@@ -88,7 +112,9 @@ export class AuthorizationCache {
     });
     client.on('end', lost);
     client.on('notification', (n) => {
-      if (n.channel === 'rb_authz') this.invalidate(n.payload || null);
+      if (n.channel !== 'rb_authz') return;
+      const [tenantId, personId] = (n.payload ?? '').split(' ');
+      this.invalidate(tenantId || null, personId || undefined);
     });
     try {
       await client.connect();
@@ -117,22 +143,32 @@ export class AuthorizationCache {
     return !this.stopped && (!this.options.databaseUrl || this.listening);
   }
 
-  invalidate(tenantId: string | null): void {
+  /** Drops a tenant's entries (all tenants for null), or with a personId only that person's. */
+  invalidate(tenantId: string | null, personId?: string): void {
     this.stats.invalidations++;
     if (tenantId === null) {
       this.globalGen++;
       this.tenants.clear();
       this.tokens.clear();
-    } else {
-      for (const [k, v] of this.tokens) if (v.value.tenant.id === tenantId) this.tokens.delete(k);
-      const gen = (this.tenants.get(tenantId)?.gen ?? 0) + 1;
-      this.tenants.set(tenantId, { gen, decisions: new Map(), refs: new Map(), catalogue: null });
+      return;
     }
+    const e = this.tenants.get(tenantId);
+    if (personId !== undefined && e) {
+      e.gen++;
+      e.decisionCount -= e.decisions.get(personId)?.size ?? 0;
+      e.decisions.delete(personId);
+      e.personIdRefs.delete(personId);
+      e.personKeyRefs.clear();
+      return;
+    }
+    if (personId !== undefined) return; // nothing cached for this tenant
+    for (const [k, v] of this.tokens) if (v.value.tenant.id === tenantId) this.tokens.delete(k);
+    this.tenants.set(tenantId, emptyEntries((e?.gen ?? 0) + 1));
   }
 
   private entries(tenantId: string): TenantEntries {
     let e = this.tenants.get(tenantId);
-    if (!e) this.tenants.set(tenantId, (e = { gen: 0, decisions: new Map(), refs: new Map(), catalogue: null }));
+    if (!e) this.tenants.set(tenantId, (e = emptyEntries(0)));
     return e;
   }
 
@@ -159,7 +195,10 @@ export class AuthorizationCache {
     const e1 = this.tenants.get(tenantId);
     if (this.enabled && e1 === e0 && e1.gen === gen && this.globalGen === global) {
       put(e1, { at: now, value });
-      if (e1.decisions.size > (this.options.maxEntriesPerTenant ?? 50_000)) e1.decisions.clear();
+      if (e1.decisionCount > (this.options.maxEntriesPerTenant ?? 50_000)) {
+        e1.decisions.clear();
+        e1.decisionCount = 0;
+      }
     }
     return value;
   }
@@ -196,11 +235,15 @@ export class AuthorizationCache {
   }
 
   effective(tenantId: string, courseId: string, personId: string): Promise<Effective> {
-    const key = `${courseId}/${personId}`;
     return this.through(
       tenantId,
-      (e) => e.decisions.get(key),
-      (e, v) => e.decisions.set(key, v),
+      (e) => e.decisions.get(personId)?.get(courseId),
+      (e, v) => {
+        let courses = e.decisions.get(personId);
+        if (!courses) e.decisions.set(personId, (courses = new Map()));
+        if (!courses.has(courseId)) e.decisionCount++;
+        courses.set(courseId, v);
+      },
       () => effectiveOne(this.store, tenantId, courseId, personId),
     );
   }
@@ -218,18 +261,19 @@ export class AuthorizationCache {
   courseId(tenantId: string, ref: string): Promise<string> {
     return this.through(
       tenantId,
-      (e) => e.refs.get(`c:${ref}`),
-      (e, v) => e.refs.set(`c:${ref}`, v),
+      (e) => e.courseRefs.get(ref),
+      (e, v) => e.courseRefs.set(ref, v),
       async () => (await getCourse(this.store, tenantId, ref)).id,
     );
   }
 
   /** Person id for a personRef, without creating anyone: 404 for nobody, 409 for several. */
   personId(tenantId: string, raw: string): Promise<string> {
+    const refs = (e: TenantEntries) => (UUID.test(raw) ? e.personIdRefs : e.personKeyRefs);
     return this.through(
       tenantId,
-      (e) => e.refs.get(`p:${raw}`),
-      (e, v) => e.refs.set(`p:${raw}`, v),
+      (e) => refs(e).get(raw),
+      (e, v) => refs(e).set(raw, v),
       async () => {
         const ref = parsePersonRef(raw);
         if (ref.kind === 'id') return (await getPersonById(this.store, tenantId, ref.id)).id;

@@ -117,7 +117,7 @@ export async function provisionPerson(
   tenantId: string,
   input: PersonInput,
 ): Promise<{ person: PersonAttrs; adopted: boolean }> {
-  changedOnCommit(t, tenantId);
+  // Both paths audit the person, which signals them (and only them) after commit.
   // userName is unique among live people; externalId is not (RFC 7643 §3.1), so it only finds an
   // admin's placeholder to adopt, and only when exactly one placeholder carries it.
   const byUserName = await findLiveByUserName(store, t, tenantId, input.userName);
@@ -292,9 +292,9 @@ async function insertBatch(store: Store, batch: PendingCreate[]): Promise<Person
   ];
   // One statement, committed on its own (autocommit is atomic for a single statement): no
   // BEGIN/COMMIT round trips. Once it has returned it is committed, so each tenant written is
-  // signalled then — the same moment changedOnCommit would pick.
+  // signalled then (per person created) — the same moment changedOnCommit would pick.
   const rows = await store.sequelize.query<PersonAttrs>(CREATE_BATCH_SQL, { bind: values, type: QueryTypes.SELECT });
-  for (const tenantId of new Set(rows.map((r) => r.tenantId))) emitAuthzChange(tenantId);
+  for (const r of rows) emitAuthzChange(r.tenantId, r.id);
   return rows;
 }
 
@@ -359,7 +359,7 @@ export async function updatePerson(
   current: PersonAttrs,
   input: PersonInput,
 ): Promise<PersonAttrs> {
-  changedOnCommit(t, current.tenantId);
+  changedOnCommit(t, current.tenantId, current.id);
   try {
     const person = await writePerson(store, t, current.tenantId, current, input);
     const action =
@@ -394,7 +394,8 @@ export async function deprovisionPerson(
   current: PersonAttrs,
 ): Promise<void> {
   const tenantId = current.tenantId;
-  changedOnCommit(t, tenantId);
+  // Leaving their groups changes only their own decisions.
+  changedOnCommit(t, tenantId, current.id);
   const { Person, GroupMember, Group } = store.models;
   const stamp = store.sequelize.fn('clock_timestamp');
   await Person.update(

@@ -8,7 +8,7 @@ import { revokeToken } from '../../src/domain/tokens.js';
 import { createToken } from '../../src/domain/tokens.js';
 import { onPostgres } from '../support/db.js';
 import { seedTenant } from '../support/server.js';
-import { apiClient, enc, privilegesHarness, scimSetActive, sqlOn } from './helpers.js';
+import { apiClient, enc, privilegesHarness, scimGroup, scimSetActive, scimUser, sqlOn } from './helpers.js';
 
 /**
  * The authorization cache answers from memory and forgets on writes: the API's own writes, other
@@ -100,6 +100,31 @@ describe('the authorization cache', () => {
       expect(queries).toBe(0);
     } finally {
       h.server.store.sequelize.removeHook('afterQuery', 'count-other');
+    }
+  });
+
+  it("keeps this person's cached decision when the IdP writes someone else in the same school, and forgets it on a group change", async () => {
+    expect(await allowed()).toBe(true); // warm
+    let queries = 0;
+    h.server.store.sequelize.addHook('afterQuery', 'count-same', (_o, q) => {
+      if (!/\boutbox\b/.test((q as unknown as { sql?: string }).sql ?? '')) queries++;
+    });
+    try {
+      // SCIM creates another person and changes their status: their own decisions only.
+      const other = await scimUser(h.server, h.scimToken, 'neighbour@school.example');
+      await scimSetActive(h.server, h.scimToken, other, false);
+      // On PostgreSQL the triggers' "tenant person" notifications arrive asynchronously: let them land.
+      await new Promise((r) => setTimeout(r, 100));
+      queries = 0;
+      expect(await allowed()).toBe(true);
+      expect(queries).toBe(0);
+      // A group can hold anyone (nested groups too): a group write forgets the whole school.
+      await scimGroup(h.server, h.scimToken, 'Everyone cached', [{ value: other, type: 'User' }]);
+      queries = 0;
+      expect(await allowed()).toBe(true);
+      expect(queries).toBeGreaterThan(0);
+    } finally {
+      h.server.store.sequelize.removeHook('afterQuery', 'count-same');
     }
   });
 

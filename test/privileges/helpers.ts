@@ -84,6 +84,16 @@ export async function scimSetActive(
   );
 }
 
+/** The IdP creates a user; returns its id. */
+export async function scimUser(server: Pick<TestServer, 'url'>, scimToken: string, userName: string): Promise<string> {
+  const created = await scim(server, scimToken, 'POST', '/Users', {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+    userName,
+    emails: [{ value: userName, primary: true }],
+  });
+  return created.id as string;
+}
+
 /** The IdP creates a group with members (people or groups). */
 export async function scimGroup(
   server: Pick<TestServer, 'url'>,
