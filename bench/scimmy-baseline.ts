@@ -9,7 +9,7 @@ import SCIMMYRouters from 'scimmy-routers';
  * reference SCIM library) keeping Users in memory, with an O(1) userName index so the comparison is
  * about the protocol stack, not a naive store.
  */
-export async function startScimmyBaseline(): Promise<{ url: string; close(): Promise<void> }> {
+export async function startScimmyBaseline(): Promise<{ url: string; size(): number; close(): Promise<void> }> {
   const users = new Map<string, Record<string, unknown>>();
   const byUserName = new Map<string, string>();
   // SCIMMY's handler types are generic over its schema classes; this baseline only needs the shape.
@@ -38,6 +38,7 @@ export async function startScimmyBaseline(): Promise<{ url: string; close(): Pro
   });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/scim`,
+    size: () => users.size,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
