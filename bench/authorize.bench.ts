@@ -1,0 +1,286 @@
+/**
+ * Authorization under writes, on PostgreSQL (DATABASE_URL; `npm run bench -- authorize`). Its own
+ * database, created and dropped.
+ *
+ * `POST /api/v1/authorize` over HTTP (16 keep-alive connections, closed loop, from a load
+ * generator in its own process: bench/http-load.ts) against our server in its own process, in
+ * rounds alternating between quiet and under writes. Under writes, SCIM creates are sent open loop
+ * (paced, not waiting for each other) at 50/s into another tenant and 5/s into the tenant being
+ * authorized — every write there drops that tenant's decision cache (docs/decisions/0003), so
+ * this measures how the cache holds up while the directory changes. Only 200s count as answers;
+ * each write must answer 201 and be stored (people rows checked). Per authorize: the server's CPU
+ * and its PostgreSQL backends' CPU (under writes these include the writes' cost).
+ * Goal (issue 13): ≥ 5,000/s with p99 ≤ 5 ms under both write loads.
+ */
+import { QueryTypes } from 'sequelize';
+import { loadConfig } from '../src/config.js';
+import { connectDatabase } from '../src/db/connect.js';
+import { createStore, inTransaction } from '../src/db/store.js';
+import { insertPerson } from '../src/domain/people.js';
+import { createTenant } from '../src/domain/tenants.js';
+import { createToken } from '../src/domain/tokens.js';
+import { createDatabaseOnServer } from '../test/support/db.js';
+import { type HttpLoadResult, runHttpLoad } from './http-load.js';
+import {
+  type ChildServer,
+  databaseName,
+  fmt,
+  machineLine,
+  median,
+  pgCpu,
+  pgCpuDelta,
+  startChildServer,
+  table,
+} from './support.js';
+
+const SECONDS = Number(process.env.AUTHZ_BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.AUTHZ_BENCH_ROUNDS ?? 2);
+const CONNECTIONS = 16;
+const PEOPLE = 1000;
+const OTHER_TENANT_WRITES = 50;
+const SAME_TENANT_WRITES = 5;
+
+interface Writes {
+  ok: number;
+  failed: number;
+  firstFailure?: string;
+  seconds: number;
+  latencies: number[];
+}
+
+/** SCIM creates at `perSecond`, open loop, until `stop()`; resolves when the last has answered. */
+function pacedWrites(base: string, token: string, perSecond: number, prefix: string) {
+  let stopped = false;
+  const result: Writes = { ok: 0, failed: 0, seconds: 0, latencies: [] };
+  const done = (async () => {
+    const started = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; !stopped; i++) {
+      const due = started + (i * 1000) / perSecond;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (stopped) break;
+      const userName = `${prefix}${i}@bench.example`;
+      const t0 = performance.now();
+      inFlight.push(
+        fetch(`${base}/Users`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/scim+json' },
+          body: JSON.stringify({
+            schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+            userName,
+            name: { givenName: 'Bench', familyName: 'Writer' },
+            emails: [{ value: userName, type: 'work', primary: true }],
+            active: true,
+          }),
+        })
+          .then(async (res) => {
+            const text = await res.text();
+            result.latencies.push(performance.now() - t0);
+            if (res.status === 201) result.ok++;
+            else {
+              result.failed++;
+              result.firstFailure ??= `${res.status} ${text.slice(0, 300)}`;
+            }
+          })
+          .catch((err: Error) => {
+            result.failed++;
+            result.firstFailure ??= err.message;
+          }),
+      );
+    }
+    result.seconds = (performance.now() - started) / 1000;
+    await Promise.all(inFlight);
+    return result;
+  })();
+  return {
+    stop: () => {
+      stopped = true;
+      return done;
+    },
+  };
+}
+
+async function main() {
+  console.log(machineLine());
+  const dbServer = await createDatabaseOnServer();
+  const database = databaseName(dbServer.url);
+  let server: ChildServer | undefined;
+  let db: Awaited<ReturnType<typeof connectDatabase>> | undefined;
+  try {
+    server = await startChildServer('ours', {
+      databaseUrl: dbServer.url,
+      env: { SCIM_RATE_LIMIT_PER_MINUTE: '100000000', BODY_LIMIT_BYTES: String(4 * 1024 * 1024) },
+    });
+    const url = server.info.url;
+    db = await connectDatabase(loadConfig({ DATABASE_URL: dbServer.url, LOG_LEVEL: 'silent' }), { poolMax: 2 });
+    const store = createStore(db.sequelize);
+    const ctx = { actor: 'bench' };
+
+    // The tenant being authorized: 1,000 people in a course (10% instructors), a third with
+    // person grants; and a second tenant that only receives SCIM writes.
+    const tenant = await createTenant(store, ctx, { slug: 'bench-school', name: 'Bench School' });
+    const { token } = await createToken(store, ctx, { tenantId: tenant.id, kind: 'admin' });
+    const { token: scimToken } = await createToken(store, ctx, { tenantId: tenant.id, kind: 'scim' });
+    const other = await createTenant(store, ctx, { slug: 'bench-other', name: 'Bench Other' });
+    const { token: otherScimToken } = await createToken(store, ctx, { tenantId: other.id, kind: 'scim' });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${url}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const course = (await api('POST', '/courses', { title: 'Bench 101', externalKey: 'BENCH-101' })).body.id as string;
+    const ids: string[] = [];
+    await inTransaction(store, async (t) => {
+      for (let i = 0; i < PEOPLE; i++) {
+        const p = await insertPerson(store, t, ctx, {
+          tenantId: tenant.id,
+          status: 'active',
+          source: 'scim',
+          userName: `bench${i}`,
+          primaryEmail: `bench${i}@school.example`,
+        });
+        ids.push(p.id);
+      }
+    });
+    const seeded = await api('POST', `/courses/${course}/enrolments`, {
+      rows: ids.map((_id, i) => ({
+        email: `bench${i}@school.example`,
+        roles: [i % 10 === 0 ? 'Instructor' : 'Learner'],
+        ...(i % 3 === 0 ? { allow: ['grades.view'], deny: ['content.edit'] } : {}),
+      })),
+    });
+    if (seeded.status !== 200) throw new Error(`seeding failed: ${seeded.status} ${JSON.stringify(seeded.body)}`);
+    const privileges = [
+      'course.view',
+      'content.edit',
+      'grades.view',
+      'grades.edit',
+      'members.view',
+      'members.manage',
+      'privileges.manage',
+    ];
+    const bodies = Array.from({ length: 5000 }, (_, i) =>
+      JSON.stringify({ course, person: ids[(i * 7919) % PEOPLE], privilege: privileges[i % privileges.length] }),
+    );
+    const people = async (tenantId: string) =>
+      Number(
+        (
+          await store.sequelize.query<{ n: number }>('SELECT count(*)::int AS n FROM people WHERE tenant_id = $1', {
+            bind: [tenantId],
+            type: QueryTypes.SELECT,
+          })
+        )[0].n,
+      );
+
+    console.log(
+      `authorize over HTTP: ${PEOPLE} people, 1 course, ${privileges.length} privileges; ${CONNECTIONS} keep-alive connections (closed loop, own process), ${SECONDS} s per round after a warm-up; ${ROUNDS} rounds each of: quiet, and under SCIM creates at ${OTHER_TENANT_WRITES}/s in another tenant + ${SAME_TENANT_WRITES}/s in this one (open loop)`,
+    );
+    interface Round {
+      name: string;
+      load: HttpLoadResult;
+      serverCpuMs: number;
+      pgCpuMs: number;
+      queries: number;
+      writes?: { other: Writes; same: Writes; stored: boolean };
+    }
+    const rounds: Round[] = [];
+    const measure = async (name: string, withWrites: boolean, r: number) => {
+      const s0 = await server!.stats();
+      const p0 = pgCpu([database]);
+      const rows0 = withWrites ? [await people(other.id), await people(tenant.id)] : [];
+      const writers = withWrites
+        ? [
+            pacedWrites(`${url}/scim/v2`, otherScimToken, OTHER_TENANT_WRITES, `w${r}-other-`),
+            pacedWrites(`${url}/scim/v2`, scimToken, SAME_TENANT_WRITES, `w${r}-same-`),
+          ]
+        : [];
+      const load = await runHttpLoad({ url, token, bodies, seconds: SECONDS, connections: CONNECTIONS, warmup: 1000 });
+      const [otherW, sameW] = await Promise.all(writers.map((w) => w.stop()));
+      const p1 = pgCpu([database]);
+      const s1 = await server!.stats();
+      const round: Round = {
+        name,
+        load,
+        serverCpuMs: s1.cpuMs - s0.cpuMs,
+        queries: s1.queries - s0.queries,
+        pgCpuMs: pgCpuDelta(p0, p1).byDatabase[database] ?? 0,
+      };
+      if (withWrites) {
+        const stored =
+          (await people(other.id)) - rows0[0] === otherW.ok && (await people(tenant.id)) - rows0[1] === sameW.ok;
+        round.writes = { other: otherW, same: sameW, stored };
+      }
+      rounds.push(round);
+    };
+    // Warm-up: JIT, and every one of the 5,000 distinct checks asked once (the cache starts full).
+    await runHttpLoad({ url, token, bodies, seconds: 3, connections: CONNECTIONS, warmup: 0 });
+    for (let r = 0; r < ROUNDS; r++) {
+      await measure(`quiet #${r + 1}`, false, r);
+      await measure(`under writes #${r + 1}`, true, r);
+    }
+
+    const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? Number.NaN;
+    console.log(
+      table([
+        [
+          'round',
+          'authorize/s',
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'non-200',
+          'writes/s other + same',
+          'write p99 ms',
+          'writes failed',
+          'stored = 201s',
+          'server CPU µs/req',
+          'PG CPU µs/req',
+          'statements/req',
+        ],
+        ...rounds.map((r) => {
+          const all = r.load.requests + r.load.warmupRequests;
+          const w = r.writes;
+          return [
+            r.name,
+            fmt(r.load.rps, 0),
+            fmt(r.load.p50, 2),
+            fmt(r.load.p99, 2),
+            fmt(r.load.max, 1),
+            String(r.load.errors),
+            w ? `${fmt(w.other.ok / w.other.seconds, 1)} + ${fmt(w.same.ok / w.same.seconds, 1)}` : '—',
+            w ? fmt(p99([...w.other.latencies, ...w.same.latencies]), 1) : '—',
+            w ? String(w.other.failed + w.same.failed) : '—',
+            w ? (w.stored ? 'yes' : 'NO') : '—',
+            fmt((r.serverCpuMs * 1000) / all, 0),
+            fmt((r.pgCpuMs * 1000) / all, 0),
+            fmt(r.queries / all, 2),
+          ];
+        }),
+      ]),
+    );
+    for (const r of rounds) {
+      const f = r.writes?.other.firstFailure ?? r.writes?.same.firstFailure;
+      if (f) console.log(`  (${r.name}: first failed write: ${f})`);
+    }
+    const under = rounds.filter((r) => r.writes);
+    const rps = median(under.map((r) => r.load.rps));
+    const tail = median(under.map((r) => r.load.p99));
+    const clean = under.every((r) => r.load.errors === 0 && r.writes!.stored && r.writes!.other.failed === 0);
+    console.log(
+      `  under writes (median of ${under.length} rounds): ${fmt(rps, 0)} authorize/s, p99 ${fmt(tail, 2)} ms — goal ≥ 5,000/s and p99 ≤ 5 ms: ${rps >= 5000 && tail <= 5 && clean ? 'MET' : 'NOT MET'}`,
+    );
+    console.log(
+      "  notes: costs per request count the round's warm-up too, and under writes include the writes; statements = pg Client#query calls by the server; PG CPU = backends of this database (from /proc). The writers run in the bench process; the load generator, the server and PostgreSQL each in their own.",
+    );
+  } finally {
+    await server?.stop();
+    await db?.close();
+    await dbServer.drop();
+  }
+}
+
+await main();
