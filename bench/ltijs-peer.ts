@@ -147,12 +147,13 @@ export async function startLtijs(
   // Reached by the browser following the launch's redirect (not part of the measured round trip).
   Provider.onConnect((_token: unknown, _req: unknown, res: { send(body: string): void }) => res.send('launched'));
   // ltijs-sequelize's migrator (umzug) logs each migration to the console; the bench output stays clean.
-  const log = console.log;
-  console.log = () => undefined;
+  const { log, info } = console;
+  console.log = console.info = () => undefined;
   try {
     await Provider.deploy({ serverless: true, silent: true });
   } finally {
     console.log = log;
+    console.info = info;
   }
   await Provider.registerPlatform({
     url: o.issuer,

@@ -40,7 +40,7 @@ const CONCURRENCY = 8;
 const SECONDS = Number(process.env.SCIM_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.SCIM_BENCH_ROUNDS ?? 3);
 const LOOKUP_SECONDS = Number(process.env.SCIM_BENCH_LOOKUP_SECONDS ?? 3);
-const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 300);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 
 let missed = 0;
 function verdict(label: string, ok: boolean) {
@@ -353,7 +353,11 @@ async function main() {
     );
     const page1 = await timeGet(`${base}/Users?count=100&cursor=`, bigToken, 50, 10);
     const deep = await timeGet(`${base}/Users?count=100&cursor=${encodeCursor(at50k)}`, bigToken, 50, 10);
-    const deepIndex = await timeGet(`${base}/Users?count=100&startIndex=50001`, bigToken, 5, 1);
+    // startIndex paging reads and skips 50,000 rows: on a busy machine it can hit the statement timeout.
+    const deepIndex = await timeGet(`${base}/Users?count=100&startIndex=50001`, bigToken, 5, 1).catch((err: Error) => {
+      console.log(`  startIndex=50001 failed: ${err.message.slice(0, 200)}`);
+      return Number.NaN;
+    });
     console.log(
       `rosterbridge cursor page of 100: page 1 ${fmt(page1, 2)} ms | offset 50,000 ${fmt(deep, 2)} ms | ratio ${fmt(deep / page1, 2)} (${verdict('ratio ≤ 2', deep / page1 <= 2)})`,
     );
