@@ -116,7 +116,8 @@ export function startChildServer<Info = Record<string, unknown>>(
   kind: string,
   arg: unknown,
 ): Promise<ChildServer<Info>> {
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const profDir = process.env.BENCH_CPU_PROF ?? process.env.LTI_BENCH_CPU_PROF;
+  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
   const proc = spawn(process.execPath, [...prof, '--import', 'tsx', SERVERS, kind, JSON.stringify(arg)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, LOG_LEVEL: 'silent' },
