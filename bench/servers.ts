@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
+import * as authorize from '../src/domain/authorize.js';
 import { startServer } from '../src/server.js';
 import { startBetterAuthScim } from './better-auth-peer.js';
 import { startLtijs, type LtijsPeerOptions } from './ltijs-peer.js';
@@ -19,6 +20,33 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   queries++;
   return (query as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof query;
+
+/**
+ * Our authorization cache, observed (not changed): its hit/miss counters and which tenants its
+ * invalidations name ('*' for all), so the authorize bench can show why a round missed.
+ */
+const authzCaches: Array<{ stats?: { hits: number; misses: number } }> = [];
+const authzInvalidations = new Map<string, number>();
+const Cache = (authorize as Record<string, unknown>).AuthorizationCache as
+  | { prototype: Record<string, (...a: unknown[]) => unknown> }
+  | undefined;
+if (Cache && typeof Cache.prototype.start === 'function' && typeof Cache.prototype.invalidate === 'function') {
+  const { start, invalidate } = Cache.prototype;
+  Cache.prototype.start = function (this: (typeof authzCaches)[number], ...a: unknown[]) {
+    authzCaches.push(this);
+    return start.apply(this, a);
+  };
+  Cache.prototype.invalidate = function (this: unknown, tenantId: unknown, ...a: unknown[]) {
+    const key = `invalidate:${tenantId ?? '*'}`;
+    authzInvalidations.set(key, (authzInvalidations.get(key) ?? 0) + 1);
+    return invalidate.call(this, tenantId, ...a);
+  };
+}
+const authzStats = (): Record<string, number> => ({
+  authzHits: authzCaches.reduce((n, c) => n + (c.stats?.hits ?? 0), 0),
+  authzMisses: authzCaches.reduce((n, c) => n + (c.stats?.misses ?? 0), 0),
+  ...Object.fromEntries(authzInvalidations),
+});
 
 type Handler = (message: Record<string, unknown>) => Promise<Record<string, unknown>>;
 
@@ -39,7 +67,7 @@ async function start(
         ...(arg.env as Record<string, string> | undefined),
       });
       const server = await startServer(config, pino({ level: 'silent' }), { persist: false });
-      return { info: { url: server.url } };
+      return { info: { url: server.url }, extra: authzStats };
     }
     case 'ltijs': {
       const peer = await startLtijs(arg as unknown as LtijsPeerOptions);
