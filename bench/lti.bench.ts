@@ -1,22 +1,21 @@
 /**
  * LTI benchmark on PostgreSQL (DATABASE_URL; `npm run bench -- lti`). Each run creates its own
- * database and drops it.
+ * databases (ours, ltijs-sequelize's) and drops them.
  *
- *  1. Login + launch round trips per second: browser → /lti/login → platform auth endpoint →
- *     form post to /lti/launch, until the tool's redirect into the app. Against our tool and, in
- *     the same run with the same emulated platform and client, the ltijs Provider (its Express
- *     routes and validation, with an in-memory stand-in for its MongoDB layer). Each tool runs in
- *     its own child process (as it would in production); the emulated platform and the closed-loop
- *     clients run in this process. Runs alternate (ours, ltijs, ours, ltijs). Target: ≥ 2× ltijs.
+ *  1. Login + launch round trips per second: browser → tool login → platform auth endpoint →
+ *     form post of the signed id_token to the tool's launch URL, until the tool's accepted answer
+ *     (ours: 303 into the app with a ticket; ltijs: 302 to its app route with an `ltik`). Three
+ *     tools in one run, rounds alternating: ours, ltijs 5.9.9 on PostgreSQL (ltijs-sequelize
+ *     2.4.4, its durable setup) and ltijs in memory (a Map-backed plugin). Each tool runs in its own
+ *     process; the emulated platform and the closed-loop clients run in this one. Only accepted
+ *     launches count, and each tool's stored rows are checked against that count. Per round trip:
+ *     the tool process's CPU, its PostgreSQL backends' CPU, and statements sent. Goals (issue 13):
+ *     ≥ 2× ltijs(pg), ≥ 1.0× ltijs(memory).
  *  2. First launch of someone with 10,000 pending privilege grants vs someone with 1: the launch
  *     POST alone, median of interleaved samples, each a fresh SCIM-provisioned person. Target ≤ 1.2.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
+import pg from 'pg';
 import { QueryTypes } from 'sequelize';
 import { loadConfig } from '../src/config.js';
 import { connectDatabase } from '../src/db/connect.js';
@@ -24,31 +23,29 @@ import { createStore, inTransaction, type Store } from '../src/db/store.js';
 import { insertPerson } from '../src/domain/people.js';
 import { addPlatform } from '../src/domain/platforms.js';
 import { createTenant } from '../src/domain/tenants.js';
-import { startServer } from '../src/server.js';
 import { createDatabaseOnServer } from '../test/support/db.js';
+import { freePort } from '../test/support/processes.js';
+import { Browser, LTI_CLAIM, startPlatformEmulator, type PlatformEmulator } from '../test/support/platform-emulator.js';
 import {
-  Browser,
-  LTI_CLAIM,
-  runLaunch,
-  startPlatformEmulator,
-  type PlatformEmulator,
-} from '../test/support/platform-emulator.js';
-import { startLtijsProvider } from '../test/lti/ltijs-baseline.js';
+  type ChildServer,
+  type Cost,
+  databaseName,
+  emptyCost,
+  fmt,
+  machineLine,
+  measured,
+  median,
+  perOp,
+  startChildServer,
+  table,
+} from './support.js';
 
-const SECONDS = Number(process.env.LTI_BENCH_SECONDS ?? 6);
-const CONCURRENCY = Number(process.env.LTI_BENCH_CONCURRENCY ?? 8);
-const SELF = fileURLToPath(import.meta.url);
-const SAMPLES = Number(process.env.LTI_BENCH_SAMPLES ?? 25);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+const SECONDS = Number(process.env.LTI_BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.LTI_BENCH_ROUNDS ?? 3);
+const CONCURRENCY = Number(process.env.LTI_BENCH_CONCURRENCY ?? 4);
+const SAMPLES = Number(process.env.LTI_BENCH_SAMPLES ?? 20);
+const CALIBRATION = 10;
+const DEPLOYMENT = 'bench-deploy';
 
 function payload(target: string, deploymentId: string, sub: string, sourcedId?: string, contextId = 'bench-ctx') {
   return {
@@ -66,40 +63,82 @@ function payload(target: string, deploymentId: string, sub: string, sourcedId?: 
   };
 }
 
-/** Closed-loop clients for `seconds`; returns completed round trips per second (and failures). */
-async function roundTrips(
+interface Tool {
+  name: string;
+  server: ChildServer;
+  url: string;
+  loginPath: string;
+  target: string;
+  /** The tool's accepted answer to the launch POST. */
+  accepted(status: number, location: string): boolean;
+  /** PostgreSQL database the tool uses (its backends' CPU is counted), if any. */
+  database?: string;
+  /** Rows the tool has stored that prove a launch was validated and kept (one per launch). */
+  stored(): Promise<number>;
+  storedWhat: string;
+  cost: Cost;
+  seconds: number;
+  rounds: number[];
+  failed: number;
+  firstFailure?: string;
+  verified: number;
+}
+
+/**
+ * One login + launch as a browser does it. `between` runs after the login's answer (the
+ * statement calibration reads the server's counters there).
+ */
+async function roundTrip(
   emu: PlatformEmulator,
-  toolUrl: string,
-  loginPath: string,
-  target: string,
-  deploymentId: string,
-  sub: string,
-  seconds = SECONDS,
-) {
+  tool: Tool,
+  between?: () => Promise<void>,
+): Promise<{ ok: boolean; detail?: string }> {
+  const browser = new Browser();
+  const hint = randomUUID();
+  emu.prepare(hint, { payload: payload(tool.target, DEPLOYMENT, 'bench-user') });
+  const params = new URLSearchParams({
+    iss: emu.issuer,
+    login_hint: hint,
+    target_link_uri: tool.target,
+    client_id: emu.clientId,
+    lti_deployment_id: DEPLOYMENT,
+    lti_message_hint: 'msg-hint',
+  });
+  const login = await browser.fetch(`${tool.url}${tool.loginPath}?${params}`);
+  const loginBody = await login.text();
+  const authUrl = login.status === 302 ? login.headers.get('location') : null;
+  if (!authUrl) return { ok: false, detail: `login ${login.status}: ${loginBody.slice(0, 200)}` };
+  await between?.();
+  const auth = await browser.fetch(authUrl);
+  const page = await auth.text();
+  if (auth.status !== 200) return { ok: false, detail: `auth ${auth.status}: ${page.slice(0, 200)}` };
+  const launch = await browser.submitForm(page);
+  const body = await launch.text();
+  const location = launch.headers.get('location') ?? '';
+  if (tool.accepted(launch.status, location)) return { ok: true };
+  return { ok: false, detail: `launch ${launch.status} ${location}: ${body.slice(0, 200)}` };
+}
+
+/** Closed-loop clients for SECONDS; counts accepted launches. */
+async function round(emu: PlatformEmulator, tool: Tool, seconds = SECONDS) {
   let ok = 0;
   let failed = 0;
   let firstFailure: string | undefined;
-  const until = Date.now() + seconds * 1000;
-  const client = async () => {
-    while (Date.now() < until) {
-      const r = await runLaunch(
-        emu,
-        { payload: payload(target, deploymentId, sub) },
-        { toolUrl, loginPath, targetLinkUri: target, browser: new Browser(), deploymentId },
-      );
-      const s = r.launch?.status ?? 0;
-      if (s === 302 || s === 303) ok++;
-      else {
-        failed++;
-        firstFailure ??= `${r.login.status}/${r.auth?.status}/${s}: ${(await (r.launch ?? r.auth ?? r.login).text()).slice(0, 300)}`;
-      }
-      await r.launch?.arrayBuffer().catch(() => undefined);
-    }
-  };
+  const until = performance.now() + seconds * 1000;
   const started = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, client));
-  const secs = (performance.now() - started) / 1000;
-  return { perSecond: ok / secs, ok, failed, firstFailure };
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < until) {
+        const r = await roundTrip(emu, tool).catch((err: Error) => ({ ok: false, detail: err.message }));
+        if (r.ok) ok++;
+        else {
+          failed++;
+          firstFailure ??= r.detail;
+        }
+      }
+    }),
+  );
+  return { ok, failed, firstFailure, seconds: (performance.now() - started) / 1000 };
 }
 
 async function seedGrants(
@@ -124,139 +163,176 @@ async function seedGrants(
   );
 }
 
-/* ---------------------------------------------------------------- child processes (the tools) */
-
-async function child(mode: string, arg: string): Promise<void> {
-  if (mode === '--serve-ours') {
-    const { url, databaseUrl } = JSON.parse(arg) as { url: string; databaseUrl: string };
-    const config = loadConfig({
-      DATABASE_URL: databaseUrl,
-      PORT: new URL(url).port,
-      HOST: '127.0.0.1',
-      PUBLIC_URL: url,
-      LOG_LEVEL: 'silent',
-    });
-    await startServer(config, pino({ level: 'silent' }), { persist: false });
-  } else {
-    const platform = JSON.parse(arg) as Parameters<typeof startLtijsProvider>[0];
-    const { url } = await startLtijsProvider(platform);
-    process.stdout.write(`URL ${url}\n`);
-  }
-  process.on('SIGTERM', () => process.exit(0)); // exit normally, so --cpu-prof (LTI_BENCH_CPU_PROF) is written
-  process.stdout.write('READY\n');
-}
-
-function spawnTool(mode: string, arg: unknown): Promise<{ proc: ChildProcess; url: string }> {
-  const prof = process.env.LTI_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LTI_BENCH_CPU_PROF}`] : [];
-  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, mode, JSON.stringify(arg)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('READY')) resolve({ proc, url: /URL (\S+)/.exec(out)?.[1] ?? (arg as { url: string }).url });
-    });
-    proc.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
-  });
-}
-
-/** CPU time (user + system) a child process has used so far, in ms (Linux /proc; CLK_TCK 100). */
-function cpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (x: number, d = 1) => x.toFixed(d);
-
 async function main() {
-  const dbServer = await createDatabaseOnServer();
+  console.log(machineLine());
+  const oursDb = await createDatabaseOnServer();
+  const ltijsDb = await createDatabaseOnServer();
   const port = await freePort();
   const toolUrl = `http://127.0.0.1:${port}`;
-  const ours = await spawnTool('--serve-ours', { url: toolUrl, databaseUrl: dbServer.url });
-  const db = await connectDatabase(loadConfig({ DATABASE_URL: dbServer.url, LOG_LEVEL: 'silent' }), { poolMax: 2 });
-  const store = createStore(db.sequelize);
   const emu = await startPlatformEmulator();
-  const ltijsChild = await spawnTool('--serve-ltijs', {
+  const platform = {
     issuer: emu.issuer,
     clientId: emu.clientId,
     jwksUrl: emu.jwksUrl,
     authUrl: emu.authUrl,
     tokenUrl: emu.tokenUrl,
-  });
-  const ltijs = { url: ltijsChild.url };
+  };
+  const servers: ChildServer[] = [];
+  const ltijsPool = new pg.Pool({ connectionString: ltijsDb.url, max: 1 });
+  let db: Awaited<ReturnType<typeof connectDatabase>> | undefined;
   try {
+    const ours = await startChildServer('ours', { databaseUrl: oursDb.url, port });
+    servers.push(ours);
+    const ltijsPg = await startChildServer('ltijs', { storage: 'pg', databaseUrl: ltijsDb.url, ...platform });
+    servers.push(ltijsPg);
+    const ltijsMem = await startChildServer('ltijs', { storage: 'memory', ...platform });
+    servers.push(ltijsMem);
+    db = await connectDatabase(loadConfig({ DATABASE_URL: oursDb.url, LOG_LEVEL: 'silent' }), { poolMax: 2 });
+    const store = createStore(db.sequelize);
     const ctx = { actor: 'bench' };
     const tenant = await createTenant(store, ctx, { slug: 'lti-bench', name: 'LTI bench' });
     await addPlatform(store, ctx, tenant.id, {
       issuer: emu.issuer,
       clientId: emu.clientId,
-      deploymentId: 'bench-deploy',
+      deploymentId: DEPLOYMENT,
       authLoginUrl: emu.authUrl,
       authTokenUrl: emu.tokenUrl,
       jwksUrl: emu.jwksUrl,
       jitCreate: true,
     });
+    const count = async (sql: string) =>
+      Number((await store.sequelize.query<{ n: number }>(sql, { type: QueryTypes.SELECT }))[0].n);
+    const memoryInserts = async (server: ChildServer, collection: string) =>
+      (await server.stats()).extra[collection] ?? 0;
+    const tool = (t: Omit<Tool, 'cost' | 'seconds' | 'rounds' | 'failed' | 'verified'>): Tool => ({
+      ...t,
+      cost: emptyCost(),
+      seconds: 0,
+      rounds: [],
+      failed: 0,
+      verified: 0,
+    });
+    const tools: Tool[] = [
+      tool({
+        name: 'rosterbridge',
+        server: ours,
+        url: toolUrl,
+        loginPath: '/lti/login',
+        target: `${toolUrl}/lti/launch`,
+        accepted: (status, location) => status === 303 && location.includes('#lti_ticket='),
+        database: databaseName(oursDb.url),
+        stored: () => count('SELECT count(*)::int AS n FROM lti_nonces'),
+        storedWhat: 'lti_nonces rows',
+      }),
+      tool({
+        name: 'ltijs (PostgreSQL)',
+        server: ltijsPg,
+        url: ltijsPg.info.url,
+        loginPath: '/login',
+        target: `${ltijsPg.info.url}/launch`,
+        accepted: (status, location) => status === 302 && location.includes('ltik='),
+        database: databaseName(ltijsDb.url),
+        // Replace deletes and re-inserts the id token row: its sequence grows by one per launch.
+        stored: async () =>
+          Number((await ltijsPool.query('SELECT last_value FROM idtokens_id_seq')).rows[0].last_value),
+        storedWhat: 'idtokens_id_seq',
+      }),
+      tool({
+        name: 'ltijs (memory)',
+        server: ltijsMem,
+        url: ltijsMem.info.url,
+        loginPath: '/login',
+        target: `${ltijsMem.info.url}/launch`,
+        accepted: (status, location) => status === 302 && location.includes('ltik='),
+        stored: () => memoryInserts(ltijsMem, 'idtoken'),
+        storedWhat: 'id tokens stored',
+      }),
+    ];
 
     // ---- 1. round trips
     console.log(
-      `LTI login+launch round trips, ${CONCURRENCY} concurrent clients, ${SECONDS} s per run, runs alternating (each tool in its own process; same emulator)`,
+      `\nLTI login + launch round trips: ${CONCURRENCY} concurrent clients, ${ROUNDS} rounds × ${SECONDS} s per tool, rounds alternating; each tool in its own process, one emulated platform`,
     );
-    const cpu = { ours: { ms: 0, n: 0 }, ltijs: { ms: 0, n: 0 } };
-    const measured = async (
-      who: 'ours' | 'ltijs',
-      pid: number | undefined,
-      run: () => ReturnType<typeof roundTrips>,
-    ) => {
-      const before = cpuMs(pid);
-      const r = await run();
-      cpu[who].ms += cpuMs(pid) - before;
-      cpu[who].n += r.ok;
-      return r;
-    };
-    const oursRun = (seconds?: number) =>
-      measured('ours', ours.proc.pid, () =>
-        roundTrips(emu, toolUrl, '/lti/login', `${toolUrl}/lti/launch`, 'bench-deploy', 'bench-user', seconds),
-      );
-    const baseRun = (seconds?: number) =>
-      measured('ltijs', ltijsChild.proc.pid, () =>
-        roundTrips(emu, ltijs.url, '/login', `${ltijs.url}/launch`, 'bench-deploy', 'bench-user', seconds),
-      );
-    await oursRun(1); // warm-up: JIT, JWKS caches, connection pools
-    await baseRun(1);
-    const ours1 = await oursRun();
-    const base = await baseRun();
-    const ours2 = await oursRun();
-    const base2 = await baseRun();
-    for (const [name, r] of [
-      ['rosterbridge', ours1],
-      ['ltijs', base],
-      ['rosterbridge', ours2],
-      ['ltijs', base2],
-    ] as const) {
-      if (r.firstFailure) console.log(`  (${name}: ${r.failed} failed, first: ${r.firstFailure})`);
+    for (const t of tools) {
+      const w = await round(emu, t, 1); // warm-up: JIT, JWKS caches, connection pools
+      if (w.ok === 0) throw new Error(`${t.name}: no launch accepted in warm-up; first failure: ${w.firstFailure}`);
     }
-    const oursRate = (ours1.perSecond + ours2.perSecond) / 2;
-    const baseRate = (base.perSecond + base2.perSecond) / 2;
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const t of tools) {
+        const before = await t.stored();
+        const res = await measured(t.cost, t.server, t.database, () => round(emu, t));
+        const after = await t.stored();
+        t.verified += after - before;
+        t.seconds += res.seconds;
+        t.rounds.push(res.ok / res.seconds);
+        t.failed += res.failed;
+        t.firstFailure ??= res.firstFailure;
+      }
+    }
+
+    // Statements per login and per launch: sequential round trips, counters read between phases.
+    const statements = new Map<string, { login: number; launch: number }>();
+    for (const t of tools.filter((x) => x.database)) {
+      let login = 0;
+      let launch = 0;
+      for (let i = 0; i < CALIBRATION; i++) {
+        const q0 = (await t.server.stats()).queries;
+        let q1 = q0;
+        const r = await roundTrip(emu, t, async () => {
+          q1 = (await t.server.stats()).queries;
+        });
+        if (!r.ok) throw new Error(`${t.name}: calibration launch failed: ${r.detail}`);
+        const q2 = (await t.server.stats()).queries;
+        login += q1 - q0;
+        launch += q2 - q1;
+      }
+      statements.set(t.name, { login: login / CALIBRATION, launch: launch / CALIBRATION });
+    }
+
+    const rate = (t: Tool) => t.cost.ops / t.seconds;
     console.log(
-      `  rosterbridge (jose + Hono + PostgreSQL): ${fmt(oursRate)} round trips/s  (runs ${fmt(ours1.perSecond)}, ${fmt(ours2.perSecond)}; failed ${ours1.failed + ours2.failed})`,
+      table([
+        [
+          'tool',
+          'round trips/s',
+          'rounds',
+          'failed',
+          'stored = accepted',
+          'tool CPU ms/RT',
+          'PG CPU ms/RT',
+          'statements/RT',
+          'login + launch',
+        ],
+        ...tools.map((t) => {
+          const s = statements.get(t.name);
+          return [
+            t.name,
+            fmt(rate(t)),
+            t.rounds.map((x) => fmt(x, 0)).join(' / '),
+            String(t.failed),
+            `${t.verified === t.cost.ops ? 'yes' : 'NO'} (${t.verified} ${t.storedWhat})`,
+            fmt(perOp(t.cost, 'toolCpuMs'), 2),
+            t.database ? fmt(perOp(t.cost, 'pgCpuMs'), 2) : '—',
+            t.database ? fmt(perOp(t.cost, 'queries'), 1) : '—',
+            s ? `${fmt(s.login, 1)} + ${fmt(s.launch, 1)}` : '—',
+          ];
+        }),
+      ]),
+    );
+    for (const t of tools)
+      if (t.firstFailure) console.log(`  (${t.name}: ${t.failed} failed, first: ${t.firstFailure})`);
+    const [o, lp, lm] = tools.map(rate);
+    const vsPg = o / lp;
+    const vsMem = o / lm;
+    console.log(
+      `  ratio rosterbridge/ltijs(PostgreSQL) ${fmt(vsPg, 2)}× (goal ≥ 2×: ${vsPg >= 2 ? 'MET' : 'NOT MET'}); rosterbridge/ltijs(memory) ${fmt(vsMem, 2)}× (goal ≥ 1.0×: ${vsMem >= 1 ? 'MET' : 'NOT MET'})`,
+    );
+    const [oc, pc] = [tools[0].cost, tools[1].cost];
+    console.log(
+      `  CPU per round trip, tool + PostgreSQL: rosterbridge ${fmt(perOp(oc, 'toolCpuMs') + perOp(oc, 'pgCpuMs'), 2)} ms, ltijs(PostgreSQL) ${fmt(perOp(pc, 'toolCpuMs') + perOp(pc, 'pgCpuMs'), 2)} ms, ltijs(memory) ${fmt(perOp(tools[2].cost, 'toolCpuMs'), 2)} ms`,
     );
     console.log(
-      `  ltijs 5 (Express, in-memory DB plugin):  ${fmt(baseRate)} round trips/s  (runs ${fmt(base.perSecond)}, ${fmt(base2.perSecond)}; failed ${base.failed + base2.failed})`,
-    );
-    console.log(`  ratio: ${fmt(oursRate / baseRate, 2)}× (target ≥ 2×) ${oursRate / baseRate >= 2 ? 'PASS' : 'FAIL'}`);
-    const perRt = (w: 'ours' | 'ltijs') => cpu[w].ms / cpu[w].n;
-    console.log(
-      `  tool-process CPU per round trip (incl. warm-up): rosterbridge ${fmt(perRt('ours'), 2)} ms (+ its PostgreSQL work, not counted), ` +
-        `ltijs ${fmt(perRt('ltijs'), 2)} ms; ltijs/rosterbridge ${fmt(perRt('ltijs') / perRt('ours'), 2)}×`,
-    );
-    console.log(
-      '  note: the closed-loop clients and the emulated platform (an RS256 signature per launch) share the 2 cores; the ltijs baseline keeps its data in memory.',
+      `  notes: statements = pg Client#query calls by the tool process (BEGIN/COMMIT included); "login + launch" from ${CALIBRATION} sequential round trips. PG CPU = the tool's own database's backends (from /proc), without the shared WAL writer. The emulated platform (an RS256 signature per launch) and the clients run in the bench process and share the 2 cores with the tools and PostgreSQL.`,
     );
 
     // ---- 2. first launch with 1 vs 10,000 pending grants
@@ -321,14 +397,13 @@ async function main() {
     console.log(`  with 10,000 pending grants: ${fmt(median(many), 2)} ms`);
     console.log(`  ratio: ${fmt(ratio, 3)} (target ≤ 1.2) ${ratio <= 1.2 ? 'PASS' : 'FAIL'}`);
   } finally {
-    ltijsChild.proc.kill();
-    ours.proc.kill();
-    await new Promise((r) => setTimeout(r, 300));
+    await Promise.all(servers.map((s) => s.stop()));
     await emu.close();
-    await db.close();
-    await dbServer.drop();
+    await db?.close();
+    await ltijsPool.end();
+    await oursDb.drop();
+    await ltijsDb.drop();
   }
 }
 
-if (process.argv[2]?.startsWith('--serve-')) await child(process.argv[2], process.argv[3]);
-else await main();
+await main();

@@ -22,7 +22,9 @@ const env = {
 let failed = 0;
 for (const f of files) {
   process.stdout.write(`\n=== ${f} ===\n`);
+  const started = performance.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', `${dir}/${f}`], { stdio: 'inherit', env });
+  process.stdout.write(`(${f}: ${((performance.now() - started) / 1000).toFixed(0)} s, exit ${r.status})\n`);
   if (r.status !== 0) failed++;
 }
 process.exitCode = failed ? 1 : 0;

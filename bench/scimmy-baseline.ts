@@ -6,10 +6,11 @@ import SCIMMYRouters from 'scimmy-routers';
 
 /**
  * The baseline for bench/scim.bench.ts: a minimal SCIM server on SCIMMY + scimmy-routers (the Node
- * reference SCIM library) keeping Users in memory, with an O(1) userName index so the comparison is
- * about the protocol stack, not a naive store.
+ * reference SCIM library) keeping Users in memory, with an O(1) userName index (for uniqueness and
+ * `userName eq` filters) so the comparison is about the protocol stack, not a naive store. It runs
+ * in its own process (bench/servers.ts).
  */
-export async function startScimmyBaseline(): Promise<{ url: string; close(): Promise<void> }> {
+export async function startScimmyBaseline(): Promise<{ url: string; size(): number; close(): Promise<void> }> {
   const users = new Map<string, Record<string, unknown>>();
   const byUserName = new Map<string, string>();
   // SCIMMY's handler types are generic over its schema classes; this baseline only needs the shape.
@@ -27,7 +28,21 @@ export async function startScimmyBaseline(): Promise<{ url: string; close(): Pro
     byUserName.set(key, id);
     return record;
   })
-    .egress((resource: { id?: string }) => (resource.id ? users.get(resource.id) : [...users.values()]))
+    .egress(
+      (resource: { id?: string; filter?: Array<Record<string, unknown[]>> & { match(v: unknown[]): unknown[] } }) => {
+        if (resource.id) return users.get(resource.id);
+        const filter = resource.filter;
+        if (!filter) return [...users.values()];
+        // `userName eq "…"` (case-insensitive, as RFC 7643 defines userName) from the index; any other
+        // filter the way SCIMMY documents it, by matching every record.
+        const eq = filter.length === 1 && Object.keys(filter[0]).length === 1 ? filter[0].userName : undefined;
+        if (eq?.[0] === 'eq') {
+          const id = byUserName.get(String(eq[1]).toLowerCase());
+          return id ? [users.get(id)] : [];
+        }
+        return filter.match([...users.values()]);
+      },
+    )
     .degress((resource: { id?: string }) => {
       users.delete(resource.id!);
     });
@@ -38,6 +53,7 @@ export async function startScimmyBaseline(): Promise<{ url: string; close(): Pro
   });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/scim`,
+    size: () => users.size,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
