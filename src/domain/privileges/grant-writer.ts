@@ -2,6 +2,7 @@ import type { InferAttributes, Model, ModelStatic, Transaction } from 'sequelize
 import type { ActorContext, Store } from '../../db/store.js';
 import { NotFoundError } from '../../errors.js';
 import { recordAuditBatch, type AuditBatchEntry } from '../audit.js';
+import { emitPrivilegesChanged } from '../events.js';
 import { changedOnCommit } from '../change-signal.js';
 import { advisoryLocks } from '../locks.js';
 import type { PrivilegeGrant } from '../privilege-models.js';
@@ -184,6 +185,7 @@ export async function writeGrants(
   }
   if (audits.length) {
     await recordAuditBatch(store, t, ctx, tenantId, audits);
+    await emitPrivilegesChanged(store, t, tenantId, kind, audits, ctx.actor);
     changedOnCommit(t, tenantId);
   }
   return out;
