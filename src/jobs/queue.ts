@@ -118,9 +118,8 @@ export class JobQueue {
     };
     if (await this.boss.getQueue(name)) await this.boss.updateQueue(name, queue);
     else await this.boss.createQueue(name, queue);
-    const run = async ([job]: PgBoss.Job<P>[]) => {
-      const attempt = ((job as unknown as { retryCount?: number }).retryCount ?? 0) + 1;
-      await handler(job.data, { id: job.id, name, attempt });
+    const run = async ([job]: PgBoss.JobWithMetadata<P>[]) => {
+      await handler(job.data, { id: job.id, name, attempt: job.retryCount + 1 });
     };
     const workers: string[] = [];
     // pg-boss runs one fetch loop per work() call: one per unit of concurrency.
@@ -128,7 +127,7 @@ export class JobQueue {
       workers.push(
         await this.boss.work<P>(
           name,
-          { batchSize: 1, pollingIntervalSeconds: this.options.pollIntervalMs / 1000 },
+          { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.options.pollIntervalMs / 1000 },
           run,
         ),
       );
