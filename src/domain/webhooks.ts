@@ -328,6 +328,15 @@ async function queueAttempt(store: Store, t: Transaction, deliveryId: string, at
  * anywhere at any time: each delivery is queued once, in the transaction that marks it queued.
  */
 export async function dispatchDeliveries(store: Store): Promise<number> {
+  // The common case (nothing to dispatch) is one probe on the partial index, kept out of query
+  // hooks like the queue's own polling: background work, not part of any request.
+  const [probe] = await store.sequelize.query<{ work: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status IN ('pending', 'sending')
+        AND (NOT queued OR lease_until < now())) AS work`,
+    // `hooks` is honoured by Sequelize's query() but missing from its QueryOptions type.
+    { type: QueryTypes.SELECT, hooks: false } as { type: QueryTypes.SELECT },
+  );
+  if (!probe.work) return 0;
   await store.sequelize.query(
     `UPDATE webhook_deliveries SET status = 'pending', queued = false, lease_until = NULL
       WHERE status = 'sending' AND lease_until < now()`,
