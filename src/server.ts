@@ -15,8 +15,12 @@ export interface RunningServer {
   url: string;
   port: number;
   db: Database;
-  /** The job queue this server works (register more tasks on it). */
-  jobs: JobQueue;
+  /**
+   * The job queue this server works (register more tasks on it). It starts right after the server
+   * listens, so readiness does not wait for it; until then `addJob` finds no queue and the work
+   * waits in its table for the first dispatch.
+   */
+  jobs: Promise<JobQueue>;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the database. */
   close(): Promise<void>;
 }
@@ -37,7 +41,6 @@ export async function startServer(
     const expected = await knownMigrations();
     let draining = false;
     const store = createStore(db.sequelize, { toolKeySecrets: config.toolKeySecrets });
-    const jobs = await startJobs(store, config, logger);
     const app = createApp({
       config,
       store,
@@ -45,10 +48,9 @@ export async function startServer(
       readiness: readinessCheck(db.sequelize, expected),
       draining: () => draining,
     });
-    const server = await listen(app.fetch, config).catch(async (err) => {
-      await jobs.stop();
-      throw err;
-    });
+    const server = await listen(app.fetch, config);
+    const jobs = startJobs(store, config, logger);
+    jobs.catch((err) => logger.error({ err }, 'the job queue did not start: background work waits'));
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${port}`;
     logger.info({ port, database: db.kind }, 'listening');
@@ -65,7 +67,10 @@ export async function startServer(
           draining = true;
           await drain(server, config.shutdownTimeoutMs, logger);
           // Running jobs finish (or are left to pg-boss to retry) before the database closes.
-          await jobs.stop(config.shutdownTimeoutMs);
+          await jobs.then(
+            (queue) => queue.stop(config.shutdownTimeoutMs),
+            () => {},
+          );
           await db.close();
           logger.info('stopped');
         })()),

@@ -47,7 +47,7 @@ export class Outbox {
    * waits), else a drain here unless one is running; never throws (a failed send stays queued).
    */
   kick(): void {
-    if (jobQueueOf(this.store)) {
+    if (jobQueueOf(this.store)?.has(MAIL_TASK)) {
       void addJob(this.store, MAIL_TASK, {}, { jobKey: 'drain' }).catch((err) =>
         this.options.logger?.warn({ err }, 'queueing the mail drain failed'),
       );

@@ -139,9 +139,18 @@ export class JobQueue {
     for (const id of this.workers.get(name) ?? []) this.boss.notifyWorker(id);
   }
 
-  /** Queues a job; returns its id, or null when a stately task already has one queued under the key. */
+  /** Whether a task of this name is registered (and so may be added). */
+  has(name: string): boolean {
+    return this.tasks.has(name);
+  }
+
+  /**
+   * Queues a job; returns its id, or null when a stately task already has one queued under the key
+   * (or the queue has stopped). A task never registered is a programming error: it throws.
+   */
   async addJob(name: string, payload: object, options: JobOptions = {}): Promise<string | null> {
     if (this.stopped) return null;
+    if (!this.tasks.has(name)) throw new Error(`no job task "${name}" is registered`);
     const id = await this.boss.send(name, payload, {
       ...(options.runAt ? { startAfter: options.runAt } : {}),
       ...(options.jobKey ? { singletonKey: options.jobKey } : {}),
@@ -177,8 +186,8 @@ export class JobQueue {
 
 /**
  * Adds a job on the queue running in this process, inside `transaction` when given; returns null
- * when no queue runs here (a CLI process): callers that need the job anyway leave a row that a
- * scheduled sweep picks up.
+ * when no queue runs here (a CLI process) or it has not registered the task yet (the server is
+ * starting): callers that need the job anyway leave a row that a scheduled sweep picks up.
  */
 export async function addJob(
   store: Pick<Store, 'sequelize'>,
@@ -187,5 +196,5 @@ export async function addJob(
   options: JobOptions = {},
 ): Promise<string | null> {
   const queue = jobQueueOf(store);
-  return queue ? queue.addJob(name, payload, options) : null;
+  return queue?.has(name) ? queue.addJob(name, payload, options) : null;
 }
