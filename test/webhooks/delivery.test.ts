@@ -143,6 +143,26 @@ describe(`events from the real changes on ${backendName}`, () => {
     });
   });
 
+  it('deprovisioning a person over SCIM revokes their grants and sends privileges.changed for it', async () => {
+    const s = await school(['privileges.changed']);
+    const course = await s.api.post('/courses', { title: 'Physics', externalKey: 'SIS-PHYS' });
+    const created = await scim(server, s.scimToken, 'POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: 'lise@school.example',
+    });
+    expect(
+      (await s.api.put(`/courses/${course.body.id}/privileges/${created.id}`, { allow: ['grades.view'] })).status,
+    ).toBe(200);
+    await s.receiver.waitFor(ofType('privileges.changed'));
+    await scim(server, s.scimToken, 'DELETE', `/Users/${created.id}`, undefined);
+    const [, revoked] = await s.receiver.waitFor(ofType('privileges.changed'), 2);
+    expect(revoked.verified).toBe(true);
+    expect(revoked.payload!.data).toMatchObject({
+      before: { courseId: course.body.id, personId: created.id, allow: ['grades.view'] },
+      after: { courseId: course.body.id, personId: created.id, allow: [], deny: [] },
+    });
+  });
+
   it('roster.synced is sent when a roster sync emits it in its transaction', async () => {
     const s = await school(['roster.synced']);
     await inTransaction(server.store, (t) =>

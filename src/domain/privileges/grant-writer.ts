@@ -268,19 +268,15 @@ export async function revokePersonGrants(
     if (!list) byCourse.set(r.courseId, (list = []));
     list.push(r);
   }
-  await recordAuditBatch(
-    store,
-    t,
-    ctx,
-    tenantId,
-    [...byCourse].map(([courseId, list]) => ({
-      action: 'privileges.revoke_all',
-      targetType: 'course_person',
-      targetId: `${courseId}/${personId}`,
-      before: { courseId, personId, ...grantAuditView(list) },
-      after: { courseId, personId, allow: [], deny: [] },
-    })),
-  );
+  const revoked = [...byCourse].map(([courseId, list]) => ({
+    action: 'privileges.revoke_all',
+    targetType: 'course_person',
+    targetId: `${courseId}/${personId}`,
+    before: { courseId, personId, ...grantAuditView(list) },
+    after: { courseId, personId, allow: [], deny: [] },
+  }));
+  await recordAuditBatch(store, t, ctx, tenantId, revoked);
+  await emitPrivilegesChanged(store, t, tenantId, 'person', revoked, ctx.actor);
   if (rows.length) changedOnCommit(t, tenantId);
   return rows.length;
 }
