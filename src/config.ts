@@ -74,6 +74,16 @@ const schema = z.object({
       (v) => v === undefined || v.split(',').every((p) => Buffer.from(p.trim(), 'base64').length === 32),
       'must be comma-separated base64 secrets of 32 bytes each',
     ),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds, e.g. 5,300,1800')
+    .default('5,300,1800,7200,18000,36000,36000'),
+  JOBS_POLL_INTERVAL_MS: z.coerce.number().int().min(500).default(2000),
   DEMO_LMS: z
     .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
     .default('false')
@@ -109,6 +119,16 @@ export interface Config {
   operatorTokenSha256: string | undefined;
   /** Secrets that seal the tool's private keys at rest: the current one first, then previous ones (rotation). */
   toolKeySecrets: Buffer[];
+  /** Outgoing webhooks (src/domain/webhooks.ts). */
+  webhooks: {
+    /** Allow endpoints on loopback, private and link-local addresses (tests, closed networks). */
+    allowPrivateTargets: boolean;
+    timeoutMs: number;
+    /** Seconds to wait before each retry after a failed attempt; after the last one the delivery is dead-lettered. */
+    retryScheduleSeconds: number[];
+  };
+  /** The job queue (src/jobs/queue.ts): how often an idle worker looks for work. */
+  jobs: { pollIntervalMs: number };
   /** Serve the stand-in LMS of `rosterbridge dev seed` under /dev/lms (demos only). */
   demoLms: boolean;
 }
@@ -171,6 +191,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.TOOL_KEY_SECRET ? [e.TOOL_KEY_SECRET] : []),
       ...(e.TOOL_KEY_SECRET_PREVIOUS?.split(',').map((p) => p.trim()) ?? []),
     ].map((b) => Buffer.from(b, 'base64')),
+    webhooks: {
+      allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryScheduleSeconds: e.WEBHOOK_RETRY_SCHEDULE.split(',').map(Number),
+    },
+    jobs: { pollIntervalMs: e.JOBS_POLL_INTERVAL_MS },
     demoLms: e.DEMO_LMS,
   };
 }

@@ -5,6 +5,8 @@ import type { Config } from './config.js';
 import { connectDatabase, type Database } from './db/connect.js';
 import { knownMigrations, migrate } from './db/migrator.js';
 import { createStore } from './db/store.js';
+import type { JobQueue } from './jobs/queue.js';
+import { startJobs } from './jobs/service.js';
 import { createApp } from './http/app.js';
 import { answerClientErrors } from './http/client-error.js';
 import { readinessCheck } from './http/health.js';
@@ -13,6 +15,12 @@ export interface RunningServer {
   url: string;
   port: number;
   db: Database;
+  /**
+   * The job queue this server works (register more tasks on it). It starts right after the server
+   * listens, so readiness does not wait for it; until then `addJob` finds no queue and the work
+   * waits in its table for the first dispatch.
+   */
+  jobs: Promise<JobQueue>;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the database. */
   close(): Promise<void>;
 }
@@ -32,14 +40,17 @@ export async function startServer(
     if (applied.length) logger.info({ applied }, 'migrations applied');
     const expected = await knownMigrations();
     let draining = false;
+    const store = createStore(db.sequelize, { toolKeySecrets: config.toolKeySecrets });
     const app = createApp({
       config,
-      store: createStore(db.sequelize, { toolKeySecrets: config.toolKeySecrets }),
+      store,
       logger,
       readiness: readinessCheck(db.sequelize, expected),
       draining: () => draining,
     });
     const server = await listen(app.fetch, config);
+    const jobs = startJobs(store, config, logger);
+    jobs.catch((err) => logger.error({ err }, 'the job queue did not start: background work waits'));
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${port}`;
     logger.info({ port, database: db.kind }, 'listening');
@@ -50,10 +61,16 @@ export async function startServer(
       url,
       port,
       db,
+      jobs,
       close: () =>
         (closing ??= (async () => {
           draining = true;
           await drain(server, config.shutdownTimeoutMs, logger);
+          // Running jobs finish (or are left to pg-boss to retry) before the database closes.
+          await jobs.then(
+            (queue) => queue.stop(config.shutdownTimeoutMs),
+            () => {},
+          );
           await db.close();
           logger.info('stopped');
         })()),

@@ -29,6 +29,13 @@ import {
   type Tenant,
   type TenantAdmin,
 } from '../domain/tenancy-models.js';
+import {
+  initWebhooksModels,
+  type WebhookAttempt,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WebhookEvent,
+} from '../domain/webhooks-models.js';
 
 /**
  * The models of one Sequelize instance, one per table of migrations/ (umzug's own meta table
@@ -62,6 +69,10 @@ export interface Models {
   LtiTicket: ModelStatic<LtiTicket>;
   ToolKey: ModelStatic<ToolKey>;
   LtiRegistrationLink: ModelStatic<LtiRegistrationLink>;
+  WebhookEndpoint: ModelStatic<WebhookEndpoint>;
+  WebhookEvent: ModelStatic<WebhookEvent>;
+  WebhookDelivery: ModelStatic<WebhookDelivery>;
+  WebhookAttempt: ModelStatic<WebhookAttempt>;
 }
 
 export function defineModels(sequelize: Sequelize): Models {
@@ -73,6 +84,7 @@ export function defineModels(sequelize: Sequelize): Models {
     ...initPrivilegeModels(sequelize),
     ...initInvitationsModels(sequelize),
     ...initLtiModels(sequelize),
+    ...initWebhooksModels(sequelize),
   };
   associate(models);
   return models;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { fn, literal, type Transaction } from 'sequelize';
 import type { Store } from '../db/store.js';
 import { exec } from '../db/sql.js';
+import { addJob, jobQueueOf } from '../jobs/queue.js';
 
 /**
  * Mail goes through an outbox table written in the same transaction as the change that causes it
@@ -28,6 +29,9 @@ export async function enqueueMail(store: Store, t: Transaction, tenantId: string
 
 const MAX_ATTEMPTS = 5;
 
+/** The job queue task that drains the outbox (src/jobs/service.ts). */
+export const MAIL_TASK = 'mail.drain';
+
 export class Outbox {
   private draining: Promise<number> | null = null;
   private transport: Transporter | null;
@@ -38,8 +42,17 @@ export class Outbox {
     this.transport = options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : null;
   }
 
-  /** Starts a drain unless one is running; never throws (a failed send stays queued for the next). */
+  /**
+   * Asks for a drain: a `mail.drain` job on the queue when one runs in this process (at most one
+   * waits), else a drain here unless one is running; never throws (a failed send stays queued).
+   */
   kick(): void {
+    if (jobQueueOf(this.store)?.has(MAIL_TASK)) {
+      void addJob(this.store, MAIL_TASK, {}, { jobKey: 'drain' }).catch((err) =>
+        this.options.logger?.warn({ err }, 'queueing the mail drain failed'),
+      );
+      return;
+    }
     void this.drain().catch((err) => this.options.logger?.warn({ err }, 'outbox drain failed'));
   }
 

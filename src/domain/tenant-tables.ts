@@ -28,6 +28,10 @@ export const NOT_EXPORTED: Record<string, string> = {
   lti_registration_links: 'single-use registration secrets',
   lti_tickets: 'one-minute launch tickets',
   outbox: 'mail already queued or sent',
+  webhook_endpoints: 'signing secrets: a restored tenant registers its endpoints again',
+  webhook_events: 'events already emitted',
+  webhook_deliveries: 'deliveries already made or dead-lettered',
+  webhook_attempts: 'deliveries already made or dead-lettered',
 };
 /** Columns an export leaves out: secrets. An import fills them with fresh unusable values. */
 export const SECRET_COLUMNS: Record<string, string[]> = { invitations: ['token_hash'] };

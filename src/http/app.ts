@@ -18,6 +18,7 @@ import { accessLog, bodyLimit, requestContext, requireToken } from './middleware
 import { buildOpenApi, renderDocsPage } from './openapi.js';
 import { ltiRoutes, renderLtiError } from '../../lti/routes.js';
 import { platformRoutes } from './api-platforms.js';
+import { webhookRoutes } from './api-webhooks.js';
 import { renderScimError, scimApp } from '../../scim/routes.js';
 import { contractRouter } from '../contract/common.js';
 import { describeLti } from '../contract/lti.js';
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps) {
   api.route('/', tenantRoutes(deps.store));
   api.route('/', privileges.routes);
   api.route('/', platformRoutes(deps.store, deps.config));
+  api.route('/', webhookRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
   app.route('/operator/v1', operatorRoutes(deps.store, deps.config));
   app.route('/app', webRoutes());

@@ -2,6 +2,7 @@ import type { InferAttributes, Model, ModelStatic, Transaction } from 'sequelize
 import type { ActorContext, Store } from '../../db/store.js';
 import { NotFoundError } from '../../errors.js';
 import { recordAuditBatch, type AuditBatchEntry } from '../audit.js';
+import { emitPrivilegesChanged } from '../events.js';
 import { changedOnCommit } from '../change-signal.js';
 import { advisoryLocks } from '../locks.js';
 import type { PrivilegeGrant } from '../privilege-models.js';
@@ -184,6 +185,7 @@ export async function writeGrants(
   }
   if (audits.length) {
     await recordAuditBatch(store, t, ctx, tenantId, audits);
+    await emitPrivilegesChanged(store, t, tenantId, kind, audits, ctx.actor);
     changedOnCommit(t, tenantId);
   }
   return out;
@@ -266,19 +268,15 @@ export async function revokePersonGrants(
     if (!list) byCourse.set(r.courseId, (list = []));
     list.push(r);
   }
-  await recordAuditBatch(
-    store,
-    t,
-    ctx,
-    tenantId,
-    [...byCourse].map(([courseId, list]) => ({
-      action: 'privileges.revoke_all',
-      targetType: 'course_person',
-      targetId: `${courseId}/${personId}`,
-      before: { courseId, personId, ...grantAuditView(list) },
-      after: { courseId, personId, allow: [], deny: [] },
-    })),
-  );
+  const revoked = [...byCourse].map(([courseId, list]) => ({
+    action: 'privileges.revoke_all',
+    targetType: 'course_person',
+    targetId: `${courseId}/${personId}`,
+    before: { courseId, personId, ...grantAuditView(list) },
+    after: { courseId, personId, allow: [], deny: [] },
+  }));
+  await recordAuditBatch(store, t, ctx, tenantId, revoked);
+  await emitPrivilegesChanged(store, t, tenantId, 'person', revoked, ctx.actor);
   if (rows.length) changedOnCommit(t, tenantId);
   return rows.length;
 }
