@@ -1,4 +1,10 @@
 import type { InferAttributes, ModelStatic, Sequelize } from 'sequelize';
+import {
+  type AdminSession,
+  initAdminSessionModels,
+  type LaunchLogEntry,
+  type ProvisioningLogEntry,
+} from '../domain/admin-session-models.js';
 import { type Course, type CourseMembership, initCoursesModels } from '../domain/courses-models.js';
 import { type Group, type GroupMember, initGroupsModels } from '../domain/groups-models.js';
 import { initInvitationsModels, type Invitation, type OutboxMessage } from '../domain/invitations-models.js';
@@ -62,6 +68,9 @@ export interface Models {
   LtiTicket: ModelStatic<LtiTicket>;
   ToolKey: ModelStatic<ToolKey>;
   LtiRegistrationLink: ModelStatic<LtiRegistrationLink>;
+  AdminSession: ModelStatic<AdminSession>;
+  ProvisioningLogEntry: ModelStatic<ProvisioningLogEntry>;
+  LaunchLogEntry: ModelStatic<LaunchLogEntry>;
 }
 
 export function defineModels(sequelize: Sequelize): Models {
@@ -73,6 +82,7 @@ export function defineModels(sequelize: Sequelize): Models {
     ...initPrivilegeModels(sequelize),
     ...initInvitationsModels(sequelize),
     ...initLtiModels(sequelize),
+    ...initAdminSessionModels(sequelize),
   };
   associate(models);
   return models;

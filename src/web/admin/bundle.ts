@@ -1,0 +1,1 @@
+export const ADMIN_PAGE_SCRIPT: string | undefined = undefined;
