@@ -7,6 +7,7 @@ import { TokenResolver } from '../domain/tokens.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import { tenantRoutes } from './api-tenant.js';
 import { scimRequestLog } from './api-admin-hooks.js';
+import { adminRoutes } from './api-admin.js';
 import { adminOrSession } from './api-auth.js';
 import { privilegesApi } from './api-privileges.js';
 import { webRoutes } from '../web/routes.js';
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps) {
     }),
   );
   api.route('/', tenantRoutes(deps.store));
+  api.route('/', adminRoutes(deps.store, deps.config));
   api.route('/', privileges.routes);
   api.route('/', platformRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
