@@ -1,58 +1,25 @@
 /** @jsxImportSource hono/jsx */
-import type { Child } from 'hono/jsx';
-import { raw } from 'hono/html';
-import { COURSE_ADMIN_JS, SESSION_JS, WELCOME_JS } from './client.js';
+import { Layout } from './layout.js';
 
 /**
- * Server-rendered pages (hono/jsx): the course admin page and the learner landing page. No CDN,
- * no framework: a small inline script under a per-response CSP nonce redeems the launch ticket for
- * a bearer session and calls /api/v1 with it. Data for the script travels in a JSON element.
+ * Server-rendered app pages on the shared layout (./layout.tsx). The pages hold no data
+ * server-side; their script (src/web/client) calls /api/v1 with the launch session.
  */
-const STYLE = `body{font:15px/1.5 system-ui,sans-serif;max-width:64rem;margin:1.5rem auto;padding:0 1rem;color:#1b1f24}
-h1{font-size:1.35rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.5rem 0 .5rem}.muted{color:#57606a;font-size:.9rem}
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d8dee4;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{font-weight:600;background:#f6f8fa}code{font:.85rem ui-monospace,monospace}
-.tag{display:inline-block;border-radius:.6rem;padding:0 .45rem;margin:0 .15rem .15rem 0;font-size:.8rem;background:#eef1f4}
+const PAGE_STYLE = `.tag{display:inline-block;border-radius:.6rem;padding:0 .45rem;margin:0 .15rem .15rem 0;font-size:.8rem;background:#eef1f4}
 .allow{background:#dafbe1}.deny{background:#ffebe9}.eff{background:#ddf4ff}.status-invited{background:#fff8c5}
 fieldset{border:1px solid #d8dee4;border-radius:.4rem;margin:.5rem 0;padding:.5rem .75rem}legend{font-weight:600}
-label{margin-right:.8rem;white-space:nowrap}input[type=text],input[type=search]{font:inherit;padding:.3rem .4rem;min-width:18rem}
-button{font:inherit;padding:.3rem .9rem;cursor:pointer}#status{min-height:1.5rem;font-weight:600}.error{color:#cf222e}
-.panel{border:1px solid #d8dee4;border-radius:.5rem;padding:.75rem 1rem;margin:1rem 0;background:#fbfcfd}`;
-
-function Layout(props: { title: string; nonce: string; data: unknown; script: string; children?: Child }) {
-  return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width,initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>{props.title}</title>
-        <style>{raw(STYLE)}</style>
-      </head>
-      <body>
-        {props.children}
-        <script type="application/json" id="rb-data">
-          {raw(jsonForScript(props.data))}
-        </script>
-        <script nonce={props.nonce}>{raw(SESSION_JS + props.script)}</script>
-      </body>
-    </html>
-  );
-}
-
-/** JSON safe inside <script>: no "</script>", no comment openers, no U+2028/9. */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value)
-    .replace(/</g, '\\u003c')
-    .replace(/>/g, '\\u003e')
-    .replace(/&/g, '\\u0026')
-    .replace(/\u2028/g, '\\u2028')
-    .replace(/\u2029/g, '\\u2029');
-}
+fieldset label{display:inline-block;margin-right:1rem}.error{color:#cf222e}`;
 
 export function CourseAdminPage(props: { nonce: string; courseId: string }) {
   return (
-    <Layout title="Course privileges" nonce={props.nonce} data={{ courseId: props.courseId }} script={COURSE_ADMIN_JS}>
+    <Layout
+      title="Course privileges"
+      nonce={props.nonce}
+      data={{ courseId: props.courseId }}
+      script="course-admin"
+      style={PAGE_STYLE}
+      wide
+    >
       <header>
         <p class="muted" id="who">
           Signing you in…
@@ -159,7 +126,13 @@ export function CourseAdminPage(props: { nonce: string; courseId: string }) {
 
 export function WelcomePage(props: { nonce: string; invitation: string | null }) {
   return (
-    <Layout title="Welcome" nonce={props.nonce} data={{ invitation: props.invitation }} script={WELCOME_JS}>
+    <Layout
+      title="Welcome"
+      nonce={props.nonce}
+      data={{ invitation: props.invitation }}
+      script="welcome"
+      style={PAGE_STYLE}
+    >
       <h1 id="welcome">Welcome</h1>
       <p id="status" role="status" aria-live="polite"></p>
       <section id="mine" hidden>
