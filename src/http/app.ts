@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps) {
   api.route('/', platformRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
   app.route('/operator/v1', operatorRoutes(deps.store, deps.config));
-  app.route('/app', webRoutes());
+  app.route('/app', webRoutes({ store: deps.store, config: deps.config }));
   app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
   if (deps.config.demoLms)
     app.route(DEMO_LMS_PATH, demoLmsRoutes({ store: deps.store, publicUrl: deps.config.publicUrl }));
