@@ -11,7 +11,6 @@ import { adminRoutes } from './api-admin.js';
 import { adminOrSession } from './api-auth.js';
 import { privilegesApi } from './api-privileges.js';
 import { webRoutes } from '../web/routes.js';
-import { adminPage } from '../web/admin/index.js';
 import { verifySession } from '../../lti/session.js';
 import './context.js';
 import { createOnError } from './errors.js';
@@ -101,8 +100,7 @@ export function createApp(deps: AppDeps) {
   api.route('/', platformRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
   app.route('/operator/v1', operatorRoutes(deps.store, deps.config));
-  app.route('/app/admin', adminPage({ config: deps.config, store: deps.store, tokens }));
-  app.route('/app', webRoutes());
+  app.route('/app', webRoutes({ store: deps.store, config: deps.config }));
   app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
   if (deps.config.demoLms)
     app.route(DEMO_LMS_PATH, demoLmsRoutes({ store: deps.store, publicUrl: deps.config.publicUrl }));

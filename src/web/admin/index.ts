@@ -3,14 +3,16 @@ import { createRegistrationLink } from '../../../lti/registration.js';
 import { SESSION_COOKIE, verifySession } from '../../../lti/session.js';
 import type { Config } from '../../config.js';
 import type { Store } from '../../db/store.js';
-import type { TokenResolver } from '../../domain/tokens.js';
+import { TokenResolver } from '../../domain/tokens.js';
 import { adminPageRoutes } from './routes.js';
 
 /** The school admin page wired to the LTI layer: launch sessions from its cookie, registration links. */
-export function adminPage(deps: { config: Config; store: Store; tokens: TokenResolver }) {
+export function adminPage(deps: { config: Config; store: Store; tokens?: TokenResolver }) {
   const { config, store } = deps;
   return adminPageRoutes({
-    ...deps,
+    config,
+    store,
+    tokens: deps.tokens ?? new TokenResolver(store),
     launchSession: async (c) => {
       const token = getCookie(c, SESSION_COOKIE);
       return token ? verifySession(store, config.publicUrl, token) : null;
