@@ -15,6 +15,7 @@ export const CLIENT_ENTRIES = [
   'lti-verify',
   'lti-autosubmit',
   'lti-registered',
+  'admin',
 ] as const;
 export type ClientEntry = (typeof CLIENT_ENTRIES)[number];
 

@@ -1,12 +1,11 @@
 /** @jsxImportSource hono/jsx */
-import type { Child } from 'hono/jsx';
-import { raw } from 'hono/html';
 import type { AuditLine } from '../../domain/admin-session-audit.js';
 import type { LaunchLogItem } from '../../domain/launch-log.js';
 import type { PlatformView } from '../../domain/platforms.js';
 import type { PersonSummary } from '../../domain/people-search.js';
 import type { ProvisioningLogItem } from '../../domain/provisioning-log.js';
 import type { TokenView } from '../../domain/tokens.js';
+import { Layout } from '../layout.js';
 import {
   actionWords,
   checkWords,
@@ -21,59 +20,29 @@ import {
  * The school admin page (/app/admin) and its sign-in, 401 and 403 pages, rendered on the server
  * (hono/jsx): every panel works without script; the page's script only adds copy buttons.
  */
-const STYLE = `:root{color-scheme:light}body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fff}
-.wrap{max-width:72rem;margin:0 auto;padding:1rem 1.25rem 3rem}header.top{border-bottom:1px solid #d0d7de;background:#f6f8fa}
-header.top .wrap{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;justify-content:space-between;padding-bottom:.75rem}
-h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.2rem;margin:2rem 0 .5rem;padding-top:.5rem;border-top:2px solid #d0d7de}
-h3{font-size:1.02rem;margin:1.25rem 0 .4rem}.muted{color:#57606a}nav.sections a{margin-right:1rem}
-a{color:#0550ae}a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #0969da;outline-offset:2px}
-table{border-collapse:collapse;width:100%;margin:.3rem 0}caption{text-align:left;font-weight:600;padding:.3rem 0}
-th,td{border-bottom:1px solid #d8dee4;padding:.35rem .5rem;text-align:left;vertical-align:top}th{background:#f6f8fa;font-weight:600}
-.ok{color:#116329}.bad{color:#a40e26}.num{text-align:right;font-variant-numeric:tabular-nums}
-.copy-row{display:flex;gap:.5rem;align-items:center;margin:.3rem 0}.copy-row label{min-width:15rem;font-weight:600}
-.copy-row input{flex:1;font:.9rem ui-monospace,monospace;padding:.3rem .4rem;min-width:12rem}
-input,select,button{font:inherit}input[type=text],input[type=search],input[type=password]{padding:.3rem .4rem}
-button{padding:.3rem .9rem;cursor:pointer;border:1px solid #8c959f;border-radius:.35rem;background:#f6f8fa;color:#1b1f24}
-button.primary{background:#1f6feb;border-color:#1f6feb;color:#fff}button.danger{color:#a40e26}
-.notice{border:1px solid #4ac26b;background:#dafbe1;border-radius:.4rem;padding:.6rem .9rem;margin:1rem 0}
-.alert{border:1px solid #ff8182;background:#ffebe9;border-radius:.4rem;padding:.6rem .9rem;margin:1rem 0}
-.secret{border:2px solid #bf8700;background:#fff8c5;border-radius:.4rem;padding:.6rem .9rem;margin:1rem 0}
-.cards{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.75rem}.card{border:1px solid #d0d7de;border-radius:.4rem;padding:.5rem .8rem;min-width:11rem}
-.card strong{display:block;font-size:1.3rem}form.inline{display:inline}.pager{margin:.4rem 0}.pager a{margin-right:1rem}
-.field{margin:.4rem 0}.field label{display:inline-block;min-width:9rem}meter{width:16rem;height:1.1rem;vertical-align:middle}
-.flush{margin:0}.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.4rem;z-index:1}`;
-
-export interface LayoutProps {
-  title: string;
-  nonce: string;
-  /** The bundled page script, if any. */
-  script?: string;
-  children?: Child;
-}
-
-export function AdminLayout(props: LayoutProps) {
-  return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width,initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>{props.title}</title>
-        <style nonce={props.nonce}>{raw(STYLE)}</style>
-      </head>
-      <body>
-        {props.children}
-        {props.script ? <script nonce={props.nonce}>{raw(props.script)}</script> : null}
-      </body>
-    </html>
-  );
-}
+const STYLE = `
+.top{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:flex-end;justify-content:space-between;border-bottom:1px solid var(--line);padding-bottom:.6rem}
+.top h1{margin:0}.flush{margin:0}nav.sections{margin:.8rem 0}nav.sections a{margin-right:1.2rem}
+main h2{font-size:1.2rem;margin:2.2rem 0 .5rem;padding-top:.6rem;border-top:2px solid var(--line)}
+h3{font-size:1.02rem;margin:1.3rem 0 .4rem}table{margin:.3rem 0}
+.ok{color:#116329}.bad{color:#a40e26}
+.copy-row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.35rem 0}.copy-row label{min-width:17rem;font-weight:600}
+.copy-row input{flex:1;min-width:14rem;font:.88rem ui-monospace,monospace}
+input[type=password]{padding:.3rem .5rem;border:1px solid #8c959f;border-radius:.35rem}
+button.danger{color:#a40e26}.alert{border:1px solid #ff8182;background:var(--badbg);border-radius:.4rem;padding:.6rem .9rem;margin:1rem 0}
+.done{border:1px solid #4ac26b;background:var(--okbg);border-radius:.4rem;padding:.6rem .9rem;margin:1rem 0}
+.secret{border:2px solid #bf8700;background:var(--warnbg);border-radius:.4rem;padding:.6rem .9rem;margin:1rem 0}
+.cards{list-style:none;padding:0;margin:.3rem 0;display:flex;flex-wrap:wrap;gap:.75rem}
+.card{border:1px solid var(--line);border-radius:.4rem;padding:.45rem .8rem;min-width:11rem}.card strong{display:block;font-size:1.3rem}
+form.inline{display:inline}.pager a{margin-right:1rem}.field{margin:.45rem 0}.field label{display:inline-block;min-width:9rem}
+meter{width:16rem;height:1.1rem;vertical-align:middle}
+`;
 
 /** 401: nobody is signed in. No form here: it says where to sign in. */
 export function SignedOutPage(props: { nonce: string }) {
   return (
-    <AdminLayout title="Sign in to the school admin page" nonce={props.nonce}>
-      <main class="wrap" id="signed-out">
+    <Layout title="Sign in to the school admin page" nonce={props.nonce} style={STYLE}>
+      <div id="signed-out">
         <h1>School admin page</h1>
         <p>You are not signed in.</p>
         <ul>
@@ -82,30 +51,30 @@ export function SignedOutPage(props: { nonce: string }) {
           </li>
           <li>If you administer your school’s LMS, open Rosterbridge’s admin link from the LMS.</li>
         </ul>
-      </main>
-    </AdminLayout>
+      </div>
+    </Layout>
   );
 }
 
 /** 403: signed in through the LMS, but not as an LMS administrator. */
 export function NotAnAdminPage(props: { nonce: string }) {
   return (
-    <AdminLayout title="Not available to you" nonce={props.nonce}>
-      <main class="wrap" id="forbidden">
+    <Layout title="Not available to you" nonce={props.nonce} style={STYLE}>
+      <div id="forbidden">
         <h1>This page is for your school’s administrators</h1>
         <p>
           You opened it from your LMS without the LMS Administrator role. Ask your school’s IT team if you need to see
           how Rosterbridge is connected.
         </p>
-      </main>
-    </AdminLayout>
+      </div>
+    </Layout>
   );
 }
 
 export function SignInPage(props: { nonce: string; error?: string }) {
   return (
-    <AdminLayout title="Sign in to the school admin page" nonce={props.nonce}>
-      <main class="wrap">
+    <Layout title="Sign in to the school admin page" nonce={props.nonce} style={STYLE}>
+      <div>
         <h1>Sign in to the school admin page</h1>
         {props.error ? (
           <p class="alert" role="alert" id="sign-in-error">
@@ -126,14 +95,13 @@ export function SignInPage(props: { nonce: string; error?: string }) {
             Sign in
           </button>
         </form>
-      </main>
-    </AdminLayout>
+      </div>
+    </Layout>
   );
 }
 
 export interface AdminPageData {
   nonce: string;
-  script?: string;
   csrf: string;
   publicUrl: string;
   who: string;
@@ -196,35 +164,31 @@ export function AdminPage(d: AdminPageData) {
     .filter(([s]) => s !== 'merged')
     .reduce((n, [, v]) => n + v, 0);
   return (
-    <AdminLayout title={`School admin — ${d.tenantName}`} nonce={d.nonce} script={d.script}>
-      <a class="skip" href="#main">
-        Skip to the panels
-      </a>
-      <header class="top">
-        <div class="wrap">
-          <div>
-            <p class="muted flush">School admin page</p>
-            <h1 id="tenant-name">{d.tenantName}</h1>
-          </div>
-          <div>
-            <span id="who">Signed in as {d.who}</span>{' '}
-            <form method="post" action="/app/admin/sign-out" class="inline">
-              <Csrf value={d.csrf} />
-              <button type="submit" id="sign-out">
-                Sign out
-              </button>
-            </form>
-          </div>
+    <Layout title={`School admin — ${d.tenantName}`} nonce={d.nonce} script="admin" style={STYLE} wide>
+      <div class="top">
+        <div>
+          <p class="muted flush">School admin page</p>
+          <h1 id="tenant-name">{d.tenantName}</h1>
         </div>
-      </header>
-      <main class="wrap" id="main">
+        <div>
+          <span id="who">Signed in as {d.who}</span>{' '}
+          <form method="post" action="/app/admin/sign-out" class="inline">
+            <Csrf value={d.csrf} />
+            <button type="submit" id="sign-out">
+              Sign out
+            </button>
+          </form>
+        </div>
+      </div>
+      <div id="panels">
+        <p class="visually-hidden" role="status" aria-live="polite" id="copy-status"></p>
         <nav class="sections" aria-label="Panels">
           <a href="#scim">Identity provider (SCIM)</a>
           <a href="#lti">LMS (LTI)</a>
           <a href="#school">School</a>
         </nav>
         {d.notice ? (
-          <p class="notice" role="status" id="notice">
+          <p class="notice ok" role="status" id="notice">
             {d.notice}
           </p>
         ) : null}
@@ -623,7 +587,7 @@ export function AdminPage(d: AdminPageData) {
             </p>
           ) : null}
         </section>
-      </main>
-    </AdminLayout>
+      </div>
+    </Layout>
   );
 }

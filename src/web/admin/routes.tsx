@@ -1,5 +1,4 @@
 /** @jsxImportSource hono/jsx */
-import { randomBytes } from 'node:crypto';
 import { type Context, Hono } from 'hono';
 import type { Config } from '../../config.js';
 import type { ActorContext, Store } from '../../db/store.js';
@@ -11,16 +10,17 @@ import {
   resolveAdminSession,
   startAdminSession,
 } from '../../domain/admin-sessions.js';
+import { tenantFrameOrigins } from '../../domain/course-page.js';
+import { listPlatforms } from '../../domain/platforms.js';
 import { listLaunchLog } from '../../domain/launch-log.js';
 import { SEAT_STATUSES } from '../../domain/people.js';
 import { searchPeople } from '../../domain/people-search.js';
-import { listPlatforms } from '../../domain/platforms.js';
 import { lastScimSuccess, listProvisioningLog, peopleByStatus } from '../../domain/provisioning-log.js';
 import { getTenantById } from '../../domain/tenants.js';
 import { createToken, listTokens, parseDuration, revokeToken, type TokenResolver } from '../../domain/tokens.js';
 import { AppError, UnauthorizedError } from '../../errors.js';
 import type { SessionPrincipal } from '../../http/context.js';
-import { ADMIN_PAGE_SCRIPT } from './bundle.js';
+import { htmlResponse, newNonce } from '../html.js';
 import { AdminPage, type AdminPageData, NotAnAdminPage, SignedOutPage, SignInPage } from './pages.js';
 import { adminCookie, clearAdminCookie, csrfMatches, csrfToken, sameOrigin, setAdminCookie } from './session.js';
 
@@ -51,42 +51,12 @@ export function adminPageRoutes(deps: AdminPageDeps) {
   const { config, store } = deps;
   const app = new Hono();
 
-  async function frameAncestors(tenantId: string | null): Promise<string> {
-    if (!tenantId) return "'none'";
-    const origins = new Set<string>(["'self'"]);
-    for (const p of await listPlatforms(store, tenantId)) {
-      for (const u of [p.issuer, p.authLoginUrl]) {
-        try {
-          const o = new URL(u);
-          if (o.protocol === 'https:' || o.protocol === 'http:') origins.add(o.origin);
-        } catch {
-          // not a URL: nothing to allow
-        }
-      }
-    }
-    return [...origins].join(' ');
-  }
-
+  /** Signed-in pages may be framed by the school's LMSs (an administrator's launch); the others by this site only. */
   async function html(c: Context, node: unknown, nonce: string, status: Status, tenantId: string | null) {
-    const csp = [
-      "default-src 'none'",
-      `script-src 'nonce-${nonce}'`,
-      `style-src 'nonce-${nonce}'`,
-      "img-src 'self' data:",
-      "connect-src 'self'",
-      "form-action 'self'",
-      `frame-ancestors ${await frameAncestors(tenantId)}`,
-      "base-uri 'none'",
-    ].join('; ');
-    return c.body(`<!doctype html>${String(node)}`, status, {
-      'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': csp,
-      'Cache-Control': 'no-store',
-      'Referrer-Policy': 'no-referrer',
-      'X-Content-Type-Options': 'nosniff',
-    });
+    const frameAncestors = tenantId ? await tenantFrameOrigins(store, tenantId) : [];
+    return htmlResponse(c, node, { nonce, frameAncestors }, status);
   }
-  const nonce = () => randomBytes(16).toString('base64');
+  const nonce = newNonce;
   const actor = (c: Context, s: AdminSessionView): ActorContext => ({ actor: s.actor, requestId: c.get('requestId') });
 
   /** The signed-in session, or the response to give instead (401, or 403 for a launch without the role). */
@@ -165,7 +135,6 @@ export function adminPageRoutes(deps: AdminPageDeps) {
     for (const k of ['q', 'scimFailed', 'launchFailed']) if (q[k]) query[k] = q[k];
     return {
       nonce: n,
-      script: ADMIN_PAGE_SCRIPT,
       csrf: csrfToken(adminCookie(c) ?? ''),
       publicUrl: config.publicUrl,
       who: s.who,
