@@ -45,7 +45,7 @@ export async function auditLines(
     const [kind, rest] = splitActor(e.actor);
     if (kind === 'person') add(ids.person, rest);
     if (kind === 'token' || kind === 'scim-token') add(ids.token, rest);
-    const [a, b] = e.targetId.split('/');
+    const [a, b] = e.targetId.split(/[/:]/);
     if (e.targetType === 'person') add(ids.person, a);
     if (e.targetType === 'course') add(ids.course, a);
     if (e.targetType === 'group') add(ids.group, a);
@@ -79,7 +79,7 @@ export async function auditLines(
   for (const c of courses) names.set(c.id, c.title);
   for (const g of groups) names.set(g.id, `group “${g.displayName}”`);
   const items = page.items.map((e): AuditLine => {
-    const [a, b] = e.targetId.split('/');
+    const [a, b] = e.targetId.split(/[/:]/);
     const pair = ['course_person', 'course_group', 'course_membership'].includes(e.targetType);
     return {
       id: Number(e.id),

@@ -150,6 +150,12 @@ function Csrf(props: { value: string }) {
   return <input type="hidden" name="csrf" value={props.value} />;
 }
 
+/** Words joined into a sentence that starts with a capital. */
+const sentence = (parts: string[]) => {
+  const text = parts.filter(Boolean).join(' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+};
+
 const host = (url: string) => {
   try {
     return new URL(url).host;
@@ -572,9 +578,7 @@ export function AdminPage(d: AdminPageData) {
                       <time datetime={e.at}>{when(e.at)}</time>
                     </td>
                     <td>
-                      {[e.actor, actionWords(e.action), e.target ?? '', e.course ? `in ${e.course}` : '']
-                        .filter(Boolean)
-                        .join(' ')}
+                      {sentence([e.actor, actionWords(e.action), e.target ?? '', e.course ? `in ${e.course}` : ''])}
                     </td>
                   </tr>
                 ))

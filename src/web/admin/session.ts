@@ -44,9 +44,15 @@ export function csrfMatches(secret: string, presented: unknown): boolean {
   return want.length === got.length && timingSafeEqual(want, got);
 }
 
-/** A browser's form post from another origin is refused; requests without Origin (old browsers, tests) rely on the CSRF token. */
+/**
+ * Whether a form post came from this site. Browsers say so in Sec-Fetch-Site; pages sent with
+ * Referrer-Policy: no-referrer post with `Origin: null`, so Origin is only compared when it names
+ * one. Requests from no browser at all (scripts, tests) rely on the CSRF token.
+ */
 export function sameOrigin(c: Context, config: Config): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site) return site === 'same-origin';
   const origin = c.req.header('origin');
-  if (!origin || origin === 'null') return origin !== 'null';
+  if (!origin || origin === 'null') return true;
   return origin === new URL(config.publicUrl).origin;
 }

@@ -157,6 +157,8 @@ const ACTION_WORDS: Record<string, string> = {
   'course.delete': 'deleted the course',
   'course.adopt': 'matched an LMS course to',
   'membership.set': 'set the course roles of',
+  'course_membership.create': 'gave course roles to',
+  'course_membership.update': 'changed the course roles of',
   'membership.remove': 'removed from a course:',
   'privileges.set': 'changed the privileges of',
   'privileges.revoke_all': 'revoked every privilege of',
