@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneProvisioningLog } from '../../src/domain/provisioning-log.js';
 import { backendName } from '../support/db.js';
+import { seedTenant, startTestServer } from '../support/server.js';
 import { LTI_CLAIM, runLaunch } from '../support/platform-emulator.js';
 import { provisionPerson, resourceLaunch, ROLE, rows, spec, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
 
@@ -122,6 +123,35 @@ describe(`school admin page sessions and logs on ${backendName}`, () => {
       `SELECT actor FROM audit_events WHERE action = 'token.create' ORDER BY id DESC LIMIT 1`,
     );
     expect(audit.actor).toMatch(/^token:/);
+  });
+
+  it('revokes a SCIM token and makes a one-time registration link from the page, each with the CSRF token', async () => {
+    const { cookie } = await signIn();
+    const page = await (await fetch(`${env.toolUrl}/app/admin`, { headers: { cookie } })).text();
+    const csrf = csrfIn(page)!;
+    const made = await (
+      await fetch(`${env.toolUrl}/app/admin/scim-tokens`, form({ name: 'Old IdP', csrf }, cookie))
+    ).text();
+    const secret = /value="(rb_scim_[\w-]{43})"/.exec(made)![1];
+    const [row] = await rows<{ id: string }>(env.store, `SELECT id FROM api_tokens WHERE name = 'Old IdP'`);
+    const revoked = await fetch(`${env.toolUrl}/app/admin/scim-tokens/revoke`, form({ token: row.id, csrf }, cookie));
+    expect(revoked.status).toBe(303);
+    expect(revoked.headers.get('location')).toBe('/app/admin?done=revoked#tokens-h');
+    expect(
+      (await fetch(`${env.toolUrl}/scim/v2/Users`, { headers: { authorization: `Bearer ${secret}` } })).status,
+    ).toBe(401);
+    // the admin token itself is not a SCIM token: the page does not revoke it
+    const [admin] = await rows<{ id: string }>(env.store, `SELECT id FROM api_tokens WHERE kind = 'admin'`);
+    const refused = await fetch(`${env.toolUrl}/app/admin/scim-tokens/revoke`, form({ token: admin.id, csrf }, cookie));
+    expect(refused.status).toBe(400);
+    expect(
+      await rows(env.store, 'SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL', [admin.id]),
+    ).toHaveLength(1);
+
+    const link = await fetch(`${env.toolUrl}/app/admin/registration-links`, form({ csrf }, cookie));
+    expect(link.status).toBe(200);
+    const url = /id="registration-link"[^>]*value="([^"]+)"/.exec(await link.text())?.[1] ?? '';
+    expect(url.replace(/&amp;/g, '&')).toMatch(new RegExp(`^${env.toolUrl}/lti/register\\?rb=`));
   });
 
   it('logs SCIM requests with their result and detail, never their bodies', async () => {
@@ -269,5 +299,25 @@ describe(`school admin page sessions and logs on ${backendName}`, () => {
     expect(out.status).toBe(303);
     expect(cookieOf(out, 'rb_admin')).toMatch(/Max-Age=0/i);
     expect((await fetch(`${env.toolUrl}/app/admin`, { headers: { cookie } })).status).toBe(401);
+  });
+});
+
+describe(`school admin page cookie over https on ${backendName}`, () => {
+  it('is Secure when PUBLIC_URL is https', async () => {
+    const server = await startTestServer({ PUBLIC_URL: 'https://rosterbridge.school.example' });
+    try {
+      const { adminToken } = await seedTenant(server.store);
+      const res = await fetch(`${server.url}/app/admin/sign-in`, {
+        method: 'POST',
+        redirect: 'manual',
+        body: new URLSearchParams({ token: adminToken }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(res.status).toBe(303);
+      expect(cookieOf(res, 'rb_admin')).toMatch(/;\s*Secure/i);
+      expect(cookieOf(res, 'rb_admin')).toMatch(/HttpOnly/i);
+    } finally {
+      await server.close();
+    }
   });
 });
