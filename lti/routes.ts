@@ -4,6 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../src/config.js';
 import type { ActorContext, Store } from '../src/db/store.js';
 import { launchResource, type LaunchCourseClaim } from '../src/domain/launch.js';
+import { adminLanding, launchRefusalLog, noteLaunch } from '../src/http/api-admin-hooks.js';
 import type { SessionPrincipal } from '../src/http/context.js';
 import { CLAIM } from './claims.js';
 import { signDeepLinkingResponse } from './deep-linking.js';
@@ -142,6 +143,7 @@ export function ltiRoutes(deps: LtiDeps) {
   app.get('/login', login);
   app.post('/login', login);
 
+  app.use('/launch', launchRefusalLog(store));
   app.post('/launch', async (c) => {
     const form = await formOrQuery(c);
     const cookieName = form.state ? stateCookieName(form.state) : undefined;
@@ -198,7 +200,8 @@ export function ltiRoutes(deps: LtiDeps) {
         : new LtiError('state', 'This launch was already used (state replayed)');
     }
     const principal: SessionPrincipal = result.principal;
-    const redirectTo = redirectFor(principal);
+    await noteLaunch(store, c, { ...principal, platformId: launch.platform.id, deploymentId: launch.deploymentId });
+    const redirectTo = adminLanding(launch.state.target_link_uri) ?? redirectFor(principal);
     // Cookie flow: the cookie may still not survive a third-party iframe, so the page can also
     // redeem the ticket. Storage flow: the ticket needs the state read back from platform storage.
     const ticket = await createTicket(

@@ -1,4 +1,10 @@
 import type { InferAttributes, ModelStatic, Sequelize } from 'sequelize';
+import {
+  type AdminSession,
+  initAdminSessionModels,
+  type LaunchLogEntry,
+  type ProvisioningLogEntry,
+} from '../domain/admin-session-models.js';
 import { type Course, type CourseMembership, initCoursesModels } from '../domain/courses-models.js';
 import { type Group, type GroupMember, initGroupsModels } from '../domain/groups-models.js';
 import { initInvitationsModels, type Invitation, type OutboxMessage } from '../domain/invitations-models.js';
@@ -73,6 +79,9 @@ export interface Models {
   WebhookEvent: ModelStatic<WebhookEvent>;
   WebhookDelivery: ModelStatic<WebhookDelivery>;
   WebhookAttempt: ModelStatic<WebhookAttempt>;
+  AdminSession: ModelStatic<AdminSession>;
+  ProvisioningLogEntry: ModelStatic<ProvisioningLogEntry>;
+  LaunchLogEntry: ModelStatic<LaunchLogEntry>;
 }
 
 export function defineModels(sequelize: Sequelize): Models {
@@ -85,6 +94,7 @@ export function defineModels(sequelize: Sequelize): Models {
     ...initInvitationsModels(sequelize),
     ...initLtiModels(sequelize),
     ...initWebhooksModels(sequelize),
+    ...initAdminSessionModels(sequelize),
   };
   associate(models);
   return models;

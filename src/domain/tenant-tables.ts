@@ -24,6 +24,7 @@ export interface TenantTable {
  * protocol state is useless elsewhere. Wipe-out still erases them.
  */
 export const NOT_EXPORTED: Record<string, string> = {
+  admin_sessions: 'admin page sign-in secrets (hashes): a restored tenant signs in again',
   api_tokens: 'bearer token hashes: a restored tenant gets new tokens',
   lti_registration_links: 'single-use registration secrets',
   lti_tickets: 'one-minute launch tickets',

@@ -29,6 +29,7 @@ import { actorOf, fastJsonBody, jsonBody, principalOf, requireAdmin } from './ap
 import { courseRoutes } from './api-courses.js';
 import { peopleRoutes } from './api-people.js';
 import { listAudit } from '../domain/audit.js';
+import { coursePageRoutes } from './api-course-page.js';
 
 export interface PrivilegesDeps {
   store: Store;
@@ -285,5 +286,6 @@ export function privilegesApi(deps: { config: Config; store: Store; logger?: Log
   app.route('/', courseRoutes(store));
   app.route('/', peopleRoutes(store));
   app.route('/', privilegeRoutes({ store, cache, outbox, invite }));
+  app.route('/', coursePageRoutes({ store, outbox, invite }));
   return { routes: app, cache, outbox, invite };
 }

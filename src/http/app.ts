@@ -6,6 +6,8 @@ import type { Store } from '../db/store.js';
 import { TokenResolver } from '../domain/tokens.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import { tenantRoutes } from './api-tenant.js';
+import { scimRequestLog } from './api-admin-hooks.js';
+import { adminRoutes } from './api-admin.js';
 import { adminOrSession } from './api-auth.js';
 import { privilegesApi } from './api-privileges.js';
 import { webRoutes } from '../web/routes.js';
@@ -94,15 +96,17 @@ export function createApp(deps: AppDeps) {
     }),
   );
   api.route('/', tenantRoutes(deps.store));
+  api.route('/', adminRoutes(deps.store, deps.config));
   api.route('/', privileges.routes);
   api.route('/', platformRoutes(deps.store, deps.config));
   api.route('/', webhookRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
   app.route('/operator/v1', operatorRoutes(deps.store, deps.config));
-  app.route('/app', webRoutes());
+  app.route('/app', webRoutes({ store: deps.store, config: deps.config }));
   app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
   if (deps.config.demoLms)
     app.route(DEMO_LMS_PATH, demoLmsRoutes({ store: deps.store, publicUrl: deps.config.publicUrl }));
+  app.use('/scim/v2/*', scimRequestLog(deps.store));
   app.route(
     '/scim/v2',
     scimApp({ config: deps.config, store: deps.store, authenticate: requireToken(tokens, 'scim') }),

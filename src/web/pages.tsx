@@ -1,165 +1,110 @@
 /** @jsxImportSource hono/jsx */
-import type { Child } from 'hono/jsx';
-import { raw } from 'hono/html';
-import { COURSE_ADMIN_JS, SESSION_JS, WELCOME_JS } from './client.js';
+import { Layout } from './layout.js';
 
 /**
- * Server-rendered pages (hono/jsx): the course admin page and the learner landing page. No CDN,
- * no framework: a small inline script under a per-response CSP nonce redeems the launch ticket for
- * a bearer session and calls /api/v1 with it. Data for the script travels in a JSON element.
+ * Server-rendered app pages on the shared layout (./layout.tsx). The pages hold no data
+ * server-side; their script (src/web/client) calls /api/v1 with the launch session.
  */
-const STYLE = `body{font:15px/1.5 system-ui,sans-serif;max-width:64rem;margin:1.5rem auto;padding:0 1rem;color:#1b1f24}
-h1{font-size:1.35rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.5rem 0 .5rem}.muted{color:#57606a;font-size:.9rem}
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d8dee4;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{font-weight:600;background:#f6f8fa}code{font:.85rem ui-monospace,monospace}
-.tag{display:inline-block;border-radius:.6rem;padding:0 .45rem;margin:0 .15rem .15rem 0;font-size:.8rem;background:#eef1f4}
-.allow{background:#dafbe1}.deny{background:#ffebe9}.eff{background:#ddf4ff}.status-invited{background:#fff8c5}
-fieldset{border:1px solid #d8dee4;border-radius:.4rem;margin:.5rem 0;padding:.5rem .75rem}legend{font-weight:600}
-label{margin-right:.8rem;white-space:nowrap}input[type=text],input[type=search]{font:inherit;padding:.3rem .4rem;min-width:18rem}
-button{font:inherit;padding:.3rem .9rem;cursor:pointer}#status{min-height:1.5rem;font-weight:600}.error{color:#cf222e}
-.panel{border:1px solid #d8dee4;border-radius:.5rem;padding:.75rem 1rem;margin:1rem 0;background:#fbfcfd}`;
+const WELCOME_STYLE = `.error{color:var(--bad)}`;
 
-function Layout(props: { title: string; nonce: string; data: unknown; script: string; children?: Child }) {
+/** The course admin page's own styles: the people table, cells, the tip that explains a decision. */
+const COURSE_STYLE = `
+header.course{display:flex;flex-wrap:wrap;align-items:baseline;justify-content:space-between;gap:.5rem;border-bottom:1px solid var(--line);margin-bottom:.5rem}
+.scroll{overflow-x:auto;border:1px solid var(--line);border-radius:.5rem}
+#people{min-width:40rem}#people th,#people td{padding:.35rem .45rem}
+#people th.priv{font-size:.8rem;line-height:1.25;min-width:6.2rem;max-width:8rem;white-space:normal}
+#people th.priv abbr{text-decoration:none}
+#people td.who{min-width:11rem}
+.who .sub{color:var(--muted);font-size:.82rem;word-break:break-all}
+td.cell select{font-size:.82rem;padding:.1rem .2rem;width:100%}
+td.cell.saving{opacity:.6}
+.eff{display:inline-block;margin-top:.2rem;font-size:.8rem;border-radius:.25rem;padding:0 .3rem;position:relative;cursor:help}
+.eff.yes{color:#116329;background:var(--okbg)}.eff.no{color:#a40e26;background:var(--badbg)}
+.eff .tip{display:none;position:absolute;z-index:5;left:0;top:1.5rem;width:16rem;background:#1b1f24;color:#fff;padding:.45rem .6rem;border-radius:.35rem;font-size:.8rem;line-height:1.35;white-space:normal}
+.eff:hover .tip,.eff:focus .tip{display:block}
+.row-actions button{font-size:.8rem;padding:.15rem .5rem}
+.search-row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end}
+.search-row label{display:flex;flex-direction:column;font-weight:600;font-size:.9rem}
+.search-row input{min-width:18rem}
+.banner{border:1px solid #eed888;background:#fffbe6;border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0}
+.banner h3{margin:0 0 .4rem;font-size:1rem}
+.controls{display:flex;flex-wrap:wrap;gap:.5rem .9rem;margin:.5rem 0}
+.controls label{display:flex;flex-direction:column;font-size:.82rem;max-width:10rem}
+.results td,.results th{font-size:.88rem}
+progress{width:100%;height:1rem}
+#history li{margin:.25rem 0}#history time{color:var(--muted);font-size:.85rem;margin-left:.4rem}
+details.bulk-help{margin:.4rem 0}
+textarea{width:100%;min-height:6rem}
+.refusal{border:1px solid var(--line);border-left:4px solid var(--bad);border-radius:.5rem;padding:.75rem 1rem;margin:1rem 0}
+.refusal h2{margin-top:0}
+`;
+
+interface Refusal {
+  kind: 'unauthenticated' | 'forbidden';
+  title: string;
+  lines: string[];
+}
+
+/**
+ * The course admin page. The server draws the shell and, when it refuses, the refusal (no forms);
+ * the script (src/web/client/course-admin.ts) builds the table and the panels from the API.
+ */
+export function CoursePage(props: {
+  nonce: string;
+  data: { courseId: string; cookie?: boolean };
+  courseTitle: string | null;
+  refusal: Refusal | null;
+}) {
+  const forbidden = props.refusal?.kind === 'forbidden';
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width,initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>{props.title}</title>
-        <style>{raw(STYLE)}</style>
-      </head>
-      <body>
-        {props.children}
-        <script type="application/json" id="rb-data">
-          {raw(jsonForScript(props.data))}
-        </script>
-        <script nonce={props.nonce}>{raw(SESSION_JS + props.script)}</script>
-      </body>
-    </html>
+    <Layout
+      title={props.courseTitle ? `${props.courseTitle} — privileges` : 'Course privileges'}
+      nonce={props.nonce}
+      data={props.data}
+      // A refusal made with the cookie is final: no script, nothing to build.
+      script={forbidden ? undefined : 'course-admin'}
+      style={COURSE_STYLE}
+      wide
+    >
+      <header class="course">
+        <h1 id="course-title">{props.courseTitle ?? 'Course privileges'}</h1>
+        <p class="muted" id="who"></p>
+      </header>
+      <div id="notice" role="status" aria-live="polite"></div>
+      <div id="app">
+        {props.refusal ? (
+          <section class="refusal" id="refusal" data-refusal={props.refusal.kind} aria-labelledby="refusal-h">
+            <h2 id="refusal-h">{props.refusal.title}</h2>
+            {props.refusal.lines.map((l) => (
+              <p>{l}</p>
+            ))}
+          </section>
+        ) : (
+          <p class="muted">Loading the course…</p>
+        )}
+      </div>
+    </Layout>
   );
 }
 
-/** JSON safe inside <script>: no "</script>", no comment openers, no U+2028/9. */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value)
-    .replace(/</g, '\\u003c')
-    .replace(/>/g, '\\u003e')
-    .replace(/&/g, '\\u0026')
-    .replace(/\u2028/g, '\\u2028')
-    .replace(/\u2029/g, '\\u2029');
-}
-
-export function CourseAdminPage(props: { nonce: string; courseId: string }) {
+export function CourseNotFoundPage(props: { nonce: string }) {
   return (
-    <Layout title="Course privileges" nonce={props.nonce} data={{ courseId: props.courseId }} script={COURSE_ADMIN_JS}>
-      <header>
-        <p class="muted" id="who">
-          Signing you in…
-        </p>
-        <h1 id="course-title">Course privileges</h1>
-      </header>
-      <p id="status" role="status" aria-live="polite"></p>
-
-      <section aria-labelledby="people-h">
-        <h2 id="people-h">People and their privileges</h2>
-        <table id="people">
-          <thead>
-            <tr>
-              <th>Person</th>
-              <th>Status</th>
-              <th>Roles</th>
-              <th>Allowed</th>
-              <th>Denied</th>
-              <th>Effective</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            <tr>
-              <td colspan={7} class="muted">
-                Loading…
-              </td>
-            </tr>
-          </tbody>
-        </table>
-      </section>
-
-      <section class="panel" aria-labelledby="search-h">
-        <h2 id="search-h">Find someone</h2>
-        <search>
-          <form id="search-form">
-            <input
-              type="search"
-              id="search"
-              name="q"
-              placeholder="Name, email, user name or school id"
-              aria-label="Search people"
-            />
-            <button type="submit">Search</button>
-          </form>
-        </search>
-        <ul id="results"></ul>
-      </section>
-
-      <section class="panel" aria-labelledby="grant-h">
-        <h2 id="grant-h">Grant or deny privileges</h2>
-        <form id="grant-form">
-          <p>
-            <label>
-              Person{' '}
-              <input
-                type="text"
-                id="grant-person"
-                name="person"
-                placeholder="Pick someone above"
-                required
-                aria-describedby="grant-person-help"
-              />
-            </label>
-            <span class="muted" id="grant-person-help">
-              a person id, email:… or key:…
-            </span>
-          </p>
-          <fieldset id="grant-allow">
-            <legend>Allow</legend>
-          </fieldset>
-          <fieldset id="grant-deny">
-            <legend>Deny</legend>
-          </fieldset>
-          <button type="submit">Save</button>
-        </form>
-      </section>
-
-      <section class="panel" aria-labelledby="cantfind-h">
-        <h2 id="cantfind-h">Can't find the person you're looking for?</h2>
-        <p class="muted">
-          Type their email or school id and grant as usual. If they are not here yet we keep the grant for them, send an
-          invitation to an email address, and it takes effect when they first open the tool from your course.
-        </p>
-        <form id="cantfind-form">
-          <p>
-            <label>
-              Email or school id{' '}
-              <input type="text" id="cantfind-ref" name="ref" required placeholder="ada@school.example or S-1815" />
-            </label>
-          </p>
-          <fieldset id="cantfind-allow">
-            <legend>Allow</legend>
-          </fieldset>
-          <fieldset id="cantfind-deny">
-            <legend>Deny</legend>
-          </fieldset>
-          <button type="submit">Grant anyway</button>
-        </form>
-      </section>
+    <Layout title="Course not found" nonce={props.nonce}>
+      <h1>Course not found</h1>
+      <p>There is no such course. Open Rosterbridge again from your course in your school’s learning platform.</p>
     </Layout>
   );
 }
 
 export function WelcomePage(props: { nonce: string; invitation: string | null }) {
   return (
-    <Layout title="Welcome" nonce={props.nonce} data={{ invitation: props.invitation }} script={WELCOME_JS}>
+    <Layout
+      title="Welcome"
+      nonce={props.nonce}
+      data={{ invitation: props.invitation }}
+      script="welcome"
+      style={WELCOME_STYLE}
+    >
       <h1 id="welcome">Welcome</h1>
       <p id="status" role="status" aria-live="polite"></p>
       <section id="mine" hidden>

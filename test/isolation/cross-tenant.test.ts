@@ -79,6 +79,10 @@ beforeAll(async () => {
     platform: String(platform.id),
     admin: String(admin.id),
     slug: a.tenant.slug,
+    scimToken: (await server.store.models.ApiToken.findOne({
+      where: { tenantId: a.tenant.id, kind: 'scim' },
+      raw: true,
+    }))!.id,
   };
   aIds = [...new Set((await exportOf(a.tenant.id)).match(UUID_RE) ?? [])];
   expect(aIds.length).toBeGreaterThan(100);
@@ -106,6 +110,7 @@ function fill(path: string): string | null {
       if (path.startsWith('/api/v1/courses') || path.startsWith('/app/courses')) return aRefs.course;
       if (path.startsWith('/api/v1/people')) return aRefs.person;
       if (path.startsWith('/api/v1/lti/platforms')) return aRefs.platform;
+      if (path.startsWith('/api/v1/tenant/scim-tokens')) return aRefs.scimToken;
       if (/^\/scim\/v2\/users/i.test(path)) return aRefs.person;
       if (/^\/scim\/v2\/groups/i.test(path)) return aRefs.group;
       if (/^\/scim\/v2\/(Schemas|ResourceTypes)/.test(path)) return 'User';
@@ -115,6 +120,7 @@ function fill(path: string): string | null {
     if (name === 'groupId') return aRefs.group;
     if (name === 'tenant') return aRefs.slug;
     if (name === 'role') return 'Instructor';
+    if (name === 'file') return 'admin.js';
     throw new Error(`route ${path}: no cross-tenant value for :${name}; map it in fill()`);
   });
 }

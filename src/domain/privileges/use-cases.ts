@@ -209,6 +209,8 @@ export async function listCoursePrivileges(
       allow: e.allow,
       deny: e.deny,
       effective: e.effective,
+      // the `why` of every decision, for the page's explanations
+      decisions: e.decisions,
     };
   });
   const next = start >= 0 && start + limit < ids.length ? pageIds[pageIds.length - 1] : null;
