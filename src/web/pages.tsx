@@ -29,7 +29,7 @@ td.cell.saving{opacity:.6}
 .banner{border:1px solid #eed888;background:#fffbe6;border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0}
 .banner h3{margin:0 0 .4rem;font-size:1rem}
 .controls{display:flex;flex-wrap:wrap;gap:.5rem .9rem;margin:.5rem 0}
-.controls label{display:flex;flex-direction:column;font-size:.82rem;max-width:10rem}
+.controls .ctl{display:flex;flex-direction:column;font-size:.82rem;max-width:10rem}
 .results td,.results th{font-size:.88rem}
 progress{width:100%;height:1rem}
 #history li{margin:.25rem 0}#history time{color:var(--muted);font-size:.85rem;margin-left:.4rem}

@@ -231,7 +231,7 @@ class PersonRowView {
         el('button', {
           type: 'button',
           text: 'Resend invitation',
-          'aria-label': `Resend the invitation to ${name}`,
+          'aria-label': `Resend invitation to ${name}`,
           onclick: () => void this.invite(),
         }),
       );
@@ -386,7 +386,7 @@ function controlSet(who: string, values?: { allow: string[]; deny: string[] }): 
       const s = settingSelect(c.key, who, values ? settingOf(values, c.key) : 'inherit');
       s.id = id;
       s.removeAttribute('aria-label');
-      return el('label', { for: id }, el('span', { text: label(c.key) }), s);
+      return el('div', { class: 'ctl' }, el('label', { for: id, text: label(c.key) }), s);
     }),
   );
 }
