@@ -10,7 +10,7 @@ const WELCOME_STYLE = `.error{color:var(--bad)}`;
 /** The course admin page's own styles: the people table, cells, the tip that explains a decision. */
 const COURSE_STYLE = `
 header.course{display:flex;flex-wrap:wrap;align-items:baseline;justify-content:space-between;gap:.5rem;border-bottom:1px solid var(--line);margin-bottom:.5rem}
-.scroll{overflow-x:auto;border:1px solid var(--line);border-radius:.5rem}
+.scroll{overflow-x:auto;position:relative;border:1px solid var(--line);border-radius:.5rem}
 #people{min-width:40rem}#people th,#people td{padding:.35rem .45rem}
 #people th.priv{font-size:.8rem;line-height:1.25;min-width:6.2rem;max-width:8rem;white-space:normal}
 #people th.priv abbr{text-decoration:none}
@@ -18,7 +18,7 @@ header.course{display:flex;flex-wrap:wrap;align-items:baseline;justify-content:s
 .who .sub{color:var(--muted);font-size:.82rem;word-break:break-all}
 td.cell select{font-size:.82rem;padding:.1rem .2rem;width:100%}
 td.cell.saving{opacity:.6}
-.eff{display:inline-block;margin-top:.2rem;font-size:.8rem;border-radius:.25rem;padding:0 .3rem;position:relative;cursor:help}
+.eff{display:inline-block;white-space:nowrap;margin-top:.2rem;font-size:.8rem;border-radius:.25rem;padding:0 .3rem;position:relative;cursor:help}
 .eff.yes{color:#116329;background:var(--okbg)}.eff.no{color:#a40e26;background:var(--badbg)}
 .eff .tip{display:none;position:absolute;z-index:5;left:0;top:1.5rem;width:16rem;background:#1b1f24;color:#fff;padding:.45rem .6rem;border-radius:.35rem;font-size:.8rem;line-height:1.35;white-space:normal}
 .eff:hover .tip,.eff:focus .tip{display:block}

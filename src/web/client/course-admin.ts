@@ -313,7 +313,9 @@ async function loadPeople() {
     if (!r.body.next) break;
     after = r.body.next;
   }
-  all.sort((a, b) => displayName(a.person).localeCompare(displayName(b.person)));
+  // people who are here first, then those still to sign in, then suspended; by name within each
+  const rank = (p: Person) => ['active', 'waiting', 'suspended'].indexOf(statusWords(p.status).cls);
+  all.sort((a, b) => rank(a.person) - rank(b.person) || displayName(a.person).localeCompare(displayName(b.person)));
   const tbody = $('people-body');
   rows.clear();
   const trs = all.map((row) => {
