@@ -11,7 +11,7 @@ describe('page foundation', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer();
-  });
+  }, 120_000);
   afterAll(async () => server?.close());
 
   it('bundles every client entry into one self-contained script', async () => {

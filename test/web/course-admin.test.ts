@@ -340,6 +340,7 @@ describe.skipIf(!chromiumPresent)('course admin page in a real browser', () => {
     await poll(() => page.locator('#cantfind').count()).toBe(1);
     await peopleRow(page, 'Sam Student').locator('.eff[data-privilege="grades.view"]').focus();
     await page.screenshot({ path: screenshotPath('course-admin-1280.png') });
+    await page.locator('section[aria-labelledby="add-h"]').screenshot({ path: screenshotPath('course-cantfind.png') });
     // the table never pushes the page sideways: it scrolls inside its own box
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
     await close();
