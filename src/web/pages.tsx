@@ -28,8 +28,9 @@ td.cell.saving{opacity:.6}
 .search-row input{min-width:18rem}
 .banner{border:1px solid #eed888;background:#fffbe6;border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0}
 .banner h3{margin:0 0 .4rem;font-size:1rem}
-.controls{display:flex;flex-wrap:wrap;gap:.5rem .9rem;margin:.5rem 0}
-.controls .ctl{display:flex;flex-direction:column;font-size:.82rem;max-width:10rem}
+.controls{display:flex;flex-wrap:wrap;align-items:flex-end;gap:.5rem .9rem;margin:.5rem 0}
+.controls .ctl{display:flex;flex-direction:column;font-size:.82rem;width:8.5rem}.controls select{width:100%}
+#cantfind input[type=text]{min-width:20rem;max-width:100%}
 .results td,.results th{font-size:.88rem}
 progress{width:100%;height:1rem}
 #history li{margin:.25rem 0}#history time{color:var(--muted);font-size:.85rem;margin-left:.4rem}
