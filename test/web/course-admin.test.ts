@@ -379,6 +379,30 @@ describe.skipIf(!chromiumPresent)('course admin page in a real browser', () => {
     await context.close();
   }, 60_000);
 
+  it('shows a teaching assistant with members.view the course read-only: no controls, the reasons still there', async () => {
+    await provisionPerson(env.store, env.tenant.id, { externalId: 'T-10', displayName: 'Tom Assistant' });
+    await api.put(`/courses/${courseId}/privileges/${enc('key:S-7')}`, { allow: [], deny: ['grades.view'] });
+    const ta = await launchAs(env, {
+      sub: 'lms-tom',
+      roles: ['http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant'],
+      sourcedId: 'T-10',
+      ...BIO,
+    });
+    const context = await contextWithSession(browser, env, ta.cookie);
+    const page = await context.newPage();
+    const res = await page.goto(`${env.toolUrl}/app/courses/${courseId}`);
+    expect(res!.status()).toBe(200);
+    await poll(() => page.textContent('#who')).toBe('Signed in as Tom Assistant · view only');
+    const sam = peopleRow(page, 'Sam Student');
+    await poll(() => sam.count()).toBe(1);
+    expect(await sam.locator('.eff[data-privilege="grades.view"]').getAttribute('data-effective')).toBe('denied');
+    expect(await sam.locator('td.cell').nth(3).textContent()).toContain('Deny'); // the setting, as text
+    expect(await page.locator('select, #search, #bulk-text, .row-actions button').count()).toBe(0);
+    expect(await page.locator('#history li').count()).toBeGreaterThan(0);
+    expect(await seriousViolations(page)).toEqual([]);
+    await context.close();
+  });
+
   it('answers a learner with the cookie a real 403 page naming the privilege and whom to ask', async () => {
     expect(sam.location).toMatch(/^\/app\/welcome#lti_ticket=/);
     const context = await contextWithSession(browser, env, sam.cookie);
