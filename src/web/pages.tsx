@@ -10,7 +10,7 @@ const WELCOME_STYLE = `.error{color:var(--bad)}`;
 /** The course admin page's own styles: the people table, cells, the tip that explains a decision. */
 const COURSE_STYLE = `
 header.course{display:flex;flex-wrap:wrap;align-items:baseline;justify-content:space-between;gap:.5rem;border-bottom:1px solid var(--line);margin-bottom:.5rem}
-.scroll{overflow-x:auto;border:1px solid var(--line);border-radius:.5rem}
+.scroll{overflow-x:auto;position:relative;border:1px solid var(--line);border-radius:.5rem}
 #people{min-width:40rem}#people th,#people td{padding:.35rem .45rem}
 #people th.priv{font-size:.8rem;line-height:1.25;min-width:6.2rem;max-width:8rem;white-space:normal}
 #people th.priv abbr{text-decoration:none}
@@ -18,7 +18,7 @@ header.course{display:flex;flex-wrap:wrap;align-items:baseline;justify-content:s
 .who .sub{color:var(--muted);font-size:.82rem;word-break:break-all}
 td.cell select{font-size:.82rem;padding:.1rem .2rem;width:100%}
 td.cell.saving{opacity:.6}
-.eff{display:inline-block;margin-top:.2rem;font-size:.8rem;border-radius:.25rem;padding:0 .3rem;position:relative;cursor:help}
+.eff{display:inline-block;white-space:nowrap;margin-top:.2rem;font-size:.8rem;border-radius:.25rem;padding:0 .3rem;position:relative;cursor:help}
 .eff.yes{color:#116329;background:var(--okbg)}.eff.no{color:#a40e26;background:var(--badbg)}
 .eff .tip{display:none;position:absolute;z-index:5;left:0;top:1.5rem;width:16rem;background:#1b1f24;color:#fff;padding:.45rem .6rem;border-radius:.35rem;font-size:.8rem;line-height:1.35;white-space:normal}
 .eff:hover .tip,.eff:focus .tip{display:block}
@@ -28,8 +28,9 @@ td.cell.saving{opacity:.6}
 .search-row input{min-width:18rem}
 .banner{border:1px solid #eed888;background:#fffbe6;border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0}
 .banner h3{margin:0 0 .4rem;font-size:1rem}
-.controls{display:flex;flex-wrap:wrap;gap:.5rem .9rem;margin:.5rem 0}
-.controls label{display:flex;flex-direction:column;font-size:.82rem;max-width:10rem}
+.controls{display:flex;flex-wrap:wrap;align-items:flex-end;gap:.5rem .9rem;margin:.5rem 0}
+.controls .ctl{display:flex;flex-direction:column;font-size:.82rem;width:8.5rem}.controls select{width:100%}
+#cantfind input[type=text]{min-width:20rem;max-width:100%}
 .results td,.results th{font-size:.88rem}
 progress{width:100%;height:1rem}
 #history li{margin:.25rem 0}#history time{color:var(--muted);font-size:.85rem;margin-left:.4rem}

@@ -14,7 +14,8 @@ export function forbiddenWords(a: {
   missing: Array<{ key: string; label: string }>;
   managers: string[];
 }): Refusal {
-  const need = a.missing.map((m) => `“${m.label}” (${m.key})`).join(' or ');
+  // the catalogue's words; the key stays out of sight (a hint for the school's IT, in the title of the page's headers)
+  const need = a.missing.map((m) => `“${m.label}”`).join(' or ');
   const whom = a.managers.length
     ? `Ask ${a.managers.length > 1 ? `${a.managers.slice(0, -1).join(', ')} or ${a.managers.at(-1)}` : a.managers[0]}, who manage${a.managers.length > 1 ? '' : 's'} privileges in this course, or your school's IT administrator to grant it to you.`
     : "Ask your school's IT administrator to grant it to you.";

@@ -88,7 +88,11 @@ const handleOf = (p: PersonRef) => p.primaryEmail || p.email || p.externalId || 
 function statusWords(status: string): { text: string; cls: string; hint: string } {
   if (status === 'active') return { text: 'active', cls: 'active', hint: 'Has signed in from the course' };
   if (status === 'provisioned')
-    return { text: 'active', cls: 'active', hint: 'Added by your school; has not opened the tool yet' };
+    return {
+      text: 'waiting for first sign-in',
+      cls: 'waiting',
+      hint: 'Added by your school; has not opened the tool from a course yet',
+    };
   if (status === 'invited')
     return {
       text: 'waiting for first sign-in',
@@ -105,7 +109,9 @@ function whyWords(d: Decision | undefined): string {
     if (w.source === 'role') return `${verb} by the role ${String(w.role ?? '').replace(/^.*#/, '')}`;
     if (w.source === 'group') return `${verb} by the group ${w.groupName ?? ''}`.trim();
     if (w.source === 'grant') return `${verb} by their own setting in this course`;
-    return `held back until ${w.status === 'invited' ? 'their first sign-in' : `they are active again (${statusWords(w.status ?? '').text})`}`;
+    return w.status === 'invited' || w.status === 'provisioned'
+      ? 'held back until their first sign-in'
+      : 'held back while their account is suspended';
   });
   const head = d.allowed ? 'Allowed' : 'Not allowed';
   return `${head}: ${parts.join('; ')}.`;
@@ -225,7 +231,7 @@ class PersonRowView {
         el('button', {
           type: 'button',
           text: 'Resend invitation',
-          'aria-label': `Resend the invitation to ${name}`,
+          'aria-label': `Resend invitation to ${name}`,
           onclick: () => void this.invite(),
         }),
       );
@@ -307,7 +313,9 @@ async function loadPeople() {
     if (!r.body.next) break;
     after = r.body.next;
   }
-  all.sort((a, b) => displayName(a.person).localeCompare(displayName(b.person)));
+  // people who are here first, then those still to sign in, then suspended; by name within each
+  const rank = (p: Person) => ['active', 'waiting', 'suspended'].indexOf(statusWords(p.status).cls);
+  all.sort((a, b) => rank(a.person) - rank(b.person) || displayName(a.person).localeCompare(displayName(b.person)));
   const tbody = $('people-body');
   rows.clear();
   const trs = all.map((row) => {
@@ -380,7 +388,7 @@ function controlSet(who: string, values?: { allow: string[]; deny: string[] }): 
       const s = settingSelect(c.key, who, values ? settingOf(values, c.key) : 'inherit');
       s.id = id;
       s.removeAttribute('aria-label');
-      return el('label', { for: id }, el('span', { text: label(c.key) }), s);
+      return el('div', { class: 'ctl' }, el('label', { for: id, text: label(c.key) }), s);
     }),
   );
 }
