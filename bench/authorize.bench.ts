@@ -186,7 +186,14 @@ async function main() {
       pgCpuMs: number;
       queries: number;
       /** the server's authorization cache: hit share, and invalidations naming this tenant, the other, all */
-      cache: { hitShare: number; thisTenant: number; otherTenant: number; all: number };
+      cache: {
+        hitShare: number;
+        thisTenant: number;
+        thisPerson: number;
+        otherTenant: number;
+        otherPerson: number;
+        all: number;
+      };
       writes?: { other?: Writes; same?: Writes; stored: boolean };
     }
     const rounds: Round[] = [];
@@ -215,7 +222,9 @@ async function main() {
           return {
             hitShare: hits / (hits + d('authzMisses')),
             thisTenant: d(`invalidate:${tenant.id}`),
+            thisPerson: d(`invalidate-person:${tenant.id}`),
             otherTenant: d(`invalidate:${other.id}`),
+            otherPerson: d(`invalidate-person:${other.id}`),
             all: d('invalidate:*'),
           };
         })(),
@@ -277,7 +286,7 @@ async function main() {
           'PG CPU µs/req',
           'statements/req',
           'cache hits',
-          'invalidated this/other/all',
+          'drops: this tenant (person) / other (person) / all',
         ],
         ...rounds.map((r) => {
           const all = r.load.requests + r.load.warmupRequests;
@@ -297,7 +306,7 @@ async function main() {
             fmt((r.pgCpuMs * 1000) / all, 0),
             fmt(r.queries / all, 2),
             `${fmt(r.cache.hitShare * 100, 1)}%`,
-            `${r.cache.thisTenant}/${r.cache.otherTenant}/${r.cache.all}`,
+            `${r.cache.thisTenant} (${r.cache.thisPerson}) / ${r.cache.otherTenant} (${r.cache.otherPerson}) / ${r.cache.all}`,
           ];
         }),
       ]),
@@ -316,7 +325,7 @@ async function main() {
       `  under both write loads (median of ${under.length} round${under.length > 1 ? 's' : ''}): ${fmt(rps, 0)} authorize/s, p99 ${fmt(tail, 2)} ms — goal ≥ 5,000/s and p99 ≤ 5 ms: ${rps >= 5000 && tail <= 5 && clean ? 'MET' : 'NOT MET'}`,
     );
     console.log(
-      "  notes: costs per request count the round's warm-up too, and under writes include the writes; statements = pg Client#query calls by the server; cache hits = hits / lookups in its authorization cache (a request makes several), invalidated = how often it dropped this tenant, the other, everything; PG CPU = backends of this database (from /proc). The writers run in the bench process; the load generator, the server and PostgreSQL each in their own.",
+      "  notes: costs per request count the round's warm-up too, and under writes include the writes; statements = pg Client#query calls by the server; cache hits = hits / lookups in its authorization cache (a request makes several), drops = how often it dropped this tenant's entries, the other's, everyone's (in brackets: drops of one person's decisions only); PG CPU = backends of this database (from /proc). The writers run in the bench process; the load generator, the server and PostgreSQL each in their own.",
     );
   } finally {
     await server?.stop();

@@ -23,7 +23,8 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
 
 /**
  * Our authorization cache, observed (not changed): its hit/miss counters and which tenants its
- * invalidations name ('*' for all), so the authorize bench can show why a round missed.
+ * invalidations name ('*' for all; person-scoped ones apart), so the authorize bench can show why
+ * a round missed.
  */
 const authzCaches: Array<{ stats?: { hits: number; misses: number } }> = [];
 const authzInvalidations = new Map<string, number>();
@@ -36,10 +37,11 @@ if (Cache && typeof Cache.prototype.start === 'function' && typeof Cache.prototy
     authzCaches.push(this);
     return start.apply(this, a);
   };
-  Cache.prototype.invalidate = function (this: unknown, tenantId: unknown, ...a: unknown[]) {
-    const key = `invalidate:${tenantId ?? '*'}`;
+  Cache.prototype.invalidate = function (this: unknown, tenantId: unknown, personId?: unknown, ...a: unknown[]) {
+    // A drop of one person's decisions (invalidate(tenant, person)) is counted apart from a whole tenant's.
+    const key = `${personId ? 'invalidate-person' : 'invalidate'}:${tenantId ?? '*'}`;
     authzInvalidations.set(key, (authzInvalidations.get(key) ?? 0) + 1);
-    return invalidate.call(this, tenantId, ...a);
+    return invalidate.call(this, tenantId, personId, ...a);
   };
 }
 const authzStats = (): Record<string, number> => ({
