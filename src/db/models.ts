@@ -21,6 +21,12 @@ import {
   type RolePrivilegeDefault,
 } from '../domain/privilege-models.js';
 import {
+  type CourseRosterSource,
+  initRosterSyncModels,
+  type RosterSync,
+  type RosterSyncSchedule,
+} from '../domain/roster-sync-models.js';
+import {
   type ApiToken,
   type AuditEvent,
   initTenancyModels,
@@ -62,6 +68,9 @@ export interface Models {
   LtiTicket: ModelStatic<LtiTicket>;
   ToolKey: ModelStatic<ToolKey>;
   LtiRegistrationLink: ModelStatic<LtiRegistrationLink>;
+  CourseRosterSource: ModelStatic<CourseRosterSource>;
+  RosterSync: ModelStatic<RosterSync>;
+  RosterSyncSchedule: ModelStatic<RosterSyncSchedule>;
 }
 
 export function defineModels(sequelize: Sequelize): Models {
@@ -73,6 +82,7 @@ export function defineModels(sequelize: Sequelize): Models {
     ...initPrivilegeModels(sequelize),
     ...initInvitationsModels(sequelize),
     ...initLtiModels(sequelize),
+    ...initRosterSyncModels(sequelize),
   };
   associate(models);
   return models;
@@ -128,6 +138,13 @@ function associate(m: Models): void {
   m.LtiPlatform.hasMany(m.LtiDeployment, { ...fk('platformId'), as: 'deployments' });
   m.LtiPlatform.hasMany(m.IdentityLink, { ...fk('platformId'), as: 'identityLinks' });
   m.LtiDeployment.belongsTo(m.LtiPlatform, { ...fk('platformId'), as: 'platform' });
+
+  m.Course.hasOne(m.CourseRosterSource, { ...fk('courseId'), as: 'rosterSource' });
+  m.Course.hasMany(m.RosterSync, { ...fk('courseId'), as: 'rosterSyncs' });
+  m.CourseRosterSource.belongsTo(m.Course, { ...fk('courseId'), as: 'course' });
+  m.CourseRosterSource.belongsTo(m.LtiPlatform, { ...fk('platformId'), as: 'platform' });
+  m.RosterSync.belongsTo(m.Course, { ...fk('courseId'), as: 'course' });
+  m.RosterSyncSchedule.belongsTo(m.Tenant, { ...fk('tenantId'), as: 'tenant' });
 }
 
 // The names the existing call sites use, now derived from the model classes.
