@@ -1,6 +1,6 @@
 import type { Transaction } from 'sequelize';
 import { select } from '../db/sql.js';
-import type { ActorContext, Store } from '../db/store.js';
+import { isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import type { PersonAttrs } from '../db/models.js';
 import { recordAudit, recordAuditBatch, type AuditBatchEntry } from './audit.js';
 import { identityClaimValue } from './launch-identity.js';
@@ -222,7 +222,10 @@ export async function applyRoster(
         problem(m, 'inactive', `The matching person is ${found.status}`);
         continue;
       }
-      await createLink(store, t, ctx, input, found.id, m.userId, matchedBy);
+      if (!(await savepoint(store, t, (sp) => createLink(store, sp, ctx, input, found.id, m.userId, matchedBy)))) {
+        problem(m, 'raced', 'A launch linked this user at the same moment; the next sync places them');
+        continue;
+      }
       linkedNow.add(found.id);
       peopleLinked++;
       personOf.set(m.userId, found.id);
@@ -235,18 +238,25 @@ export async function applyRoster(
       problem(m, 'seat_limit', `The school's seat limit of ${seats.limit} people is reached`);
       continue;
     }
-    if (seats) seats.left--;
-    const person: PersonAttrs = await insertPerson(store, t, ctx, {
-      tenantId: input.tenantId,
-      status: 'invited',
-      source: 'roster',
-      externalId: claimValue,
-      primaryEmail: email,
-      givenName: str(m.givenName),
-      familyName: str(m.familyName),
-      displayName: str(m.name),
+    const person = await savepoint(store, t, async (sp) => {
+      const created: PersonAttrs = await insertPerson(store, sp, ctx, {
+        tenantId: input.tenantId,
+        status: 'invited',
+        source: 'roster',
+        externalId: claimValue,
+        primaryEmail: email,
+        givenName: str(m.givenName),
+        familyName: str(m.familyName),
+        displayName: str(m.name),
+      });
+      await createLink(store, sp, ctx, input, created.id, m.userId, 'roster');
+      return created;
     });
-    await createLink(store, t, ctx, input, person.id, m.userId, 'roster');
+    if (!person) {
+      problem(m, 'raced', 'A launch linked this user at the same moment; the next sync places them');
+      continue;
+    }
+    if (seats) seats.left--;
     linkedNow.add(person.id);
     peopleCreated++;
     personOf.set(m.userId, person.id);
@@ -337,6 +347,19 @@ export async function applyRoster(
     peopleLinked,
     problems,
   };
+}
+
+/**
+ * Runs `fn` in a savepoint; a unique violation (a launch linking the same user at the same moment)
+ * rolls back only that member and answers undefined, so the rest of the roster still applies.
+ */
+async function savepoint<T>(store: Store, t: Transaction, fn: (sp: Transaction) => Promise<T>): Promise<T | undefined> {
+  try {
+    return await store.sequelize.transaction({ transaction: t }, fn);
+  } catch (err) {
+    if (isUniqueViolation(err)) return undefined;
+    throw err;
+  }
 }
 
 async function createLink(
