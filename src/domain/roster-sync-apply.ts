@@ -222,7 +222,12 @@ export async function applyRoster(
         problem(m, 'inactive', `The matching person is ${found.status}`);
         continue;
       }
-      if (!(await savepoint(store, t, (sp) => createLink(store, sp, ctx, input, found.id, m.userId, matchedBy)))) {
+      const person = found;
+      const linkedOk = await savepoint(store, t, async (sp) => {
+        await createLink(store, sp, ctx, input, person.id, m.userId, matchedBy);
+        return true;
+      });
+      if (!linkedOk) {
         problem(m, 'raced', 'A launch linked this user at the same moment; the next sync places them');
         continue;
       }
