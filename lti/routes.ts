@@ -5,6 +5,8 @@ import type { Config } from '../src/config.js';
 import type { ActorContext, Store } from '../src/db/store.js';
 import { launchResource, type LaunchCourseClaim } from '../src/domain/launch.js';
 import { adminLanding, launchRefusalLog, noteLaunch } from '../src/http/api-admin-hooks.js';
+import type { RosterLaunch } from '../src/domain/roster-sync-runner.js';
+import { NRPS_CLAIM } from './nrps.js';
 import type { SessionPrincipal } from '../src/http/context.js';
 import { CLAIM } from './claims.js';
 import { signDeepLinkingResponse } from './deep-linking.js';
@@ -41,6 +43,8 @@ export interface LtiDeps {
   store: Store;
   /** Platform key sets; tests pass one with a short refetch interval. */
   jwks?: JwksCache;
+  /** Told of each course launch (NRPS roster sync): returns at once, works in the background. */
+  roster?: { afterLaunch(launch: RosterLaunch): void };
 }
 
 const LIS = CLAIM.lis;
@@ -201,6 +205,14 @@ export function ltiRoutes(deps: LtiDeps) {
     }
     const principal: SessionPrincipal = result.principal;
     await noteLaunch(store, c, { ...principal, platformId: launch.platform.id, deploymentId: launch.deploymentId });
+    if (principal.courseId)
+      deps.roster?.afterLaunch({
+        ...principal,
+        courseId: principal.courseId,
+        platformId: launch.platform.id,
+        claim: launch.claims[NRPS_CLAIM],
+        staff: isCourseStaff(launch.roles),
+      });
     const redirectTo = adminLanding(launch.state.target_link_uri) ?? redirectFor(principal);
     // Cookie flow: the cookie may still not survive a third-party iframe, so the page can also
     // redeem the ticket. Storage flow: the ticket needs the state read back from platform storage.

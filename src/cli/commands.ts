@@ -19,6 +19,7 @@ import { table, UsageError, type Out } from './io.js';
 import { ltiCommands } from './commands-lti.js';
 import { privilegeCommands } from './commands-privileges.js';
 import { webhookCommands } from './commands-webhooks.js';
+import { rosterCommands } from './commands-roster.js';
 
 export interface CommandContext {
   config: Config;
@@ -331,4 +332,5 @@ export const commands: Record<string, Command> = {
   ...ltiCommands,
   ...privilegeCommands,
   ...webhookCommands,
+  ...rosterCommands,
 };

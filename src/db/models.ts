@@ -27,6 +27,12 @@ import {
   type RolePrivilegeDefault,
 } from '../domain/privilege-models.js';
 import {
+  type CourseRosterSource,
+  initRosterSyncModels,
+  type RosterSync,
+  type RosterSyncSchedule,
+} from '../domain/roster-sync-models.js';
+import {
   type ApiToken,
   type AuditEvent,
   initTenancyModels,
@@ -82,6 +88,9 @@ export interface Models {
   AdminSession: ModelStatic<AdminSession>;
   ProvisioningLogEntry: ModelStatic<ProvisioningLogEntry>;
   LaunchLogEntry: ModelStatic<LaunchLogEntry>;
+  CourseRosterSource: ModelStatic<CourseRosterSource>;
+  RosterSync: ModelStatic<RosterSync>;
+  RosterSyncSchedule: ModelStatic<RosterSyncSchedule>;
 }
 
 export function defineModels(sequelize: Sequelize): Models {
@@ -95,6 +104,7 @@ export function defineModels(sequelize: Sequelize): Models {
     ...initLtiModels(sequelize),
     ...initWebhooksModels(sequelize),
     ...initAdminSessionModels(sequelize),
+    ...initRosterSyncModels(sequelize),
   };
   associate(models);
   return models;
@@ -150,6 +160,13 @@ function associate(m: Models): void {
   m.LtiPlatform.hasMany(m.LtiDeployment, { ...fk('platformId'), as: 'deployments' });
   m.LtiPlatform.hasMany(m.IdentityLink, { ...fk('platformId'), as: 'identityLinks' });
   m.LtiDeployment.belongsTo(m.LtiPlatform, { ...fk('platformId'), as: 'platform' });
+
+  m.Course.hasOne(m.CourseRosterSource, { ...fk('courseId'), as: 'rosterSource' });
+  m.Course.hasMany(m.RosterSync, { ...fk('courseId'), as: 'rosterSyncs' });
+  m.CourseRosterSource.belongsTo(m.Course, { ...fk('courseId'), as: 'course' });
+  m.CourseRosterSource.belongsTo(m.LtiPlatform, { ...fk('platformId'), as: 'platform' });
+  m.RosterSync.belongsTo(m.Course, { ...fk('courseId'), as: 'course' });
+  m.RosterSyncSchedule.belongsTo(m.Tenant, { ...fk('tenantId'), as: 'tenant' });
 }
 
 // The names the existing call sites use, now derived from the model classes.

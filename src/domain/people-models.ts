@@ -67,7 +67,7 @@ export class PersonEmail extends Model<InferAttributes<PersonEmail>, InferCreati
   declare person?: NonAttribute<Person>;
 }
 
-export type MatchedBy = 'claim' | 'email' | 'jit';
+export type MatchedBy = 'claim' | 'email' | 'jit' | 'roster';
 
 /** The login identity: one platform user (sub) is one person, and never two. */
 export class IdentityLink extends Model<InferAttributes<IdentityLink>, InferCreationAttributes<IdentityLink>> {

@@ -29,6 +29,9 @@ import { landingPage } from '../web/landing.js';
 import { demoLmsRoutes } from '../dev/demo-lms.js';
 import { operatorRoutes } from './api-operator.js';
 import { DEMO_LMS_PATH } from '../domain/dev-seed.js';
+import type { RosterSyncRunner } from '../domain/roster-sync-runner.js';
+import { createNrpsRunner } from '../../lti/nrps-runner.js';
+import { rosterRoutes } from './api-roster.js';
 
 const ENROLMENT_PATH = /^\/api\/v1\/courses\/[^/]+\/enrolments$/;
 
@@ -40,6 +43,8 @@ export interface AppDeps {
   /** True once shutdown has begun: readiness turns 503 so load balancers stop sending traffic. */
   draining?: () => boolean;
   metrics?: Metrics;
+  /** LMS roster syncs (NRPS); default: run in this process, with the tenant schedules checked every minute. */
+  rosterSync?: RosterSyncRunner;
 }
 
 export function createApp(deps: AppDeps) {
@@ -47,6 +52,8 @@ export function createApp(deps: AppDeps) {
   const tokens = new TokenResolver(deps.store);
   const app = new OpenAPIHono();
   const privileges = privilegesApi({ config: deps.config, store: deps.store, logger: deps.logger });
+  const rosterSync = deps.rosterSync ?? createNrpsRunner(deps.store, { logger: deps.logger });
+  rosterSync.startSchedule();
 
   app.use('*', requestContext(deps.logger));
   app.use('*', accessLog(metrics));
@@ -100,10 +107,11 @@ export function createApp(deps: AppDeps) {
   api.route('/', privileges.routes);
   api.route('/', platformRoutes(deps.store, deps.config));
   api.route('/', webhookRoutes(deps.store, deps.config));
+  api.route('/', rosterRoutes(deps.store, rosterSync));
   app.route('/api/v1', api);
   app.route('/operator/v1', operatorRoutes(deps.store, deps.config));
   app.route('/app', webRoutes({ store: deps.store, config: deps.config }));
-  app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store }));
+  app.route('/lti', ltiRoutes({ config: deps.config, store: deps.store, roster: rosterSync }));
   if (deps.config.demoLms)
     app.route(DEMO_LMS_PATH, demoLmsRoutes({ store: deps.store, publicUrl: deps.config.publicUrl }));
   app.use('/scim/v2/*', scimRequestLog(deps.store));

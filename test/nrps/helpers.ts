@@ -1,0 +1,84 @@
+import { QueryTypes } from 'sequelize';
+import { nrpsFetcher, type NrpsClientOptions } from '../../lti/nrps.js';
+import { ServiceTokens } from '../../lti/service-token.js';
+import { toolKeysFor } from '../../lti/session.js';
+import { inTransaction, type Store } from '../../src/db/store.js';
+import { upsertLaunchCourse } from '../../src/domain/launch-course.js';
+import { addPlatform, type PlatformInput } from '../../src/domain/platforms.js';
+import { rememberRosterSource, type RosterSyncDeps } from '../../src/domain/roster-sync.js';
+import { createTenant } from '../../src/domain/tenants.js';
+import type { NrpsPlatform } from '../support/nrps-platform.js';
+
+export async function rows<T extends object>(store: Store, sql: string, bind: unknown[] = []): Promise<T[]> {
+  return store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT });
+}
+
+let n = 0;
+/** A tenant with the NRPS emulator registered as its LMS platform. */
+export async function schoolWithPlatform(
+  store: Store,
+  nrps: NrpsPlatform,
+  policy: Partial<PlatformInput> = {},
+  seatLimit: number | null = null,
+) {
+  const slug = `nrps-${process.pid}-${++n}`;
+  const tenant = await createTenant(store, { actor: 'test' }, { slug, name: `School ${slug}`, seatLimit });
+  const platform = await addPlatform(store, { actor: 'test' }, tenant.id, {
+    issuer: `${nrps.url}/${slug}`,
+    clientId: nrps.clientId,
+    deploymentId: 'deploy-1',
+    authLoginUrl: `${nrps.url}/auth`,
+    authTokenUrl: nrps.tokenUrl,
+    jwksUrl: `${nrps.url}/jwks`,
+    ...policy,
+  });
+  return { tenant, platform };
+}
+
+/** A course of that platform with its roster URL remembered, as an earlier launch would leave it. */
+export async function courseWithRoster(
+  store: Store,
+  tenantId: string,
+  platformId: string,
+  contextId: string,
+  nrps: NrpsPlatform,
+) {
+  const { courseId } = await inTransaction(store, (t) =>
+    upsertLaunchCourse(store, t, { actor: 'test' }, { tenantId, platformId, contextId, title: contextId, sisKeys: [] }),
+  );
+  await rememberRosterSource(store, {
+    tenantId,
+    courseId,
+    platformId,
+    membershipsUrl: nrps.membershipsUrl(contextId),
+    serviceVersions: ['2.0'],
+  });
+  return courseId;
+}
+
+/** The sync's dependencies as the server builds them, with quick backoff for tests. */
+export function syncDeps(
+  store: Store,
+  client: Partial<NrpsClientOptions> = {},
+): RosterSyncDeps & { tokens: ServiceTokens; sleeps: number[] } {
+  const keys = toolKeysFor(store);
+  const tokens = new ServiceTokens({ signingKey: () => keys.signingKey() });
+  const sleeps: number[] = [];
+  return {
+    tokens,
+    sleeps,
+    fetchRoster: nrpsFetcher({
+      tokens,
+      baseDelayMs: 5,
+      maxDelayMs: 2000,
+      timeoutMs: 500,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        await new Promise((r) => setTimeout(r, Math.min(ms, 20)));
+      },
+      ...client,
+    }),
+  };
+}
+
+export const toolJwks = (store: Store) => () => toolKeysFor(store).jwks() as never;
