@@ -8,6 +8,8 @@ import { createStore } from './db/store.js';
 import type { JobQueue } from './jobs/queue.js';
 import { startJobs } from './jobs/service.js';
 import { createApp } from './http/app.js';
+import { createNrpsRunner } from '../lti/nrps-runner.js';
+import { ROSTER_SYNC_TASK, type RosterSyncJob } from './domain/roster-sync-runner.js';
 import { answerClientErrors } from './http/client-error.js';
 import { readinessCheck } from './http/health.js';
 
@@ -41,16 +43,31 @@ export async function startServer(
     const expected = await knownMigrations();
     let draining = false;
     const store = createStore(db.sequelize, { toolKeySecrets: config.toolKeySecrets });
+    const rosterSync = createNrpsRunner(store, { logger });
     const app = createApp({
       config,
       store,
       logger,
+      rosterSync,
       readiness: readinessCheck(db.sequelize, expected),
       draining: () => draining,
     });
     const server = await listen(app.fetch, config);
     const jobs = startJobs(store, config, logger);
-    jobs.catch((err) => logger.error({ err }, 'the job queue did not start: background work waits'));
+    jobs.then(
+      async (queue) => {
+        // Roster syncs move onto the queue once it runs (until then they run in this process).
+        await queue.registerTask<RosterSyncJob>(ROSTER_SYNC_TASK, async (job) => void (await rosterSync.run(job)), {
+          concurrency: 2,
+          // The sync retries the platform itself and records a failure; a second run of the same
+          // row is refused (it only runs a row it moves from queued to running).
+          maxAttempts: 1,
+          timeoutSeconds: 15 * 60,
+        });
+        rosterSync.useDispatch(async (job) => void (await queue.addJob(ROSTER_SYNC_TASK, job, { jobKey: job.syncId })));
+      },
+      (err) => logger.error({ err }, 'the job queue did not start: background work waits'),
+    );
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${port}`;
     logger.info({ port, database: db.kind }, 'listening');
@@ -66,6 +83,7 @@ export async function startServer(
         (closing ??= (async () => {
           draining = true;
           await drain(server, config.shutdownTimeoutMs, logger);
+          await rosterSync.stop();
           // Running jobs finish (or are left to pg-boss to retry) before the database closes.
           await jobs.then(
             (queue) => queue.stop(config.shutdownTimeoutMs),

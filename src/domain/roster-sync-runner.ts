@@ -17,6 +17,9 @@ import {
  * adds the job, and have the queue's task call `syncCourseRoster(store, deps, tenantId, courseId,
  * { syncId })`: that is the one place to change.
  */
+/** The job queue's task for roster syncs. */
+export const ROSTER_SYNC_TASK = 'roster.sync';
+
 export interface RosterSyncJob {
   tenantId: string;
   courseId: string;
@@ -97,6 +100,19 @@ export class RosterSyncRunner {
     const started = await startRosterSync(this.store, tenantId, courseId, trigger, requestedBy);
     if (!started.joined) this.dispatch({ tenantId, courseId, syncId: started.id });
     return started;
+  }
+
+  /**
+   * Hands every later sync to a job queue (the server does this once its queue runs); the queue's
+   * task calls `run`. Before that, and in processes without a queue, syncs run in this process.
+   */
+  useDispatch(dispatch: (job: RosterSyncJob) => Promise<void>): void {
+    this.options.dispatch = dispatch;
+  }
+
+  /** Runs one queued sync here (the job queue's task). */
+  run(job: RosterSyncJob) {
+    return syncCourseRoster(this.store, this.options, job.tenantId, job.courseId, { syncId: job.syncId });
   }
 
   private dispatch(job: RosterSyncJob): void {

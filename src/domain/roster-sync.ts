@@ -2,6 +2,7 @@ import { Op } from 'sequelize';
 import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { AppError, ConflictError, NotFoundError, UpstreamError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
+import { emitRosterSynced } from './events.js';
 import { applyRoster, type RosterMember } from './roster-sync-apply.js';
 import type {
   RosterProblem,
@@ -320,6 +321,14 @@ export async function syncCourseRoster(
           peopleLinked: r.peopleLinked,
           problems: r.problems.slice(0, 20),
         },
+      });
+      await emitRosterSynced(store, t, tenantId, {
+        source: 'nrps',
+        courseId,
+        added: counts.added,
+        updated: counts.updated,
+        ended: counts.ended,
+        errors: counts.errors,
       });
       return viewRosterSync(row);
     });
