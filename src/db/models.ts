@@ -12,6 +12,13 @@ import {
   type LtiTicket,
   type ToolKey,
 } from '../domain/lti-models.js';
+import {
+  initOneRosterModels,
+  type OneRosterConnection,
+  type OneRosterEnrollment,
+  type OneRosterImport,
+  type OneRosterRecord,
+} from '../domain/oneroster/oneroster-models.js';
 import { type IdentityLink, initPeopleModels, type Person, type PersonEmail } from '../domain/people-models.js';
 import {
   type GroupPrivilegeGrant,
@@ -62,6 +69,10 @@ export interface Models {
   LtiTicket: ModelStatic<LtiTicket>;
   ToolKey: ModelStatic<ToolKey>;
   LtiRegistrationLink: ModelStatic<LtiRegistrationLink>;
+  OneRosterImport: ModelStatic<OneRosterImport>;
+  OneRosterRecord: ModelStatic<OneRosterRecord>;
+  OneRosterEnrollment: ModelStatic<OneRosterEnrollment>;
+  OneRosterConnection: ModelStatic<OneRosterConnection>;
 }
 
 export function defineModels(sequelize: Sequelize): Models {
@@ -73,6 +84,7 @@ export function defineModels(sequelize: Sequelize): Models {
     ...initPrivilegeModels(sequelize),
     ...initInvitationsModels(sequelize),
     ...initLtiModels(sequelize),
+    ...initOneRosterModels(sequelize),
   };
   associate(models);
   return models;
