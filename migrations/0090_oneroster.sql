@@ -48,8 +48,6 @@ CREATE TABLE oneroster_enrollments (
   PRIMARY KEY (tenant_id, sourced_id)
 );
 CREATE INDEX oneroster_enrollments_pair ON oneroster_enrollments (tenant_id, course_id, person_id);
-CREATE INDEX oneroster_enrollments_user ON oneroster_enrollments (tenant_id, user_sourced_id);
-CREATE INDEX oneroster_enrollments_class ON oneroster_enrollments (tenant_id, class_sourced_id);
 
 -- A tenant's OneRoster 1.2 rostering API: where to pull from and the OAuth 2 client credentials
 -- (the secret sealed like the tool keys when TOOL_KEY_SECRET is set).

@@ -62,8 +62,15 @@ interface Ctx {
   summary: ImportSummary;
 }
 
-const q = <T extends object>(c: Ctx, sql: string, bind: unknown[]) => select<T>(c.store, sql, bind, c.t);
-const run = (c: Ctx, sql: string, bind: unknown[]) => exec(c.store, sql, bind, c.t);
+async function timed<T>(sql: string, p: Promise<T>): Promise<T> {
+  if (process.env.ONEROSTER_TRACE !== '2') return p;
+  const started = performance.now();
+  const r = await p;
+  process.stderr.write(`  ${(performance.now() - started).toFixed(0)} ms  ${sql.replace(/\s+/g, ' ').slice(0, 110)}\n`);
+  return r;
+}
+const q = <T extends object>(c: Ctx, sql: string, bind: unknown[]) => timed(sql, select<T>(c.store, sql, bind, c.t));
+const run = (c: Ctx, sql: string, bind: unknown[]) => timed(sql, exec(c.store, sql, bind, c.t));
 const num = (v: unknown) => Number(v ?? 0);
 
 /** Runs the mapping; returns false (having written nothing that will stay) when a line error was found. */
@@ -74,18 +81,28 @@ export async function applyStaged(
   input: { tenantId: string; importId: string; modes: Record<ImportedFile, FileMode>; errors: LineError[] },
 ): Promise<ImportSummary> {
   const c: Ctx = { store, t, actor, ...input, summary: emptySummary() };
+  const step = trace();
+  await run(c, 'ANALYZE or_others, or_classes, or_users, or_enrollments', []);
   await findGone(c);
+  step('gone');
   await resolveClasses(c);
+  step('classes resolved');
   await resolveUsers(c);
+  step('users resolved');
   if (c.errors.length) return c.summary;
   await removeGone(c);
   await writeOthers(c);
   await writeClasses(c);
+  step('classes written');
   await writeUsers(c);
+  step('users written');
   await resolveEnrollments(c);
+  step('enrollments resolved');
   if (c.errors.length) return c.summary;
   await writeEnrollments(c);
+  step('enrollments written');
   await writeMemberships(c);
+  step('memberships written');
   const s = c.summary;
   s.changes =
     Object.values(s.people).reduce((a, b) => a + b, 0) +
@@ -93,6 +110,17 @@ export async function applyStaged(
     Object.values(s.memberships).reduce((a, b) => a + b, 0) +
     Object.values(s.records).reduce((a, b) => a + b, 0);
   return s;
+}
+
+/** ONEROSTER_TRACE=1 prints each step's time on stderr (the benchmark's breakdown). */
+function trace() {
+  let last = performance.now();
+  return (name: string) => {
+    if (!process.env.ONEROSTER_TRACE) return;
+    const now = performance.now();
+    process.stderr.write(`oneroster: ${name} ${(now - last).toFixed(0)} ms\n`);
+    last = now;
+  };
 }
 
 const STAGE: Record<string, { table: string; file: ImportedFile; where: string }> = {
@@ -167,7 +195,7 @@ async function resolveUsers(c: Ctx): Promise<void> {
     c,
     `UPDATE or_users s SET person_id = p.id, matched_by = 'username' FROM people p
       WHERE s.person_id IS NULL AND s.status = 'active' AND s.username IS NOT NULL
-        AND p.tenant_id = $1 AND lower(p.user_name) = lower(s.username) AND ${LIVE}`,
+        AND p.tenant_id = $1 AND lower(p.user_name) = lower(s.username) AND p.user_name IS NOT NULL AND p.status <> 'merged' AND ${LIVE}`,
     [tenantId],
   );
   // 4-5. Weak keys: userIds against externalId/userName, then email; only people no other
@@ -178,11 +206,11 @@ async function resolveUsers(c: Ctx): Promise<void> {
       'userIds',
       'userIds',
       `SELECT s.line, p.id FROM or_users s CROSS JOIN LATERAL unnest(s.identifiers) AS x (id)
-         JOIN people p ON p.tenant_id = $1 AND p.external_id = x.id AND ${LIVE}
+         JOIN people p ON p.tenant_id = $1 AND p.external_id = x.id AND p.status <> 'merged' AND ${LIVE}
         WHERE s.person_id IS NULL AND s.status = 'active' AND ${unlinked}
        UNION
        SELECT s.line, p.id FROM or_users s CROSS JOIN LATERAL unnest(s.identifiers) AS x (id)
-         JOIN people p ON p.tenant_id = $1 AND lower(p.user_name) = lower(x.id) AND ${LIVE}
+         JOIN people p ON p.tenant_id = $1 AND lower(p.user_name) = lower(x.id) AND p.user_name IS NOT NULL AND p.status <> 'merged' AND ${LIVE}
         WHERE s.person_id IS NULL AND s.status = 'active' AND ${unlinked}`,
     ],
     [
@@ -196,7 +224,15 @@ async function resolveUsers(c: Ctx): Promise<void> {
         WHERE s.person_id IS NULL AND s.status = 'active' AND s.email IS NOT NULL AND ${unlinked}`,
     ],
   ];
+  // Statistics as they are now (most rows resolved by a link on a re-import): the planner needs them.
+  await run(c, 'ANALYZE or_users', []);
   for (const [matchedBy, column, candidates] of weak) {
+    const [open] = await q<{ n: string }>(
+      c,
+      `SELECT count(*) AS n FROM or_users WHERE person_id IS NULL AND status = 'active'`,
+      [],
+    );
+    if (num(open.n) === 0) break;
     const ambiguous = await q<{ line: number; n: string }>(
       c,
       `SELECT line, count(*) AS n FROM (${candidates}) m GROUP BY line HAVING count(*) > 1 ORDER BY line LIMIT ${MAX_ERRORS_PER_CHECK}`,
@@ -245,7 +281,8 @@ async function resolveUsers(c: Ctx): Promise<void> {
     c,
     `SELECT s.line, r.sourced_id AS other FROM or_users s
        JOIN oneroster_records r ON r.tenant_id = $1 AND r.kind = 'user' AND r.status = 'active' AND r.person_id = s.person_id AND r.sourced_id <> s.sourced_id
-      WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM or_gone g WHERE g.kind = 'user' AND g.sourced_id = r.sourced_id)
+      WHERE s.status = 'active' AND s.person_id IS DISTINCT FROM s.prior_person
+        AND NOT EXISTS (SELECT 1 FROM or_gone g WHERE g.kind = 'user' AND g.sourced_id = r.sourced_id)
       ORDER BY s.line LIMIT ${MAX_ERRORS_PER_CHECK}`,
     [tenantId],
   );
@@ -259,8 +296,10 @@ async function resolveUsers(c: Ctx): Promise<void> {
   // A roster-owned person renamed to a username someone else holds.
   const taken = await q<{ line: number; username: string }>(
     c,
-    `SELECT s.line, s.username FROM or_users s JOIN people p ON p.tenant_id = $1 AND lower(p.user_name) = lower(s.username) AND ${LIVE}
-      WHERE s.status = 'active' AND s.person_id IS NOT NULL AND p.id <> s.person_id ORDER BY s.line LIMIT ${MAX_ERRORS_PER_CHECK}`,
+    `SELECT s.line, s.username FROM or_users s
+       JOIN people p ON p.tenant_id = $1 AND lower(p.user_name) = lower(s.username) AND p.user_name IS NOT NULL AND p.status <> 'merged' AND ${LIVE}
+      WHERE s.status = 'active' AND s.person_id IS NOT NULL AND s.digest IS DISTINCT FROM s.prior_digest AND p.id <> s.person_id
+      ORDER BY s.line LIMIT ${MAX_ERRORS_PER_CHECK}`,
     [tenantId],
   );
   for (const x of taken)

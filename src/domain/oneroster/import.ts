@@ -113,7 +113,10 @@ export async function runImport(
     );
     const stager = new Stager(store, t);
     await stager.open();
+    const started = performance.now();
     report.files = await stage(stager);
+    if (process.env.ONEROSTER_TRACE)
+      process.stderr.write(`oneroster: staged ${(performance.now() - started).toFixed(0)} ms\n`);
     if (report.errors.length) throw new BundleRefusedError(report);
     report.summary = await applyStaged(store, t, ctx, {
       tenantId,

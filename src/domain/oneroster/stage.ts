@@ -21,7 +21,13 @@ CREATE TEMP TABLE or_users (line int, sourced_id text, status text, enabled bool
 CREATE TEMP TABLE or_enrollments (line int, sourced_id text, status text, class_sourced_id text, user_sourced_id text, role text,
   digest text, person_id uuid, course_id uuid) ON COMMIT DROP;
 CREATE TEMP TABLE or_pairs (person_id uuid, course_id uuid) ON COMMIT DROP;
-CREATE TEMP TABLE or_gone (kind text, sourced_id text, person_id uuid) ON COMMIT DROP;`;
+CREATE TEMP TABLE or_gone (kind text, sourced_id text, person_id uuid) ON COMMIT DROP;
+CREATE INDEX ON or_others (kind, sourced_id);
+CREATE INDEX ON or_classes (sourced_id);
+CREATE INDEX ON or_users (sourced_id);
+CREATE INDEX ON or_users (person_id);
+CREATE INDEX ON or_enrollments (sourced_id);
+CREATE INDEX ON or_gone (kind, sourced_id)`;
 
 export class Stager {
   private others: StagedOther[] = [];
