@@ -18,6 +18,7 @@ import type { TokenKind } from '../db/models.js';
 import { table, UsageError, type Out } from './io.js';
 import { ltiCommands } from './commands-lti.js';
 import { privilegeCommands } from './commands-privileges.js';
+import { oneRosterCommands } from './commands-oneroster.js';
 
 export interface CommandContext {
   config: Config;
@@ -329,4 +330,5 @@ export const commands: Record<string, Command> = {
   },
   ...ltiCommands,
   ...privilegeCommands,
+  ...oneRosterCommands,
 };

@@ -209,8 +209,8 @@ export async function stageRows(
   errors: LineError[],
   report: FileReport,
   rolesByUser: Map<string, string[]>,
+  name = `${file}.csv`,
 ): Promise<void> {
-  const name = `${file}.csv`;
   let index: Map<string, number> | null = null;
   const seen = new Map<string, number>();
   for await (const { cells, line } of rows) {
@@ -227,7 +227,7 @@ export async function stageRows(
       const i = idx.get(column.toLowerCase());
       return i === undefined ? undefined : cells[i];
     };
-    const staged = readRecord(file, version, fields, line, errors);
+    const staged = readRecord(file, version, fields, line, errors, name);
     if (!staged) continue;
     const first = seen.get(staged.record.sourcedId);
     if (first !== undefined) {

@@ -81,9 +81,10 @@ export function readRecord(
   fields: Fields,
   line: number,
   errors: LineError[],
+  name = `${file}.csv`,
 ): Staged | null {
   const before = errors.length;
-  const fail = (column: string | null, message: string) => errors.push({ file: `${file}.csv`, line, column, message });
+  const fail = (column: string | null, message: string) => errors.push({ file: name, line, column, message });
   const get = (column: string): string => {
     const v = fields(column) ?? '';
     if (v.length > MAX_FIELD) fail(column, `longer than ${MAX_FIELD} characters`);
