@@ -60,6 +60,7 @@ interface Ctx {
   modes: Record<ImportedFile, FileMode>;
   errors: LineError[];
   summary: ImportSummary;
+  nameOf: (file: ImportedFile) => string;
 }
 
 async function timed<T>(sql: string, p: Promise<T>): Promise<T> {
@@ -78,7 +79,13 @@ export async function applyStaged(
   store: Store,
   t: Transaction,
   actor: ActorContext,
-  input: { tenantId: string; importId: string; modes: Record<ImportedFile, FileMode>; errors: LineError[] },
+  input: {
+    tenantId: string;
+    importId: string;
+    modes: Record<ImportedFile, FileMode>;
+    errors: LineError[];
+    nameOf: (file: ImportedFile) => string;
+  },
 ): Promise<ImportSummary> {
   const c: Ctx = { store, t, actor, ...input, summary: emptySummary() };
   const step = trace();
@@ -240,7 +247,7 @@ async function resolveUsers(c: Ctx): Promise<void> {
     );
     for (const a of ambiguous)
       c.errors.push({
-        file: 'users.csv',
+        file: c.nameOf('users'),
         line: a.line,
         column,
         message: `matches ${a.n} people; give a username or userIds that names one of them`,
@@ -262,7 +269,12 @@ async function resolveUsers(c: Ctx): Promise<void> {
     [],
   );
   for (const d of twice)
-    c.errors.push({ file: 'users.csv', line: d.line, column: null, message: `the same person as line ${d.first}` });
+    c.errors.push({
+      file: c.nameOf('users'),
+      line: d.line,
+      column: null,
+      message: `the same person as line ${d.first}`,
+    });
   const sameName = await q<{ line: number; first: number }>(
     c,
     `SELECT line, first FROM (SELECT line, first_value(line) OVER (PARTITION BY lower(username) ORDER BY line) AS first,
@@ -272,7 +284,7 @@ async function resolveUsers(c: Ctx): Promise<void> {
   );
   for (const d of sameName)
     c.errors.push({
-      file: 'users.csv',
+      file: c.nameOf('users'),
       line: d.line,
       column: 'username',
       message: `also the username of line ${d.first}`,
@@ -288,7 +300,7 @@ async function resolveUsers(c: Ctx): Promise<void> {
   );
   for (const h of held)
     c.errors.push({
-      file: 'users.csv',
+      file: c.nameOf('users'),
       line: h.line,
       column: 'sourcedId',
       message: `this person is already OneRoster user "${h.other}"`,
@@ -304,7 +316,7 @@ async function resolveUsers(c: Ctx): Promise<void> {
   );
   for (const x of taken)
     c.errors.push({
-      file: 'users.csv',
+      file: c.nameOf('users'),
       line: x.line,
       column: 'username',
       message: `"${x.username}" is the username of another person`,
@@ -520,31 +532,28 @@ async function writeUsers(c: Ctx): Promise<void> {
   );
 }
 
-/** Each active enrollment's person and course, from this bundle or an earlier import; unknown ones are line errors. */
+/**
+ * Each active enrollment's person and course: by then every active user and class of the bundle
+ * has its record, so the records (this bundle's and earlier imports') are the maps. Enrollments
+ * naming neither are line errors.
+ */
 async function resolveEnrollments(c: Ctx): Promise<void> {
   const { tenantId } = c;
   await run(
     c,
-    `UPDATE or_enrollments e SET person_id = u.person_id FROM or_users u WHERE u.sourced_id = e.user_sourced_id AND u.status = 'active'`,
-    [],
-  );
-  await run(
-    c,
-    `UPDATE or_enrollments e SET person_id = r.person_id FROM oneroster_records r
-      WHERE e.person_id IS NULL AND r.tenant_id = $1 AND r.kind = 'user' AND r.sourced_id = e.user_sourced_id AND r.status = 'active'`,
+    `CREATE TEMP TABLE or_user_map ON COMMIT DROP AS SELECT sourced_id, person_id FROM oneroster_records
+      WHERE tenant_id = $1 AND kind = 'user' AND status = 'active' AND person_id IS NOT NULL`,
     [tenantId],
   );
   await run(
     c,
-    `UPDATE or_enrollments e SET course_id = s.course_id FROM or_classes s WHERE s.sourced_id = e.class_sourced_id AND s.status = 'active'`,
-    [],
-  );
-  await run(
-    c,
-    `UPDATE or_enrollments e SET course_id = r.course_id FROM oneroster_records r
-      WHERE e.course_id IS NULL AND r.tenant_id = $1 AND r.kind = 'class' AND r.sourced_id = e.class_sourced_id AND r.status = 'active'`,
+    `CREATE TEMP TABLE or_class_map ON COMMIT DROP AS SELECT sourced_id, course_id FROM oneroster_records
+      WHERE tenant_id = $1 AND kind = 'class' AND status = 'active' AND course_id IS NOT NULL`,
     [tenantId],
   );
+  await run(c, 'CREATE UNIQUE INDEX ON or_user_map (sourced_id)', []);
+  await run(c, 'CREATE UNIQUE INDEX ON or_class_map (sourced_id)', []);
+  await run(c, 'ANALYZE or_user_map, or_class_map', []);
   const unresolved = await q<{
     line: number;
     user_sourced_id: string;
@@ -553,27 +562,34 @@ async function resolveEnrollments(c: Ctx): Promise<void> {
     co: boolean;
   }>(
     c,
-    `SELECT line, user_sourced_id, class_sourced_id, person_id IS NOT NULL AS p, course_id IS NOT NULL AS co FROM or_enrollments
-      WHERE status = 'active' AND (person_id IS NULL OR course_id IS NULL) ORDER BY line LIMIT ${MAX_ERRORS_PER_CHECK}`,
+    `SELECT e.line, e.user_sourced_id, e.class_sourced_id, u.person_id IS NOT NULL AS p, m.course_id IS NOT NULL AS co
+       FROM or_enrollments e LEFT JOIN or_user_map u ON u.sourced_id = e.user_sourced_id
+       LEFT JOIN or_class_map m ON m.sourced_id = e.class_sourced_id
+      WHERE e.status = 'active' AND (u.person_id IS NULL OR m.course_id IS NULL) ORDER BY e.line LIMIT ${MAX_ERRORS_PER_CHECK}`,
     [],
   );
   for (const u of unresolved) {
     if (!u.p)
       c.errors.push({
-        file: 'enrollments.csv',
+        file: c.nameOf('enrollments'),
         line: u.line,
         column: 'userSourcedId',
-        message: `no user "${u.user_sourced_id}" in users.csv or an earlier import`,
+        message: `no user "${u.user_sourced_id}" in ${c.nameOf('users')} or an earlier import`,
       });
     if (!u.co)
       c.errors.push({
-        file: 'enrollments.csv',
+        file: c.nameOf('enrollments'),
         line: u.line,
         column: 'classSourcedId',
-        message: `no class "${u.class_sourced_id}" in classes.csv or an earlier import`,
+        message: `no class "${u.class_sourced_id}" in ${c.nameOf('classes')} or an earlier import`,
       });
   }
 }
+
+/** The active enrollments of the bundle with their person and course. */
+const ENROLLMENTS = `(SELECT e.sourced_id, e.digest, e.class_sourced_id, e.user_sourced_id, e.role, u.person_id, m.course_id
+   FROM or_enrollments e JOIN or_user_map u ON u.sourced_id = e.user_sourced_id JOIN or_class_map m ON m.sourced_id = e.class_sourced_id
+  WHERE e.status = 'active')`;
 
 async function writeEnrollments(c: Ctx): Promise<void> {
   const { tenantId, importId } = c;
@@ -582,15 +598,15 @@ async function writeEnrollments(c: Ctx): Promise<void> {
   // Memberships an enrollment leaves when it moves to another person or class.
   await run(
     c,
-    `INSERT INTO or_pairs SELECT oe.person_id, oe.course_id FROM oneroster_enrollments oe JOIN or_enrollments s ON s.sourced_id = oe.sourced_id
-      WHERE oe.tenant_id = $1 AND oe.status = 'active' AND s.status = 'active' AND (oe.person_id <> s.person_id OR oe.course_id <> s.course_id)`,
+    `INSERT INTO or_pairs SELECT oe.person_id, oe.course_id FROM oneroster_enrollments oe JOIN ${ENROLLMENTS} s ON s.sourced_id = oe.sourced_id
+      WHERE oe.tenant_id = $1 AND oe.status = 'active' AND (oe.person_id <> s.person_id OR oe.course_id <> s.course_id)`,
     [tenantId],
   );
   const [up] = await q<{ created: string; updated: string }>(
     c,
     `WITH u AS (
        INSERT INTO oneroster_enrollments (tenant_id, sourced_id, status, digest, class_sourced_id, user_sourced_id, role, person_id, course_id, import_id)
-       SELECT $1, sourced_id, 'active', digest, class_sourced_id, user_sourced_id, role, person_id, course_id, $2 FROM or_enrollments WHERE status = 'active'
+       SELECT $1, sourced_id, 'active', digest, class_sourced_id, user_sourced_id, role, person_id, course_id, $2 FROM ${ENROLLMENTS} s
        ON CONFLICT (tenant_id, sourced_id) DO UPDATE SET status = 'active', digest = EXCLUDED.digest, class_sourced_id = EXCLUDED.class_sourced_id,
          user_sourced_id = EXCLUDED.user_sourced_id, role = EXCLUDED.role, person_id = EXCLUDED.person_id, course_id = EXCLUDED.course_id,
          import_id = EXCLUDED.import_id, updated_at = now()
@@ -635,10 +651,11 @@ async function writeMemberships(c: Ctx): Promise<void> {
     c,
     `CREATE TEMP TABLE or_plan ON COMMIT DROP AS
      WITH pairs AS (SELECT DISTINCT person_id, course_id FROM or_pairs),
-          want AS (SELECT pr.person_id, pr.course_id,
-                          ARRAY(SELECT DISTINCT oe.role FROM oneroster_enrollments oe WHERE oe.tenant_id = $1 AND oe.person_id = pr.person_id
-                                   AND oe.course_id = pr.course_id AND oe.status = 'active' ORDER BY oe.role) AS roles
-                     FROM pairs pr)
+          roles AS (SELECT oe.person_id, oe.course_id, array_agg(DISTINCT oe.role ORDER BY oe.role) AS roles
+                      FROM oneroster_enrollments oe JOIN pairs pr ON pr.person_id = oe.person_id AND pr.course_id = oe.course_id
+                     WHERE oe.tenant_id = $1 AND oe.status = 'active' GROUP BY oe.person_id, oe.course_id),
+          want AS (SELECT pr.person_id, pr.course_id, COALESCE(r.roles, '{}'::text[]) AS roles
+                     FROM pairs pr LEFT JOIN roles r ON r.person_id = pr.person_id AND r.course_id = pr.course_id)
      SELECT w.person_id, w.course_id, w.roles, m.id AS membership_id, m.roles AS old_roles, m.status AS old_status, m.source AS old_source,
             CASE WHEN cardinality(w.roles) > 0 AND m.id IS NULL THEN 'add'
                  WHEN cardinality(w.roles) > 0 AND (m.status <> 'active' OR ARRAY(SELECT unnest(m.roles) ORDER BY 1) <> w.roles) THEN 'update'

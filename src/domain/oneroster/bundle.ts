@@ -81,18 +81,32 @@ function headerIndex(header: string[]): Map<string, number> {
   return index;
 }
 
+/**
+ * Records with their line numbers. csv-parse's `info` option doubles its cost, so lines are counted
+ * here: a record takes one line plus the line breaks inside its quoted cells, and blank lines
+ * (kept by the parser as one empty cell) are counted and skipped.
+ */
 async function* csvRows(stream: Readable, file: string, errors: LineError[]) {
-  const parser = stream.pipe(
-    parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true, trim: true }),
-  );
+  const parser = stream.pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: false }));
   stream.on('error', (err) => parser.destroy(err));
+  let line = 0;
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>)
-      yield { cells: record, line: info.lines };
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      line++;
+      const start = line;
+      for (let i = 0; i < cells.length; i++) {
+        let cell = cells[i];
+        if (cell.includes('\n')) line += cell.split('\n').length - 1;
+        if (cell.length && (cell.charCodeAt(0) <= 32 || cell.charCodeAt(cell.length - 1) <= 32)) cell = cell.trim();
+        cells[i] = cell;
+      }
+      if (cells.length === 1 && cells[0] === '') continue;
+      yield { cells, line: start };
+    }
   } catch (err) {
     if (err instanceof CsvError) {
       const lines = (err as CsvError & { lines?: number }).lines;
-      errors.push({ file, line: lines ?? 0, column: null, message: `not valid CSV: ${err.message}` });
+      errors.push({ file, line: lines ?? line + 1, column: null, message: `not valid CSV: ${err.message}` });
       return;
     }
     throw err;
@@ -212,7 +226,6 @@ export async function stageRows(
   name = `${file}.csv`,
 ): Promise<void> {
   let index: Map<string, number> | null = null;
-  const seen = new Map<string, number>();
   for await (const { cells, line } of rows) {
     if (!index) {
       index = headerIndex(cells);
@@ -229,17 +242,6 @@ export async function stageRows(
     };
     const staged = readRecord(file, version, fields, line, errors, name);
     if (!staged) continue;
-    const first = seen.get(staged.record.sourcedId);
-    if (first !== undefined) {
-      errors.push({
-        file: name,
-        line,
-        column: 'sourcedId',
-        message: `"${staged.record.sourcedId}" is also on line ${first}`,
-      });
-      continue;
-    }
-    seen.set(staged.record.sourcedId, line);
     switch (staged.file) {
       case 'roles':
         if (staged.record.status === 'active') {

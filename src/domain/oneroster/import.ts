@@ -115,6 +115,8 @@ export async function runImport(
     await stager.open();
     const started = performance.now();
     report.files = await stage(stager);
+    const nameOf = (file: ImportedFile) => (input.origin === 'csv' ? `${file}.csv` : `GET /${file}`);
+    await stager.duplicates(nameOf, report.errors);
     if (process.env.ONEROSTER_TRACE)
       process.stderr.write(`oneroster: staged ${(performance.now() - started).toFixed(0)} ms\n`);
     if (report.errors.length) throw new BundleRefusedError(report);
@@ -123,6 +125,7 @@ export async function runImport(
       importId: row.id,
       modes: input.modes,
       errors: report.errors,
+      nameOf,
     });
     if (report.errors.length) throw new BundleRefusedError(report);
     if (input.dryRun) return report;

@@ -1,7 +1,8 @@
 import type { Transaction } from 'sequelize';
-import { exec } from '../../db/sql.js';
+import { exec, select } from '../../db/sql.js';
 import type { Store } from '../../db/store.js';
-import type { StagedClass, StagedEnrollment, StagedOther, StagedUser } from './records.js';
+import type { LineError, StagedClass, StagedEnrollment, StagedOther, StagedUser } from './records.js';
+import type { ImportedFile } from './vocabulary.js';
 
 /**
  * Staged rows go to temporary tables of the import's transaction in batches (one INSERT … SELECT
@@ -66,6 +67,36 @@ export class Stager {
         : kind === 'user'
           ? this.users
           : this.enrollments;
+  }
+
+  /** A sourcedId on two lines of one file: the later lines are errors (checked in SQL, not in a Set of every id). */
+  async duplicates(nameOf: (file: ImportedFile) => string, errors: LineError[]): Promise<void> {
+    const sources: Array<[ImportedFile, string, string]> = [
+      ['orgs', 'or_others', "kind = 'org'"],
+      ['academicSessions', 'or_others', "kind = 'academicSession'"],
+      ['courses', 'or_others', "kind = 'course'"],
+      ['classes', 'or_classes', 'true'],
+      ['users', 'or_users', 'true'],
+      ['enrollments', 'or_enrollments', 'true'],
+    ];
+    for (const [file, table, where] of sources) {
+      const rows = await select<{ line: number; first: number; sourced_id: string }>(
+        this.store,
+        `SELECT line, first, sourced_id FROM (
+           SELECT line, sourced_id, first_value(line) OVER w AS first, row_number() OVER w AS n FROM ${table} WHERE ${where}
+           WINDOW w AS (PARTITION BY sourced_id ORDER BY line)) x
+          WHERE n > 1 ORDER BY line LIMIT 1000`,
+        [],
+        this.t,
+      );
+      for (const r of rows)
+        errors.push({
+          file: nameOf(file),
+          line: r.line,
+          column: 'sourcedId',
+          message: `"${r.sourced_id}" is also on line ${r.first}`,
+        });
+    }
   }
 
   async flushAll(): Promise<void> {
