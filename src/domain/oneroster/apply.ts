@@ -357,7 +357,10 @@ async function upsertRecords(c: Ctx, kind: string, from: string): Promise<void> 
     c,
     `WITH u AS (
        INSERT INTO oneroster_records (tenant_id, kind, sourced_id, status, digest, person_id, course_id, created_here, import_id)
-       ${from}
+       SELECT * FROM (${from}) AS x (tenant_id, kind, sourced_id, status, digest, person_id, course_id, created_here, import_id)
+        WHERE NOT EXISTS (SELECT 1 FROM oneroster_records r WHERE r.tenant_id = x.tenant_id AND r.kind = x.kind AND r.sourced_id = x.sourced_id
+                            AND r.status = 'active' AND r.digest = x.digest AND r.person_id IS NOT DISTINCT FROM x.person_id
+                            AND r.course_id IS NOT DISTINCT FROM x.course_id)
        ON CONFLICT (tenant_id, kind, sourced_id) DO UPDATE SET status = 'active', digest = EXCLUDED.digest,
          person_id = EXCLUDED.person_id, course_id = EXCLUDED.course_id, import_id = EXCLUDED.import_id, updated_at = now(),
          created_here = oneroster_records.created_here OR EXCLUDED.created_here
@@ -377,7 +380,7 @@ async function writeOthers(c: Ctx): Promise<void> {
     await upsertRecords(
       c,
       kind,
-      `SELECT $1, $3, sourced_id, 'active', digest, NULL::uuid, NULL::uuid, false, $2 FROM or_others WHERE kind = $3 AND status = 'active'`,
+      `SELECT $1::uuid, $3::text, sourced_id, 'active', digest, NULL::uuid, NULL::uuid, false, $2::uuid FROM or_others WHERE kind = $3 AND status = 'active'`,
     );
 }
 
@@ -424,7 +427,7 @@ async function writeClasses(c: Ctx): Promise<void> {
   await upsertRecords(
     c,
     'class',
-    `SELECT $1, $3, sourced_id, 'active', digest, NULL::uuid, course_id, created_here, $2 FROM or_classes WHERE status = 'active'`,
+    `SELECT $1::uuid, $3::text, sourced_id, 'active', digest, NULL::uuid, course_id, created_here, $2::uuid FROM or_classes WHERE status = 'active'`,
   );
 }
 
@@ -528,7 +531,7 @@ async function writeUsers(c: Ctx): Promise<void> {
   await upsertRecords(
     c,
     'user',
-    `SELECT $1, $3, sourced_id, 'active', digest, person_id, NULL::uuid, was_created, $2 FROM or_users WHERE status = 'active'`,
+    `SELECT $1::uuid, $3::text, sourced_id, 'active', digest, person_id, NULL::uuid, was_created, $2::uuid FROM or_users WHERE status = 'active'`,
   );
 }
 
@@ -607,6 +610,8 @@ async function writeEnrollments(c: Ctx): Promise<void> {
     `WITH u AS (
        INSERT INTO oneroster_enrollments (tenant_id, sourced_id, status, digest, class_sourced_id, user_sourced_id, role, person_id, course_id, import_id)
        SELECT $1, sourced_id, 'active', digest, class_sourced_id, user_sourced_id, role, person_id, course_id, $2 FROM ${ENROLLMENTS} s
+        WHERE NOT EXISTS (SELECT 1 FROM oneroster_enrollments oe WHERE oe.tenant_id = $1 AND oe.sourced_id = s.sourced_id
+                            AND oe.status = 'active' AND oe.digest = s.digest AND oe.person_id = s.person_id AND oe.course_id = s.course_id)
        ON CONFLICT (tenant_id, sourced_id) DO UPDATE SET status = 'active', digest = EXCLUDED.digest, class_sourced_id = EXCLUDED.class_sourced_id,
          user_sourced_id = EXCLUDED.user_sourced_id, role = EXCLUDED.role, person_id = EXCLUDED.person_id, course_id = EXCLUDED.course_id,
          import_id = EXCLUDED.import_id, updated_at = now()
