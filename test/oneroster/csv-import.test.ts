@@ -115,6 +115,17 @@ describe(`OneRoster CSV import on ${backendName}`, () => {
     expect(auditAfter[0].n).toBe(auditBefore[0].n + 1);
   });
 
+  it('two imports of one bundle at once make one set of people (imports of a tenant queue)', async () => {
+    const tenantId = await newTenant();
+    const bundle = await sampleBundle('1.2');
+    const [a, b] = await Promise.all([
+      importOneRosterBundle(db.store, ctx, tenantId, bundle),
+      importOneRosterBundle(db.store, ctx, tenantId, bundle),
+    ]);
+    expect([a.summary.people.created, b.summary.people.created].sort()).toEqual([0, 6]);
+    expect(await people(tenantId)).toHaveLength(6);
+  });
+
   it('matches people SCIM already provisioned by username or email: no second person', async () => {
     const tenantId = await newTenant();
     const scimPerson = (userName: string, email: string, externalId: string) =>

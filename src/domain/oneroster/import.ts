@@ -28,6 +28,8 @@ export interface ImportReport {
 }
 
 const MAX_REPORTED_ERRORS = 1000;
+/** Advisory lock namespace of OneRoster imports (src/domain/locks.ts uses 7_202_620 and 7_202_621). */
+const IMPORT_LOCK_NAMESPACE = 7_202_690;
 
 /** The bundle was refused: per-file, per-line errors in `details.errors`. */
 export class BundleRefusedError extends AppError {
@@ -107,6 +109,13 @@ export async function runImport(
     // One import is one long transaction of set-based statements: the per-statement timeout
     // protecting interactive requests does not apply to it.
     await exec(store, 'SET LOCAL statement_timeout = 0', [], t);
+    // One import per tenant at a time (a second waits): two would race to create the same people.
+    await exec(
+      store,
+      'SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))',
+      [IMPORT_LOCK_NAMESPACE, tenantId],
+      t,
+    );
     const row = await store.models.OneRosterImport.create(
       { tenantId, origin: input.origin, version: input.version, actor: ctx.actor, files: {} },
       { transaction: t },
