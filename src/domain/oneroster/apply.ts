@@ -89,7 +89,6 @@ export async function applyStaged(
 ): Promise<ImportSummary> {
   const c: Ctx = { store, t, actor, ...input, summary: emptySummary() };
   const step = trace();
-  await run(c, 'ANALYZE or_others, or_classes, or_users, or_enrollments', []);
   await findGone(c);
   step('gone');
   await resolveClasses(c);

@@ -125,6 +125,7 @@ export async function runImport(
     const started = performance.now();
     report.files = await stage(stager);
     const nameOf = (file: ImportedFile) => (input.origin === 'csv' ? `${file}.csv` : `GET /${file}`);
+    await stager.indexes();
     await stager.duplicates(nameOf, report.errors);
     if (process.env.ONEROSTER_TRACE)
       process.stderr.write(`oneroster: staged ${(performance.now() - started).toFixed(0)} ms\n`);

@@ -23,15 +23,21 @@ CREATE TEMP TABLE or_enrollments (line int, sourced_id text, status text, class_
   digest text, person_id uuid, course_id uuid) ON COMMIT DROP;
 CREATE TEMP TABLE or_pairs (person_id uuid, course_id uuid) ON COMMIT DROP;
 CREATE TEMP TABLE or_gone (kind text, sourced_id text, person_id uuid) ON COMMIT DROP;
+CREATE INDEX ON or_gone (kind, sourced_id)`;
+
+/** Built once the rows are in (cheaper than maintaining them row by row), then analysed for the planner. */
+const INDEXES = `
 CREATE INDEX ON or_others (kind, sourced_id);
 CREATE INDEX ON or_classes (sourced_id);
 CREATE INDEX ON or_users (sourced_id);
 CREATE INDEX ON or_users (person_id);
 CREATE INDEX ON or_enrollments (sourced_id);
-CREATE INDEX ON or_gone (kind, sourced_id)`;
+ANALYZE or_others, or_classes, or_users, or_enrollments`;
 
 export class Stager {
   private others: StagedOther[] = [];
+  /** The batch insert in flight: the next batch is parsed while it runs (one connection, so at most one). */
+  private pending: Promise<void> | null = null;
   private classes: StagedClass[] = [];
   private users: StagedUser[] = [];
   private enrollments: StagedEnrollment[] = [];
@@ -40,6 +46,13 @@ export class Stager {
     private readonly store: Store,
     private readonly t: Transaction,
   ) {}
+
+  async indexes(): Promise<void> {
+    for (const statement of INDEXES.split(';')
+      .map((x) => x.trim())
+      .filter(Boolean))
+      await exec(this.store, statement, [], this.t);
+  }
 
   async open(): Promise<void> {
     // One statement per call: a bound query cannot hold several.
@@ -101,9 +114,24 @@ export class Stager {
 
   async flushAll(): Promise<void> {
     for (const kind of ['other', 'class', 'user', 'enrollment']) await this.flush(kind);
+    await this.settle();
   }
 
+  private async settle(): Promise<void> {
+    const p = this.pending;
+    this.pending = null;
+    if (p) await p;
+  }
+
+  /** Starts the batch's insert once the previous one has finished, without waiting for it. */
   private async flush(kind: string): Promise<void> {
+    await this.settle();
+    const running = this.insert(kind);
+    running.catch(() => {}); // awaited by the next flush or by flushAll
+    this.pending = running;
+  }
+
+  private async insert(kind: string): Promise<void> {
     const { store, t } = this;
     if (kind === 'other' && this.others.length) {
       const rows = this.others;
