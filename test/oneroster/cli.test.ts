@@ -20,7 +20,7 @@ describe(`rosterbridge oneroster (${backendName})`, () => {
     env = { DATA_DIR: dataDir, ...(db.config.databaseUrl ? { DATABASE_URL: db.config.databaseUrl } : {}) };
     expect((await runCli(['tenant', 'create', '--slug', 'or-cli', '--name', 'OneRoster CLI'], env)).code).toBe(0);
     emulator = await startOneRosterApi();
-  });
+  }, 180_000);
   afterAll(async () => {
     await emulator?.close();
     await cleanup?.();
