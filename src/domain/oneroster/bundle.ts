@@ -176,12 +176,12 @@ export async function readManifest(zip: ZipFile, entries: Map<string, yauzl.Entr
     }
     modes[file] = mode;
   }
-  if (version === '1.2' && modes.users !== 'absent' && modes.roles === 'absent')
+  if (version === '1.2' && modes.users === 'bulk' && modes.roles === 'absent')
     errors.push({
       file: 'manifest.csv',
       line: props.get('file.roles')?.line ?? 0,
       column: 'file.roles',
-      message: 'OneRoster 1.2 keeps roles in roles.csv: a bundle with users needs it',
+      message: 'OneRoster 1.2 keeps roles in roles.csv: a bulk users.csv needs it',
     });
   const imported = new Set(IMPORTED_FILES.filter((f) => modes[f] !== 'absent').map((f) => `${f}.csv`));
   const ignored = [...entries.keys()].filter((n) => n !== 'manifest.csv' && !imported.has(n)).sort();

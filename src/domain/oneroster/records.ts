@@ -240,7 +240,11 @@ export function readRecord(
   return errors.length === before ? staged : null;
 }
 
-/** A user's digest covers what we map (names, keys, email, enabled, roles), taken once its roles are known. */
+/**
+ * A user's digest covers what we map (names, keys, email, enabled). Their OneRoster roles are read
+ * and checked but map nothing (memberships take their roles from enrollments), so a delta without
+ * roles.csv does not count as a change.
+ */
 export function digestUser(u: StagedUser): string {
-  return digestOf([u.enabled, u.username, u.email, u.givenName, u.familyName, u.identifiers, [...u.roles].sort()]);
+  return digestOf([u.enabled, u.username, u.email, u.givenName, u.familyName, u.identifiers]);
 }
