@@ -161,6 +161,22 @@ describe(`OneRoster CSV import on ${backendName}`, () => {
     );
     expect(links).toContainEqual({ sourced_id: 't1', person_id: byUserName.person.id });
     expect(links).toContainEqual({ sourced_id: 's1', person_id: byEmail.person.id });
+    // The SIS drops the teacher: their roster memberships end, but SCIM's person stays (SCIM owns them).
+    const t1 = SAMPLE_USERS.find((u) => u.id === 't1')!;
+    const gone = await importOneRosterBundle(
+      db.store,
+      ctx,
+      tenantId,
+      await deltaBundle('1.2', { users: [{ ...t1, status: 'tobedeleted' }] }),
+    );
+    expect(gone.summary.people).toMatchObject({ deprovisioned: 0, unlinked: 1 });
+    expect(gone.summary.memberships.ended).toBe(2);
+    expect((await people(tenantId)).find((p) => p.user_name === 'jlee')).toMatchObject({ status: 'provisioned' });
+    const unlink = await sql('SELECT target_id FROM audit_events WHERE tenant_id = $1 AND action = $2', [
+      tenantId,
+      'person.oneroster_unlink',
+    ]);
+    expect(unlink).toEqual([{ target_id: byUserName.person.id }]);
   });
 
   it('a delta with tobedeleted ends memberships and deprovisions the people the roster made', async () => {

@@ -349,6 +349,14 @@ async function removeGone(c: Ctx): Promise<void> {
       c.summary.people.deprovisioned++;
     } else c.summary.people.unlinked++;
   }
+  // People of other doors stay; that the roster let go of them is audited.
+  await audit(
+    c,
+    `SELECT 'person.oneroster_unlink' AS action, 'person' AS target_type, g.person_id::text AS target_id,
+            jsonb_build_object('sourcedId', g.sourced_id) AS before, NULL::jsonb AS after
+       FROM or_gone g JOIN people p ON p.id = g.person_id
+      WHERE g.kind = 'user' AND p.source <> 'roster' AND NOT EXISTS (SELECT 1 FROM or_users s WHERE s.person_id = p.id AND s.status = 'active')`,
+  );
 }
 
 async function upsertRecords(c: Ctx, kind: string, from: string): Promise<void> {
