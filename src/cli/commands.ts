@@ -20,6 +20,7 @@ import { ltiCommands } from './commands-lti.js';
 import { privilegeCommands } from './commands-privileges.js';
 import { webhookCommands } from './commands-webhooks.js';
 import { rosterCommands } from './commands-roster.js';
+import { oneRosterCommands } from './commands-oneroster.js';
 
 export interface CommandContext {
   config: Config;
@@ -333,4 +334,5 @@ export const commands: Record<string, Command> = {
   ...privilegeCommands,
   ...webhookCommands,
   ...rosterCommands,
+  ...oneRosterCommands,
 };

@@ -18,6 +18,13 @@ import {
   type LtiTicket,
   type ToolKey,
 } from '../domain/lti-models.js';
+import {
+  initOneRosterModels,
+  type OneRosterConnection,
+  type OneRosterEnrollment,
+  type OneRosterImport,
+  type OneRosterRecord,
+} from '../domain/oneroster/oneroster-models.js';
 import { type IdentityLink, initPeopleModels, type Person, type PersonEmail } from '../domain/people-models.js';
 import {
   type GroupPrivilegeGrant,
@@ -91,6 +98,10 @@ export interface Models {
   CourseRosterSource: ModelStatic<CourseRosterSource>;
   RosterSync: ModelStatic<RosterSync>;
   RosterSyncSchedule: ModelStatic<RosterSyncSchedule>;
+  OneRosterImport: ModelStatic<OneRosterImport>;
+  OneRosterRecord: ModelStatic<OneRosterRecord>;
+  OneRosterEnrollment: ModelStatic<OneRosterEnrollment>;
+  OneRosterConnection: ModelStatic<OneRosterConnection>;
 }
 
 export function defineModels(sequelize: Sequelize): Models {
@@ -105,6 +116,7 @@ export function defineModels(sequelize: Sequelize): Models {
     ...initWebhooksModels(sequelize),
     ...initAdminSessionModels(sequelize),
     ...initRosterSyncModels(sequelize),
+    ...initOneRosterModels(sequelize),
   };
   associate(models);
   return models;

@@ -21,6 +21,7 @@ import { buildOpenApi, renderDocsPage } from './openapi.js';
 import { ltiRoutes, renderLtiError } from '../../lti/routes.js';
 import { platformRoutes } from './api-platforms.js';
 import { webhookRoutes } from './api-webhooks.js';
+import { ONEROSTER_UPLOAD_MAX_BYTES, ONEROSTER_UPLOAD_PATH, oneRosterRoutes } from './api-oneroster.js';
 import { renderScimError, scimApp } from '../../scim/routes.js';
 import { contractRouter } from '../contract/common.js';
 import { describeLti } from '../contract/lti.js';
@@ -63,12 +64,14 @@ export function createApp(deps: AppDeps) {
     standard: bodyLimit(deps.config.bodyLimitBytes),
     enrolment: bodyLimit(deps.config.privileges.bulkMaxBytes),
     authorize: bodyLimit(16 * 1024),
+    oneroster: bodyLimit(ONEROSTER_UPLOAD_MAX_BYTES),
   };
   app.use('*', function limitBody(c, next) {
     const path = c.req.path;
     if (path === '/scim/v2/Bulk') return next();
     if (path === '/api/v1/authorize') return limits.authorize(c, next);
     if (ENROLMENT_PATH.test(path)) return limits.enrolment(c, next);
+    if (path === ONEROSTER_UPLOAD_PATH) return limits.oneroster(c, next);
     return limits.standard(c, next);
   });
   app.use(
@@ -108,6 +111,7 @@ export function createApp(deps: AppDeps) {
   api.route('/', platformRoutes(deps.store, deps.config));
   api.route('/', webhookRoutes(deps.store, deps.config));
   api.route('/', rosterRoutes(deps.store, rosterSync));
+  api.route('/', oneRosterRoutes(deps.store));
   app.route('/api/v1', api);
   app.route('/operator/v1', operatorRoutes(deps.store, deps.config));
   app.route('/app', webRoutes({ store: deps.store, config: deps.config }));
