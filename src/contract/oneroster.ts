@@ -103,6 +103,7 @@ export const Connection = z
     clientId: z.string(),
     scope: z.string().nullable(),
     pageSize: z.number().int(),
+    syncEveryMinutes: z.number().int().nullable(),
     secretSealed: z.boolean().openapi({ description: 'the client secret is sealed at rest (TOOL_KEY_SECRET set)' }),
     lastSyncAt: z.string().datetime().nullable(),
     lastResult: z.record(z.string(), z.unknown()).nullable(),

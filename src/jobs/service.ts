@@ -5,7 +5,11 @@ import { onAuthzChange } from '../domain/change-signal.js';
 import { DISPATCH_TASK, kickWebhookDispatch } from '../domain/events.js';
 import { MAIL_TASK, Outbox } from '../domain/outbox.js';
 import { attemptDelivery, DELIVER_TASK, dispatchDeliveries } from '../domain/webhooks.js';
+import { dueOneRosterPulls, syncOneRosterApi } from '../domain/oneroster/connections.js';
 import { JobQueue } from './queue.js';
+
+export const ONEROSTER_PULL_TASK = 'oneroster.pull';
+export const ONEROSTER_SCHEDULE_TASK = 'oneroster.schedule';
 
 /**
  * The service's background work, on the one job queue: webhook dispatch and delivery, and the
@@ -37,6 +41,23 @@ export async function startJobs(store: Store, config: Config, logger: Logger): P
       maxAttempts: 3,
       retryDelaySeconds: 30,
     });
+    // OneRoster API pulls: one at a time per tenant, queued by a minute tick for each connection
+    // whose schedule is due (the pull records its outcome and time, failed or not).
+    await queue.registerTask<{ tenantId: string }>(
+      ONEROSTER_PULL_TASK,
+      async ({ tenantId }) =>
+        void (await syncOneRosterApi(store, { actor: { actor: 'system:oneroster-schedule' } }, tenantId)),
+      { policy: 'stately', maxAttempts: 1, timeoutSeconds: 60 * 60 },
+    );
+    await queue.registerTask(
+      ONEROSTER_SCHEDULE_TASK,
+      async () => {
+        for (const tenantId of await dueOneRosterPulls(store))
+          await queue.addJob(ONEROSTER_PULL_TASK, { tenantId }, { jobKey: tenantId });
+      },
+      { policy: 'stately', maxAttempts: 1 },
+    );
+    await queue.schedule(ONEROSTER_SCHEDULE_TASK, '* * * * *');
     // Safety nets for rows written by other processes (the CLI) or while no queue ran.
     await queue.schedule(DISPATCH_TASK, '* * * * *');
     await queue.schedule(MAIL_TASK, '* * * * *');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syncOneRosterApi } from '../../src/domain/oneroster/connections.js';
+import { dueOneRosterPulls, syncOneRosterApi } from '../../src/domain/oneroster/connections.js';
+import { ONEROSTER_SCHEDULE_TASK } from '../../src/jobs/service.js';
 import { backendName } from '../support/db.js';
 import { startOneRosterApi, type OneRosterApiEmulator } from '../support/oneroster-api.js';
 import { SAMPLE_USERS, sampleBundle, sampleFiles, zipBundle } from '../support/oneroster-bundle.js';
@@ -160,6 +161,40 @@ describe(`OneRoster on the admin API on ${backendName}`, () => {
       emulator.data.users = saved;
       emulator.data.enrollments = savedEnrollments;
     }
+  });
+
+  it("pulls on the tenant's schedule through the job queue, and not again before the interval", async () => {
+    const { tenant, adminToken } = await seedTenant(server.store);
+    const api = apiClient(server, adminToken);
+    const put = await api.put('/oneroster/connection', {
+      baseUrl: emulator.baseUrl,
+      tokenUrl: emulator.tokenUrl,
+      clientId: emulator.clientId,
+      clientSecret: emulator.clientSecret,
+      syncEveryMinutes: 60,
+    });
+    expect(put.body).toMatchObject({ syncEveryMinutes: 60, lastSyncAt: null });
+    expect(await dueOneRosterPulls(server.store)).toContain(tenant.id);
+    // The minute tick, run now instead of waiting for the cron: it queues the due pull, which runs.
+    const queue = await server.server.jobs;
+    await queue.addJob(ONEROSTER_SCHEDULE_TASK, {});
+    await expect
+      .poll(async () => (await api.get('/oneroster/connection')).body.lastResult?.applied ?? null, {
+        timeout: 30_000,
+        interval: 200,
+      })
+      .toBe(true);
+    const people = await sqlOn(server.store)('SELECT count(*)::int AS n FROM people WHERE tenant_id = $1', [tenant.id]);
+    expect(people[0].n).toBeGreaterThan(0);
+    expect(await dueOneRosterPulls(server.store)).not.toContain(tenant.id);
+    const bad = await api.put('/oneroster/connection', {
+      baseUrl: emulator.baseUrl,
+      tokenUrl: emulator.tokenUrl,
+      clientId: emulator.clientId,
+      clientSecret: emulator.clientSecret,
+      syncEveryMinutes: 1,
+    });
+    expect(bad.status).toBe(400);
   });
 
   it('a refused token is an upstream failure (502), nothing written, and the connection says so', async () => {

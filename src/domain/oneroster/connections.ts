@@ -1,3 +1,4 @@
+import { Op } from 'sequelize';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import { inTransaction, type ActorContext, type Store } from '../../db/store.js';
@@ -30,6 +31,14 @@ export const connectionInput = z
     clientSecret: z.string().min(1).max(2000),
     scope: z.string().max(1000).nullable().optional(),
     pageSize: z.number().int().min(1).max(10_000).optional(),
+    syncEveryMinutes: z
+      .number()
+      .int()
+      .min(15)
+      .max(10_080)
+      .nullable()
+      .optional()
+      .describe('pull on a schedule, every this many minutes (15 min to a week); null: on demand only'),
   })
   .strict();
 export type ConnectionInput = z.infer<typeof connectionInput>;
@@ -40,6 +49,7 @@ export interface ConnectionView {
   clientId: string;
   scope: string | null;
   pageSize: number;
+  syncEveryMinutes: number | null;
   secretSealed: boolean;
   lastSyncAt: string | null;
   lastResult: Record<string, unknown> | null;
@@ -51,6 +61,7 @@ const view = (r: {
   clientId: string;
   scope: string | null;
   pageSize: number;
+  syncEveryMinutes: number | null;
   clientSecret: unknown;
   lastSyncAt: Date | null;
   lastResult: Record<string, unknown> | null;
@@ -60,6 +71,7 @@ const view = (r: {
   clientId: r.clientId,
   scope: r.scope,
   pageSize: r.pageSize,
+  syncEveryMinutes: r.syncEveryMinutes,
   secretSealed: (r.clientSecret as { sealed?: unknown })?.sealed === 'A256GCM',
   lastSyncAt: r.lastSyncAt ? new Date(r.lastSyncAt).toISOString() : null,
   lastResult: r.lastResult,
@@ -87,6 +99,7 @@ export async function setOneRosterConnection(
       clientSecret: store.sealer.seal({ secret: data.clientSecret } as unknown as JWK),
       scope: data.scope ?? null,
       pageSize: data.pageSize ?? 1000,
+      syncEveryMinutes: data.syncEveryMinutes ?? null,
       updatedAt: new Date(),
     };
     if (before) await OneRosterConnection.update(values, { where: { tenantId }, transaction: t });
@@ -335,4 +348,19 @@ export async function syncOneRosterApi(
       );
   }
   return report;
+}
+
+/** The tenants whose scheduled OneRoster pull is due (never pulled, or the interval has passed). */
+export async function dueOneRosterPulls(store: Store, now = new Date()): Promise<string[]> {
+  const rows = await store.models.OneRosterConnection.findAll({
+    attributes: ['tenantId', 'syncEveryMinutes', 'lastSyncAt'],
+    where: { syncEveryMinutes: { [Op.ne]: null } },
+    raw: true,
+  });
+  return rows
+    .filter(
+      (r) =>
+        !r.lastSyncAt || now.getTime() - new Date(r.lastSyncAt).getTime() >= (r.syncEveryMinutes as number) * 60_000,
+    )
+    .map((r) => r.tenantId);
 }

@@ -3,6 +3,7 @@ import { exec } from '../../db/sql.js';
 import type { ActorContext, Store } from '../../db/store.js';
 import { AppError } from '../../errors.js';
 import { recordAudit } from '../audit.js';
+import { emitRosterSynced } from '../events.js';
 import { applyStaged, emptySummary, type ImportSummary } from './apply.js';
 import { type FileReport, listEntries, openZip, readManifest, stageBundle, unknownFiles } from './bundle.js';
 import type { LineError } from './records.js';
@@ -149,6 +150,16 @@ export async function runImport(
       targetType: 'oneroster_import',
       targetId: row.id,
       after: { origin: input.origin, version: input.version, files: report.files, summary: report.summary },
+    });
+    const sum = report.summary;
+    await emitRosterSynced(store, t, tenantId, {
+      source: input.origin === 'csv' ? 'oneroster-csv' : 'oneroster-api',
+      courseId: null,
+      importId: row.id,
+      added: sum.people.created + sum.courses.created + sum.memberships.added,
+      updated: sum.people.updated + sum.people.linked + sum.courses.updated + sum.memberships.updated,
+      ended: sum.memberships.ended + sum.people.deprovisioned + sum.people.unlinked,
+      errors: 0,
     });
     await t.commit();
     committed = true;

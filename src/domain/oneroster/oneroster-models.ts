@@ -4,6 +4,7 @@ import {
   bindModel,
   boolean,
   integer,
+  nullableInteger,
   jsonObject,
   now,
   nullableDate,
@@ -74,6 +75,7 @@ export class OneRosterConnection extends Model<
   declare clientSecret: unknown;
   declare scope: CreationOptional<string | null>;
   declare pageSize: CreationOptional<number>;
+  declare syncEveryMinutes: CreationOptional<number | null>;
   declare lastSyncAt: CreationOptional<Date | null>;
   declare lastResult: CreationOptional<Record<string, unknown> | null>;
   declare createdAt: CreationOptional<Date>;
@@ -128,6 +130,7 @@ export function initOneRosterModels(sequelize: Sequelize) {
       clientSecret: { type: jsonObject().type, allowNull: false },
       scope: nullableText(),
       pageSize: integer(1000),
+      syncEveryMinutes: nullableInteger(),
       lastSyncAt: nullableDate(),
       lastResult: nullableJson(),
       createdAt: now(),
