@@ -8,6 +8,7 @@ import { createStore } from './db/store.js';
 import type { JobQueue } from './jobs/queue.js';
 import { startJobs } from './jobs/service.js';
 import { createApp } from './http/app.js';
+import { flushWriteBehind } from './domain/write-behind.js';
 import { createNrpsRunner } from '../lti/nrps-runner.js';
 import { ROSTER_SYNC_TASK, type RosterSyncJob } from './domain/roster-sync-runner.js';
 import { answerClientErrors } from './http/client-error.js';
@@ -53,10 +54,9 @@ export async function startServer(
       draining: () => draining,
     });
     const server = await listen(app.fetch, config);
-    const jobs = startJobs(store, config, logger);
-    jobs.then(
-      async (queue) => {
-        // Roster syncs move onto the queue once it runs (until then they run in this process).
+    const jobs = startJobs(store, config, logger).then(async (queue) => {
+      // Roster syncs move onto the queue once it runs (until then they run in this process).
+      try {
         await queue.registerTask<RosterSyncJob>(ROSTER_SYNC_TASK, async (job) => void (await rosterSync.run(job)), {
           concurrency: 2,
           // The sync retries the platform itself and records a failure; a second run of the same
@@ -64,10 +64,14 @@ export async function startServer(
           maxAttempts: 1,
           timeoutSeconds: 15 * 60,
         });
-        rosterSync.useDispatch(async (job) => void (await queue.addJob(ROSTER_SYNC_TASK, job, { jobKey: job.syncId })));
-      },
-      (err) => logger.error({ err }, 'the job queue did not start: background work waits'),
-    );
+      } catch (err) {
+        await queue.stop();
+        throw err;
+      }
+      rosterSync.useDispatch(async (job) => void (await queue.addJob(ROSTER_SYNC_TASK, job, { jobKey: job.syncId })));
+      return queue;
+    });
+    jobs.catch((err) => logger.error({ err }, 'the job queue did not start: background work waits'));
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${port}`;
     logger.info({ port, database: db.kind }, 'listening');
@@ -84,6 +88,7 @@ export async function startServer(
           draining = true;
           await drain(server, config.shutdownTimeoutMs, logger);
           await rosterSync.stop();
+          await flushWriteBehind(store);
           // Running jobs finish (or are left to pg-boss to retry) before the database closes.
           await jobs.then(
             (queue) => queue.stop(config.shutdownTimeoutMs),

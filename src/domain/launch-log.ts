@@ -1,4 +1,6 @@
+import type { Logger } from 'pino';
 import type { InferCreationAttributes } from 'sequelize';
+import { WriteBehind, writeBehindFor } from './write-behind.js';
 import { select } from '../db/sql.js';
 import type { Store } from '../db/store.js';
 import type { LaunchLogEntry } from './admin-session-models.js';
@@ -48,30 +50,61 @@ export interface LaunchLogItem {
   roles: string[];
 }
 
-const inserts = new WeakMap<Store, Map<string, number>>();
+type EntryRow = Omit<InferCreationAttributes<LaunchLogEntry>, 'id'>;
 
-async function append(store: Store, row: Omit<InferCreationAttributes<LaunchLogEntry>, 'id' | 'at'>) {
-  await store.models.LaunchLogEntry.create(row);
-  let counts = inserts.get(store);
-  if (!counts) inserts.set(store, (counts = new Map()));
-  const n = (counts.get(row.tenantId) ?? 0) + 1;
-  counts.set(row.tenantId, n % PRUNE_EVERY);
-  if (n === 1) await pruneLaunchLog(store, row.tenantId);
+/** Written behind the launch (write-behind.ts): one multi-row insert per flush, then pruning. */
+function buffer(store: Store, logger?: Pick<Logger, 'warn'>): WriteBehind<EntryRow> {
+  return writeBehindFor(
+    store,
+    'launch_log',
+    () =>
+      new WriteBehind<EntryRow>(
+        async (rows) => {
+          await store.models.LaunchLogEntry.bulkCreate(rows);
+          for (const tenantId of new Set(rows.map((r) => r.tenantId))) await maybePrune(store, tenantId, rows);
+        },
+        {
+          delayMs: 200,
+          maxRows: 200,
+          // Bookkeeping never fails a launch: a batch that cannot be written is logged and dropped.
+          onError: (err) => logger?.warn({ err }, 'launch log: entries not written'),
+        },
+      ),
+  );
 }
 
-export async function recordLaunch(store: Store, r: LaunchRecord): Promise<void> {
-  await append(store, {
-    tenantId: r.tenantId,
-    platformId: r.platformId,
-    deploymentId: r.deploymentId,
-    ok: true,
-    failedCheck: null,
-    detail: null,
-    personId: r.personId,
-    courseId: r.courseId,
-    roles: [...new Set(r.roles)].slice(0, 20).map((x) => x.slice(0, 100)),
-    requestId: r.requestId,
-  });
+const inserts = new WeakMap<Store, Map<string, number>>();
+async function maybePrune(store: Store, tenantId: string, rows: EntryRow[]) {
+  let counts = inserts.get(store);
+  if (!counts) inserts.set(store, (counts = new Map()));
+  const before = counts.get(tenantId) ?? 0;
+  const n = before + rows.filter((r) => r.tenantId === tenantId).length;
+  counts.set(tenantId, n % PRUNE_EVERY);
+  if (before === 0 || n >= PRUNE_EVERY) await pruneLaunchLog(store, tenantId);
+}
+
+function append(store: Store, row: Omit<EntryRow, 'at'>, logger?: Pick<Logger, 'warn'>): void {
+  // The moment of the launch, not of the write a moment later.
+  buffer(store, logger).add({ ...row, at: new Date() });
+}
+
+export function recordLaunch(store: Store, r: LaunchRecord, logger?: Pick<Logger, 'warn'>): void {
+  append(
+    store,
+    {
+      tenantId: r.tenantId,
+      platformId: r.platformId,
+      deploymentId: r.deploymentId,
+      ok: true,
+      failedCheck: null,
+      detail: null,
+      personId: r.personId,
+      courseId: r.courseId,
+      roles: [...new Set(r.roles)].slice(0, 20).map((x) => x.slice(0, 100)),
+      requestId: r.requestId,
+    },
+    logger,
+  );
 }
 
 /** Records a refused launch in the log of the tenant whose deployment it names; false when it names none. */
@@ -79,7 +112,7 @@ export async function recordFailedLaunch(store: Store, r: FailedLaunchRecord): P
   for (const clientId of r.clientIds.slice(0, 5)) {
     const platform = await resolveDeployment(store, r.issuer, clientId, r.deploymentId);
     if (!platform) continue;
-    await append(store, {
+    append(store, {
       tenantId: platform.tenantId,
       platformId: platform.id,
       deploymentId: r.deploymentId.slice(0, 200),
@@ -127,6 +160,7 @@ export async function listLaunchLog(
   tenantId: string,
   q: { limit?: number; before?: number; failedOnly?: boolean } = {},
 ): Promise<{ items: LaunchLogItem[]; next: number | null }> {
+  await buffer(store).flush();
   const limit = Math.min(Math.max(q.limit ?? 50, 1), 200);
   const rows = await select<Row>(
     store,

@@ -1,4 +1,7 @@
-import { Op, QueryTypes } from 'sequelize';
+import type { Logger } from 'pino';
+import { type InferCreationAttributes, Op, QueryTypes } from 'sequelize';
+import type { ProvisioningLogEntry } from './admin-session-models.js';
+import { WriteBehind, writeBehindFor } from './write-behind.js';
 import { select } from '../db/sql.js';
 import type { Store } from '../db/store.js';
 
@@ -42,11 +45,44 @@ export interface ProvisioningLogItem {
   detail: string | null;
 }
 
-const inserts = new WeakMap<Store, Map<string, number>>();
+type EntryRow = Omit<InferCreationAttributes<ProvisioningLogEntry>, 'id'>;
 
-/** Appends one entry; prunes the tenant's log now and then. */
-export async function recordScimRequest(store: Store, r: ScimRequestRecord): Promise<void> {
-  await store.models.ProvisioningLogEntry.create({
+/** Written behind the request (write-behind.ts): one multi-row insert per flush, then pruning. */
+function buffer(store: Store, logger?: Pick<Logger, 'warn'>): WriteBehind<EntryRow> {
+  return writeBehindFor(
+    store,
+    'provisioning_log',
+    () =>
+      new WriteBehind<EntryRow>(
+        async (rows) => {
+          await store.models.ProvisioningLogEntry.bulkCreate(rows);
+          for (const tenantId of new Set(rows.map((r) => r.tenantId))) await maybePrune(store, tenantId, rows);
+        },
+        {
+          delayMs: 200,
+          maxRows: 200,
+          // Bookkeeping never fails a request: a batch that cannot be written is logged and dropped.
+          onError: (err) => logger?.warn({ err }, 'provisioning log: entries not written'),
+        },
+      ),
+  );
+}
+
+const inserts = new WeakMap<Store, Map<string, number>>();
+async function maybePrune(store: Store, tenantId: string, rows: EntryRow[]) {
+  let counts = inserts.get(store);
+  if (!counts) inserts.set(store, (counts = new Map()));
+  const before = counts.get(tenantId) ?? 0;
+  const n = before + rows.filter((r) => r.tenantId === tenantId).length;
+  counts.set(tenantId, n % PRUNE_EVERY);
+  if (before === 0 || n >= PRUNE_EVERY) await pruneProvisioningLog(store, tenantId);
+}
+
+/** Appends one entry (written within a moment, see WriteBehind); prunes the tenant's log now and then. */
+export function recordScimRequest(store: Store, r: ScimRequestRecord, logger?: Pick<Logger, 'warn'>): void {
+  buffer(store, logger).add({
+    // The moment of the request, not of the write a moment later.
+    at: new Date(),
     tenantId: r.tenantId,
     method: r.method.slice(0, 10),
     resource: r.resource.slice(0, 60),
@@ -57,11 +93,11 @@ export async function recordScimRequest(store: Store, r: ScimRequestRecord): Pro
     tokenId: r.tokenId,
     requestId: r.requestId,
   });
-  let counts = inserts.get(store);
-  if (!counts) inserts.set(store, (counts = new Map()));
-  const n = (counts.get(r.tenantId) ?? 0) + 1;
-  counts.set(r.tenantId, n % PRUNE_EVERY);
-  if (n === 1) await pruneProvisioningLog(store, r.tenantId);
+}
+
+/** Writes the entries this process still holds (readers call it first). */
+export function flushProvisioningLog(store: Store): Promise<void> {
+  return buffer(store).flush();
 }
 
 /** Keeps the tenant's newest `keep` entries and its latest success; returns how many were removed. */
@@ -98,6 +134,7 @@ export async function listProvisioningLog(
   tenantId: string,
   q: { limit?: number; before?: number; failedOnly?: boolean } = {},
 ): Promise<{ items: ProvisioningLogItem[]; next: number | null }> {
+  await buffer(store).flush();
   const limit = Math.min(Math.max(q.limit ?? 50, 1), 200);
   const rows = await select<LogRow>(
     store,
@@ -137,6 +174,7 @@ export async function listProvisioningLog(
 
 /** When the tenant's IdP last got a successful answer (null: never, or not since the log began). */
 export async function lastScimSuccess(store: Store, tenantId: string): Promise<string | null> {
+  await buffer(store).flush();
   const latest = await store.models.ProvisioningLogEntry.findOne({
     where: { tenantId, status: { [Op.lt]: 400 } },
     attributes: ['at'],

@@ -54,17 +54,21 @@ export function scimRequestLog(store: Store): MiddlewareHandler {
         const last = location?.split('/').pop();
         if (last && ID_SEGMENT.test(last)) targetId = last;
       }
-      await recordScimRequest(store, {
-        tenantId: auth.tenant.id,
-        method: c.req.method,
-        resource: second === '.search' ? `${resource}/.search` : resource || '/',
-        targetId,
-        operations: resource === 'Bulk' && c.res.status < 400 ? await bulkOperations(c) : null,
-        status: c.res.status,
-        detail: await scimErrorDetail(c),
-        tokenId: auth.tokenId,
-        requestId: c.get('requestId') ?? null,
-      });
+      recordScimRequest(
+        store,
+        {
+          tenantId: auth.tenant.id,
+          method: c.req.method,
+          resource: second === '.search' ? `${resource}/.search` : resource || '/',
+          targetId,
+          operations: resource === 'Bulk' && c.res.status < 400 ? await bulkOperations(c) : null,
+          status: c.res.status,
+          detail: await scimErrorDetail(c),
+          tokenId: auth.tokenId,
+          requestId: c.get('requestId') ?? null,
+        },
+        c.get('logger'),
+      );
     } catch (err) {
       c.get('logger')?.warn({ err }, 'provisioning log: entry not written');
     }
@@ -86,7 +90,11 @@ const shortRole = (role: string) => role.slice(Math.max(role.lastIndexOf('#'), r
 /** Records an accepted launch (called by the launch handler once it has its principal). */
 export async function noteLaunch(store: Store, c: Context, launch: AcceptedLaunch): Promise<void> {
   try {
-    await recordLaunch(store, { ...launch, roles: launch.roles.map(shortRole), requestId: c.get('requestId') ?? null });
+    recordLaunch(
+      store,
+      { ...launch, roles: launch.roles.map(shortRole), requestId: c.get('requestId') ?? null },
+      c.get('logger'),
+    );
   } catch (err) {
     c.get('logger')?.warn({ err }, 'launch log: entry not written');
   }

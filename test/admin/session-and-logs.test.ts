@@ -1,3 +1,4 @@
+import { flushWriteBehind } from '../../src/domain/write-behind.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneProvisioningLog } from '../../src/domain/provisioning-log.js';
 import { backendName } from '../support/db.js';
@@ -174,6 +175,7 @@ describe(`school admin page sessions and logs on ${backendName}`, () => {
       headers: { authorization: `Bearer ${scimToken}` },
     });
     await fetch(`${env.toolUrl}/scim/v2/Users`, { headers: { authorization: 'Bearer rb_scim_unknown' } }); // no tenant: not logged
+    await flushWriteBehind(env.store); // log lines are written a moment behind the request
     const log = await rows<{
       method: string;
       resource: string;
@@ -205,6 +207,7 @@ describe(`school admin page sessions and logs on ${backendName}`, () => {
       await fetch(`${env.toolUrl}/scim/v2/Users/00000000-0000-4000-8000-00000000000${i}`, {
         headers: { authorization: `Bearer ${scimToken}` },
       });
+    await flushWriteBehind(env.store); // log lines are written a moment behind the request
     const removed = await pruneProvisioningLog(env.store, env.tenant.id, 2);
     expect(removed).toBeGreaterThan(0);
     const left = await rows<{ status: number }>(env.store, 'SELECT status FROM provisioning_log ORDER BY id');
@@ -232,6 +235,7 @@ describe(`school admin page sessions and logs on ${backendName}`, () => {
       { toolUrl: env.toolUrl },
     );
     expect(bad.launch!.status).toBe(400);
+    await flushWriteBehind(env.store); // log lines are written a moment behind the request
     const log = await rows<{ ok: boolean; failed_check: string | null; roles: string[] }>(
       env.store,
       'SELECT ok, failed_check, roles FROM launch_log ORDER BY id',

@@ -1,0 +1,54 @@
+import type { Store } from '../db/store.js';
+
+/**
+ * Rows that may be written a moment late: the admin page's provisioning and launch logs. A request
+ * hands its row over and goes on; rows are written together, one multi-row INSERT per flush, at most
+ * `delayMs` later (or at once when `maxRows` wait). So a SCIM create or a launch pays no statement
+ * for its log line. A crash loses at most the last `delayMs` of log lines, never a change: these
+ * are logs, the audit trail stays transactional. Readers call `flush` first, so what this process
+ * has answered is always listed.
+ */
+export class WriteBehind<T> {
+  private rows: T[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly write: (rows: T[]) => Promise<void>,
+    private readonly options: { delayMs: number; maxRows: number; onError: (err: unknown) => void },
+  ) {}
+
+  add(row: T): void {
+    // Bounded while the database is away: the oldest waiting lines go first.
+    if (this.rows.length >= this.options.maxRows * 50) this.rows.shift();
+    this.rows.push(row);
+    if (this.rows.length >= this.options.maxRows) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.options.delayMs).unref();
+  }
+
+  /** Writes what waits; resolves once everything handed over so far is written (or failed). */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const rows = this.rows.splice(0);
+    if (rows.length) this.last = this.last.then(() => this.write(rows)).catch(this.options.onError);
+    return this.last;
+  }
+}
+
+// Keyed by the connection pool, so every Store over one database shares the same buffers.
+const buffers = new WeakMap<Store['sequelize'], Map<string, WriteBehind<unknown>>>();
+
+/** The database's buffer of one kind of row, made on first use. */
+export function writeBehindFor<T>(store: Store, kind: string, make: () => WriteBehind<T>): WriteBehind<T> {
+  let kinds = buffers.get(store.sequelize);
+  if (!kinds) buffers.set(store.sequelize, (kinds = new Map()));
+  let buffer = kinds.get(kind) as WriteBehind<T> | undefined;
+  if (!buffer) kinds.set(kind, (buffer = make()) as WriteBehind<unknown>);
+  return buffer;
+}
+
+/** Writes everything still waiting (a graceful shutdown, before the database closes). */
+export async function flushWriteBehind(store: Store): Promise<void> {
+  await Promise.all([...(buffers.get(store.sequelize)?.values() ?? [])].map((b) => b.flush()));
+}
