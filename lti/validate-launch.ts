@@ -1,4 +1,5 @@
-import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { verify as verifyRsa } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { Store } from '../src/db/store.js';
 import { resolveDeployment, tenantClientIdsOfIssuer, type PlatformView } from '../src/domain/platforms.js';
 import { CLAIM, MESSAGE_TYPES, type DeepLinkingSettings, type LaunchContextClaim, type MessageType } from './claims.js';
@@ -7,7 +8,7 @@ import type { JwksCache } from './jwks-cache.js';
 import type { RegistryCache } from './registry-cache.js';
 import type { ToolKeys } from './keys.js';
 import { toolKeysFor } from './session.js';
-import { consumeState, openState, safeEqual, sha256, stateAlreadyUsed, type StateRow } from './state.js';
+import { consumeState, keyObjectOf, openState, safeEqual, sha256, stateAlreadyUsed, type StateRow } from './state.js';
 
 /**
  * Launch validation (LTI 1.3 §5.1.3 and the 1EdTech Security Framework §5.1.3) as a list of small
@@ -154,15 +155,31 @@ const resolveTenantDeployment: Step = async (ctx) => {
   ctx.deploymentId = deploymentId;
 };
 
+/**
+ * RS256 over the token's first two segments exactly as sent (RFC 7515 §5.2), checked synchronously
+ * by node:crypto: WebCrypto's verify (jose's compactVerify) costs ~0.3 ms of main-thread CPU per
+ * call on Node 20 (docs/decisions/0008). checkAlg already pinned RS256; decodeToken parsed the
+ * header and payload the signature covers. No JWS extension is supported, so a `crit` header is
+ * refused (RFC 7515 §4.1.11), as jose would.
+ */
 const verifySignature: Step = async (ctx) => {
   const key = await ctx.deps.jwks.key(ctx.platform.jwksUrl, ctx.header.kid!);
+  const refuse = (cause?: unknown) =>
+    new LtiError('signature', 'The id_token signature does not verify with the platform key', 400, { cause });
+  if (ctx.header.crit !== undefined) throw refuse(new Error('unsupported crit header'));
+  const parts = ctx.idToken.split('.');
+  if (parts.length !== 3 || !/^[A-Za-z0-9_-]+$/.test(parts[2])) throw refuse(new Error('not a compact JWS'));
+  const publicKey = keyObjectOf(key);
+  // As jose: RS256 keys shorter than 2048 bits are refused (RFC 7518 §3.3).
+  if ((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
+    throw refuse(new Error('RSA key shorter than 2048 bits'));
+  let ok: boolean;
   try {
-    await compactVerify(ctx.idToken, key, { algorithms: ['RS256'] });
+    ok = verifyRsa('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, Buffer.from(parts[2], 'base64url'));
   } catch (err) {
-    throw new LtiError('signature', 'The id_token signature does not verify with the platform key', 400, {
-      cause: err,
-    });
+    throw refuse(err);
   }
+  if (!ok) throw refuse();
 };
 
 const checkAudience: Step = async (ctx) => {

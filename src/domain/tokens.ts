@@ -6,7 +6,6 @@ import type { ApiTokenAttrs, TenantAttrs, TokenKind } from '../db/models.js';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
-import { onAuthzChange } from './change-signal.js';
 import { UUID } from '../ids.js';
 
 /**
@@ -129,6 +128,7 @@ export async function revokeToken(store: Store, ctx: ActorContext, tenantId: str
     const before = tokenView(row.get({ plain: true }));
     if (row.get('revokedAt')) return before;
     await row.update({ revokedAt: new Date() }, { transaction: t });
+    t.afterCommit(() => tokensChanged(tenantId));
     const after = tokenView(row.get({ plain: true }));
     await recordAudit(store, t, ctx, {
       tenantId,
@@ -163,7 +163,7 @@ export interface ResolvedToken {
 
 export interface TokenResolverOptions {
   /**
-   * PostgreSQL URL to LISTEN on 'rb_authz' (config.databaseListenUrl). With it, resolved tokens are
+   * PostgreSQL URL to LISTEN on 'rb_tokens' (config.databaseListenUrl). With it, resolved tokens are
    * cached until a notification names their tenant (or `ttlMs` passes), and not cached at all while
    * the LISTEN connection is down. Without it (PGlite delivers no notifications) they are cached
    * for `ttlMs` only: in-process writes still drop them at once.
@@ -179,6 +179,16 @@ interface CachedToken {
   at: number;
 }
 
+/*
+ * In-process "a token of this tenant changed" signal (revocation here; the resolver also drops a
+ * tenant on PostgreSQL's 'rb_tokens' notification, migrations/0120). Deliberately not the
+ * authorization signal (change-signal.ts): that fires on every SCIM write.
+ */
+const tokenListeners = new Set<(tenantId: string | null) => void>();
+function tokensChanged(tenantId: string | null): void {
+  for (const fn of tokenListeners) fn(tenantId);
+}
+
 /**
  * Resolves an Authorization header to its tenant. Every failure is a 401 that says which check
  * failed (missing, malformed, unknown, revoked, expired); a token of the wrong kind is 403.
@@ -186,10 +196,11 @@ interface CachedToken {
  * The token's row (with its tenant) is cached in process by hash (docs/decisions/0008): a SCIM
  * request then costs no statement for authentication. Every check still runs on every request
  * against the cached row (expiry is a moment, compared with the clock each time). The cache drops a
- * tenant's tokens when this process commits a change there (revocation and tenant suspension are
- * audited, and audits signal after commit), when PostgreSQL notifies 'rb_authz' for the tenant
- * (triggers on api_tokens and tenants, 0030_privileges.sql: another process revoked or suspended),
- * and after `ttlMs`. A read that raced an invalidation is not cached.
+ * tenant's tokens when this process revokes one of them (after commit), when PostgreSQL notifies
+ * 'rb_tokens' for the tenant (triggers on api_tokens and tenants, migrations/0120: any process
+ * revoked a token or changed the tenant, this one included, within milliseconds), and after
+ * `ttlMs` (the only path on PGlite for a tenant changed by another process or a CLI: ≤ 1 s). A
+ * read that raced an invalidation is not cached.
  */
 export class TokenResolver {
   private lastWritten = new Map<string, number>();
@@ -211,8 +222,54 @@ export class TokenResolver {
 
   /** Subscribes to in-process change signals and, with a listenUrl, opens the LISTEN connection. */
   async start(): Promise<void> {
-    this.unsubscribe ??= onAuthzChange((tenantId) => this.invalidate(tenantId));
+    if (!this.unsubscribe) {
+      const fn = (tenantId: string | null) => this.invalidate(tenantId);
+      tokenListeners.add(fn);
+      const unhook = this.hookModelWrites();
+      this.unsubscribe = () => {
+        tokenListeners.delete(fn);
+        unhook();
+      };
+    }
     if (this.options.listenUrl) await this.listen();
+  }
+
+  /**
+   * This process's model writes to tenants and api_tokens (suspension, deletion, renames, seat
+   * limits, revocation) drop the tenant at once and again after commit, on either database — so
+   * the change is seen by the next request here even before (or without) PostgreSQL's NOTIFY.
+   */
+  private hookModelWrites(): () => void {
+    const sequelize = this.store.sequelize;
+    if (typeof sequelize?.addHook !== 'function') return () => {};
+    const WATCHED = new Set(['tenants', 'api_tokens']);
+    const drop = (tenantId: string | null, transaction: unknown) => {
+      this.invalidate(tenantId);
+      (transaction as { afterCommit?(fn: () => void): void } | undefined)?.afterCommit?.(() =>
+        this.invalidate(tenantId),
+      );
+    };
+    type Row = { constructor: { tableName?: string }; get(k: string): unknown };
+    const onRow = (row: Row, options: { transaction?: unknown }) => {
+      const table = row.constructor.tableName;
+      if (!table || !WATCHED.has(table)) return;
+      const tenantId = (table === 'tenants' ? row.get('id') : row.get('tenantId')) as string | undefined;
+      drop(tenantId ?? null, options?.transaction);
+    };
+    const onBulk = (options: { model?: { tableName?: string }; transaction?: unknown; fields?: string[] }) => {
+      // touch() below records use (last_used_at only): no token's validity changed.
+      if (options?.fields?.length === 1 && options.fields[0] === 'lastUsedAt') return;
+      if (options?.model?.tableName && WATCHED.has(options.model.tableName)) drop(null, options.transaction);
+    };
+    const names = ['afterUpdate', 'afterDestroy', 'afterBulkUpdate', 'afterBulkDestroy'] as const;
+    const hookName = `token-cache-${Math.random().toString(36).slice(2)}`;
+    sequelize.addHook('afterUpdate', hookName, onRow as never);
+    sequelize.addHook('afterDestroy', hookName, onRow as never);
+    sequelize.addHook('afterBulkUpdate', hookName, onBulk as never);
+    sequelize.addHook('afterBulkDestroy', hookName, onBulk as never);
+    return () => {
+      for (const n of names) sequelize.removeHook(n, hookName);
+    };
   }
 
   async stop(): Promise<void> {
@@ -245,11 +302,11 @@ export class TokenResolver {
     });
     client.on('end', lost);
     client.on('notification', (n) => {
-      if (n.channel === 'rb_authz') this.invalidate(n.payload || null);
+      if (n.channel === 'rb_tokens') this.invalidate(n.payload || null);
     });
     try {
       await client.connect();
-      await client.query('LISTEN rb_authz');
+      await client.query('LISTEN rb_tokens');
       if (this.stopped) {
         await client.end().catch(() => {});
         return;
