@@ -2,11 +2,12 @@ import type { Store } from '../src/db/store.js';
 import { findPlatformsForLogin } from '../src/domain/platforms.js';
 import type { RegistryCache } from './registry-cache.js';
 import { LtiError } from './errors.js';
+import { toolKeysFor } from './session.js';
 import { createState, randomToken } from './state.js';
 
 /**
  * OIDC third-party login initiation (LTI 1.3 §5.1.1 / Security Framework §5.1.1): checks the
- * parameters, records a single-use state with its nonce, and builds the platform's auth request.
+ * parameters, mints a signed single-use state with its nonce (no database write: lti/state.ts), and builds the platform's auth request.
  */
 export interface LoginParams {
   iss?: string;
@@ -68,7 +69,7 @@ export async function startLogin(
   const storageTarget = str(params.lti_storage_target) ?? null;
   const authUrl = new URL(platform.authLoginUrl);
   const nonce = randomToken();
-  const { state, browserSecret } = await createState(store, {
+  const { state, browserSecret } = await createState(toolKeysFor(store), {
     nonce,
     issuer: iss,
     clientId: platform.clientId,

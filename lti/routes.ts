@@ -34,7 +34,7 @@ import {
   sessionAuth,
   toolKeysFor,
 } from './session.js';
-import { sha256, STATE_TTL_MS, stateCookieName, sweepExpired } from './state.js';
+import { STATE_TTL_MS, stateCookieName, sweepExpired } from './state.js';
 import { RegistryCache } from './registry-cache.js';
 import { consumeLaunch, nonceExpiry, validateLaunch, type ValidatedLaunch } from './validate-launch.js';
 
@@ -184,10 +184,9 @@ export function ltiRoutes(deps: LtiDeps) {
       return html(c, renderPage(page), cspNonce);
     }
 
-    // The launch use case burns state and nonce first (a refusal after that leaves them burnt, so
+    // The launch use case burns the state (its nonce) first (a refusal after that leaves them burnt, so
     // the launch cannot be replayed once the school has provisioned the person).
     const result = await launchResource(store, actor, {
-      stateHash: sha256(launch.stateValue),
       issuer: launch.state.issuer,
       nonce: launch.state.nonce,
       nonceExpiresAt: nonceExpiry(launch),
@@ -198,11 +197,7 @@ export function ltiRoutes(deps: LtiDeps) {
       course: launchCourse(launch),
       roles: membershipRoles(launch.roles),
     });
-    if (!result.ok) {
-      throw result.replayed === 'nonce'
-        ? new LtiError('nonce', 'This nonce was already used')
-        : new LtiError('state', 'This launch was already used (state replayed)');
-    }
+    if (!result.ok) throw new LtiError('state', 'This launch was already used (state replayed)');
     const principal: SessionPrincipal = result.principal;
     await noteLaunch(store, c, { ...principal, platformId: launch.platform.id, deploymentId: launch.deploymentId });
     if (principal.courseId)

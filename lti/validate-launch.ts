@@ -1,11 +1,14 @@
-import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { verify as verifyRsa } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { Store } from '../src/db/store.js';
 import { resolveDeployment, tenantClientIdsOfIssuer, type PlatformView } from '../src/domain/platforms.js';
 import { CLAIM, MESSAGE_TYPES, type DeepLinkingSettings, type LaunchContextClaim, type MessageType } from './claims.js';
 import { LtiError } from './errors.js';
 import type { JwksCache } from './jwks-cache.js';
 import type { RegistryCache } from './registry-cache.js';
-import { consumeStateAndNonce, loadState, safeEqual, sha256, type StateRow } from './state.js';
+import type { ToolKeys } from './keys.js';
+import { toolKeysFor } from './session.js';
+import { consumeState, keyObjectOf, openState, safeEqual, sha256, stateAlreadyUsed, type StateRow } from './state.js';
 
 /**
  * Launch validation (LTI 1.3 §5.1.3 and the 1EdTech Security Framework §5.1.3) as a list of small
@@ -25,6 +28,8 @@ export interface LaunchDeps {
   jwks: JwksCache;
   /** Cached registry lookups (routes pass one); without it every launch reads the registry. */
   registry?: RegistryCache;
+  /** The tool's keys (state MACs); default the store's shared ToolKeys. */
+  keys?: ToolKeys;
   /** Allowed clock difference with the platform, seconds. */
   skewSeconds?: number;
   /** Oldest acceptable iat, seconds. */
@@ -50,7 +55,7 @@ export interface ValidatedLaunch {
 
 interface Ctx {
   input: LaunchInput;
-  deps: Required<Pick<LaunchDeps, 'skewSeconds' | 'maxAgeSeconds' | 'now'>> & LaunchDeps;
+  deps: Required<Pick<LaunchDeps, 'skewSeconds' | 'maxAgeSeconds' | 'now' | 'keys'>> & LaunchDeps;
   idToken: string;
   stateValue: string;
   state: StateRow;
@@ -75,21 +80,23 @@ const requireFormFields: Step = (ctx) => {
   const { idToken, state } = ctx.input;
   if (!isNonEmptyString(idToken) || idToken.length > 64 * 1024)
     throw new LtiError('request', 'The launch has no id_token');
-  if (!isNonEmptyString(state) || state.length > 200) throw new LtiError('request', 'The launch has no state');
+  if (!isNonEmptyString(state) || state.length > 16 * 1024) throw new LtiError('request', 'The launch has no state');
   ctx.idToken = idToken;
   ctx.stateValue = state;
 };
 
+const replayed = () => new LtiError('state', 'This launch was already used (state replayed)');
+
+/** Opens the signed state (no database read: docs/decisions/0008); single use is settled at the end. */
 const loadLoginState: Step = async (ctx) => {
-  const row = await loadState(ctx.deps.store, ctx.stateValue);
+  const row = await openState(ctx.deps.keys, ctx.stateValue);
   if (!row) throw new LtiError('state', 'This launch does not belong to a login this tool started (unknown state)');
-  if (row.used_at) throw new LtiError('state', 'This launch was already used (state replayed)');
-  if (new Date(row.expires_at).getTime() <= ctx.deps.now())
+  if (row.expires_at <= ctx.deps.now())
     throw new LtiError('state', 'The login expired before the launch arrived; launch again');
   ctx.state = row;
 };
 
-const checkBrowserBinding: Step = (ctx) => {
+const checkBrowserBinding: Step = async (ctx) => {
   const secret = ctx.input.browserSecret;
   if (secret !== undefined) {
     if (!safeEqual(sha256(secret), ctx.state.browser_hash))
@@ -100,6 +107,9 @@ const checkBrowserBinding: Step = (ctx) => {
   // No cookie: allowed only where the platform offered client-side storage, and then the page must
   // prove the state through it before a session is issued (see routes: /lti/launch/confirm).
   if (!ctx.state.storage_target) {
+    // The launch deletes the state cookie, so a replay from the same browser arrives without one:
+    // name it as the replay it is (one read, on this refusal path only).
+    if (await stateAlreadyUsed(ctx.deps.store, ctx.state)) throw replayed();
     throw new LtiError(
       'browser',
       'Your browser blocked the login cookie and the platform offers no storage; open the tool in a new window',
@@ -145,15 +155,31 @@ const resolveTenantDeployment: Step = async (ctx) => {
   ctx.deploymentId = deploymentId;
 };
 
+/**
+ * RS256 over the token's first two segments exactly as sent (RFC 7515 §5.2), checked synchronously
+ * by node:crypto: WebCrypto's verify (jose's compactVerify) costs ~0.3 ms of main-thread CPU per
+ * call on Node 20 (docs/decisions/0008). checkAlg already pinned RS256; decodeToken parsed the
+ * header and payload the signature covers. No JWS extension is supported, so a `crit` header is
+ * refused (RFC 7515 §4.1.11), as jose would.
+ */
 const verifySignature: Step = async (ctx) => {
   const key = await ctx.deps.jwks.key(ctx.platform.jwksUrl, ctx.header.kid!);
+  const refuse = (cause?: unknown) =>
+    new LtiError('signature', 'The id_token signature does not verify with the platform key', 400, { cause });
+  if (ctx.header.crit !== undefined) throw refuse(new Error('unsupported crit header'));
+  const parts = ctx.idToken.split('.');
+  if (parts.length !== 3 || !/^[A-Za-z0-9_-]+$/.test(parts[2])) throw refuse(new Error('not a compact JWS'));
+  const publicKey = keyObjectOf(key);
+  // As jose: RS256 keys shorter than 2048 bits are refused (RFC 7518 §3.3).
+  if ((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
+    throw refuse(new Error('RSA key shorter than 2048 bits'));
+  let ok: boolean;
   try {
-    await compactVerify(ctx.idToken, key, { algorithms: ['RS256'] });
+    ok = verifyRsa('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, Buffer.from(parts[2], 'base64url'));
   } catch (err) {
-    throw new LtiError('signature', 'The id_token signature does not verify with the platform key', 400, {
-      cause: err,
-    });
+    throw refuse(err);
   }
+  if (!ok) throw refuse();
 };
 
 const checkAudience: Step = async (ctx) => {
@@ -221,7 +247,7 @@ const checkTargetLinkUri: Step = (ctx) => {
   const t = ctx.claims[CLAIM.targetLinkUri];
   if (t === undefined && ctx.messageType === 'LtiDeepLinkingRequest') return;
   if (!isNonEmptyString(t)) throw new LtiError('target_link_uri', 'The launch has no target_link_uri');
-  if (t !== ctx.state.target_link_uri)
+  if (!safeEqual(sha256(t), ctx.state.target_hash))
     throw new LtiError('target_link_uri', 'The launch target differs from the one its login asked for');
 };
 
@@ -309,25 +335,18 @@ export const nonceExpiry = (launch: ValidatedLaunch) =>
 
 /**
  * The last check, run by the caller once every step above passed (so a forged token cannot burn a
- * genuine login): marks the state used and records the nonce, atomically. A launch that loses this
- * race to another request with the same state is a replay.
+ * genuine login): records the state's nonce, once. A launch that loses this race to another
+ * request with the same state is a replay. (Resource link launches burn it inside their own single
+ * statement instead: src/domain/launch-returning.ts.)
  */
 export async function consumeLaunch(store: Store, launch: ValidatedLaunch): Promise<void> {
-  const r = await consumeStateAndNonce(
-    store,
-    launch.stateValue,
-    launch.state.issuer,
-    launch.state.nonce,
-    nonceExpiry(launch),
-  );
-  if (!r.state) throw new LtiError('state', 'This launch was already used (state replayed)');
-  if (!r.nonce) throw new LtiError('nonce', 'This nonce was already used');
+  if (!(await consumeState(store, launch.state, nonceExpiry(launch)))) throw replayed();
 }
 
 export async function validateLaunch(input: LaunchInput, deps: LaunchDeps): Promise<ValidatedLaunch> {
   const ctx = {
     input,
-    deps: { skewSeconds: 60, maxAgeSeconds: 600, now: Date.now, ...deps },
+    deps: { skewSeconds: 60, maxAgeSeconds: 600, now: Date.now, keys: toolKeysFor(deps.store), ...deps },
   } as Ctx;
   for (const [, step] of launchSteps) await step(ctx);
   return {

@@ -3,14 +3,14 @@ import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { upsertKnownCourseMembership, upsertLaunchCourse, upsertLaunchMembership } from './launch-course.js';
 import { resolveLaunchIdentity, type LaunchPlatformPolicy } from './launch-identity.js';
 import { returningLaunch } from './launch-returning.js';
-import type { StateAndNonce } from './lti-states.js';
+import type { NonceRecord } from './lti-states.js';
 
 /**
  * Door 3 of DESIGN.md as one use case: a validated resource link launch becomes a person (or
  * nobody, if anonymous), a course and a membership. The returning person whose launch changes
  * nothing is done in one statement (launch-returning.ts); every other launch — first launches,
  * new courses, changed roles, people who are not plainly active — takes the general path in one
- * transaction. Either way the login state and nonce are burnt first, so a refused launch cannot be
+ * transaction. Either way the login state is burnt first (its nonce recorded), so a refused launch cannot be
  * replayed once the school has fixed the person. Only the general path writes people, links,
  * courses and memberships, each signalling its tenant's change after commit.
  */
@@ -22,7 +22,7 @@ export interface LaunchCourseClaim {
   sisKeys: string[];
 }
 
-export interface ResourceLaunchInput extends StateAndNonce {
+export interface ResourceLaunchInput extends NonceRecord {
   tenantId: string;
   platform: LaunchPlatformPolicy;
   /** null for an anonymous launch */
@@ -41,7 +41,7 @@ export interface LaunchPrincipal {
 }
 
 export type ResourceLaunchResult =
-  | { ok: false; replayed: 'state' | 'nonce' }
+  | { ok: false; replayed: 'state' }
   | { ok: true; principal: LaunchPrincipal; path: 'returning' | 'general' };
 
 export async function launchResource(
@@ -50,7 +50,6 @@ export async function launchResource(
   input: ResourceLaunchInput,
 ): Promise<ResourceLaunchResult> {
   const r = await returningLaunch(store, {
-    stateHash: input.stateHash,
     issuer: input.issuer,
     nonce: input.nonce,
     nonceExpiresAt: input.nonceExpiresAt,
@@ -62,7 +61,6 @@ export async function launchResource(
     roles: input.roles,
   });
   if (!r.stateBurnt) return { ok: false, replayed: 'state' };
-  if (!r.nonceRecorded) return { ok: false, replayed: 'nonce' };
   if (input.sub !== null && input.course && r.personId && r.courseId && r.membershipCurrent) {
     const principal = { tenantId: input.tenantId, personId: r.personId, courseId: r.courseId, roles: input.roles };
     return { ok: true, principal, path: 'returning' };

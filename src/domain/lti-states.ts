@@ -3,90 +3,41 @@ import { select } from '../db/sql.js';
 import type { Store } from '../db/store.js';
 
 /**
- * The single-use records of an LTI login: states (created at login, burnt at launch), the nonces
- * accepted per issuer, and redeemed launch tickets. Only hashes of the secrets are stored; the
- * protocol layer (lti/state.ts) hashes.
+ * The single-use records of an LTI login: the nonces accepted per issuer (which make a login's
+ * state single use: lti/state.ts carries the state itself, signed, so login writes nothing — see
+ * docs/decisions/0008), and redeemed launch tickets. lti_states holds no new rows since 0008 and is
+ * only swept. Only hashes of secrets are stored; the protocol layer (lti/state.ts) hashes.
  */
-export interface LoginStateRow {
-  state_hash: string;
-  nonce: string;
-  issuer: string;
-  client_id: string;
-  deployment_hint: string | null;
-  target_link_uri: string;
-  storage_target: string | null;
-  auth_origin: string;
-  browser_hash: string;
-  expires_at: Date;
-  used_at: Date | null;
-}
-
-export type NewLoginState = Omit<LoginStateRow, 'used_at'>;
-
-export async function insertLoginState(store: Store, s: NewLoginState): Promise<void> {
-  await store.models.LtiState.create(
-    {
-      stateHash: s.state_hash,
-      nonce: s.nonce,
-      issuer: s.issuer,
-      clientId: s.client_id,
-      deploymentHint: s.deployment_hint,
-      targetLinkUri: s.target_link_uri,
-      storageTarget: s.storage_target,
-      authOrigin: s.auth_origin,
-      browserHash: s.browser_hash,
-      expiresAt: s.expires_at,
-    },
-    { returning: false },
-  );
-}
-
-export async function findLoginState(store: Store, stateHash: string): Promise<LoginStateRow | undefined> {
-  // Named SQL: read on every launch (the LTI hot path); LtiState.findByPk(…, { raw: true }) measured
-  // about 265 µs per lookup against 150 µs for this statement on PostgreSQL 15.
-  const [row] = await select<LoginStateRow>(store, `SELECT * FROM lti_states WHERE state_hash = $1`, [stateHash]);
-  return row;
-}
-
-export interface StateAndNonce {
-  stateHash: string;
+export interface NonceRecord {
   issuer: string;
   nonce: string;
   nonceExpiresAt: Date;
 }
 
 /**
- * CTEs `s` (the state, marked used) and `n` (the nonce, recorded only if the state was unused),
- * binding $1..$4 as in `stateAndNonceBind`. Shared with the returning launch, which burns both in
- * its own single statement.
+ * CTE `n`: the launch's nonce, recorded unless this issuer's nonce was accepted before (then no
+ * row: the state is replayed). Binds $1..$3 as in `nonceBind`. Shared with the returning launch,
+ * which burns it in its own single statement.
  */
-export const BURN_STATE_AND_NONCE = `s AS (
-       UPDATE lti_states SET used_at = now() WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING 1
-     ), n AS (
-       INSERT INTO lti_nonces (issuer, nonce, expires_at) SELECT $2, $3, $4 WHERE EXISTS (SELECT 1 FROM s)
+export const BURN_NONCE = `n AS (
+       INSERT INTO lti_nonces (issuer, nonce, expires_at) VALUES ($1, $2, $3)
        ON CONFLICT DO NOTHING RETURNING 1
      )`;
-export const stateAndNonceBind = (i: StateAndNonce) => [i.stateHash, i.issuer, i.nonce, i.nonceExpiresAt];
+export const nonceBind = (i: NonceRecord) => [i.issuer, i.nonce, i.nonceExpiresAt];
 
 /**
- * Named SQL: one statement settles the replay race (a conditional UPDATE, and ON CONFLICT DO NOTHING
- * on the nonce) and shares its CTEs with the returning launch (launch-returning.ts).
- * Marks the state used and records its nonce in one statement: `state` is false when another
- * request used it first (a replay), `nonce` false when this issuer's nonce was already accepted.
+ * Named SQL: records the nonce once; false when it was already recorded (ON CONFLICT DO NOTHING
+ * settles two concurrent launches of one state in one statement, without aborting anything).
  */
-export async function consumeStateAndNonce(
-  store: Store,
-  i: StateAndNonce,
-  t?: Transaction,
-): Promise<{ state: boolean; nonce: boolean }> {
-  const [row] = await select<{ s: number; n: number }>(
-    store,
-    `WITH ${BURN_STATE_AND_NONCE}
-     SELECT (SELECT count(*) FROM s)::int AS s, (SELECT count(*) FROM n)::int AS n`,
-    stateAndNonceBind(i),
-    t,
-  );
-  return { state: row.s === 1, nonce: row.s === 1 && row.n === 1 };
+export async function consumeNonce(store: Store, i: NonceRecord, t?: Transaction): Promise<boolean> {
+  const rows = await select<{ one: number }>(store, `WITH ${BURN_NONCE} SELECT 1 AS one FROM n`, nonceBind(i), t);
+  return rows.length === 1;
+}
+
+/** Whether (issuer, nonce) was accepted already (a refusal path only). */
+export async function nonceAlreadyRecorded(store: Store, issuer: string, nonce: string): Promise<boolean> {
+  const rows = await select(store, `SELECT 1 FROM lti_nonces WHERE issuer = $1 AND nonce = $2`, [issuer, nonce]);
+  return rows.length > 0;
 }
 
 /** Records a launch ticket as redeemed; false when it already was (single use). */

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Logger } from 'pino';
 import { Op, QueryTypes } from 'sequelize';
 import type { ApiTokenAttrs, TenantAttrs, TokenKind } from '../db/models.js';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
@@ -126,6 +128,7 @@ export async function revokeToken(store: Store, ctx: ActorContext, tenantId: str
     const before = tokenView(row.get({ plain: true }));
     if (row.get('revokedAt')) return before;
     await row.update({ revokedAt: new Date() }, { transaction: t });
+    t.afterCommit(() => tokensChanged(tenantId));
     const after = tokenView(row.get({ plain: true }));
     await recordAudit(store, t, ctx, {
       tenantId,
@@ -158,13 +161,204 @@ export interface ResolvedToken {
   tenant: Pick<TenantAttrs, 'id' | 'slug' | 'name' | 'status' | 'seatLimit'>;
 }
 
+export interface TokenResolverOptions {
+  /**
+   * PostgreSQL URL to LISTEN on 'rb_tokens' (config.databaseListenUrl). With it, resolved tokens are
+   * cached until a notification names their tenant (or `ttlMs` passes), and not cached at all while
+   * the LISTEN connection is down. Without it (PGlite delivers no notifications) they are cached
+   * for `ttlMs` only: in-process writes still drop them at once.
+   */
+  listenUrl?: string;
+  /** Backstop age of a cached token; default 30 s with LISTEN, 1 s without. */
+  ttlMs?: number;
+  logger?: Logger;
+}
+
+interface CachedToken {
+  row: TokenRow;
+  at: number;
+}
+
+/*
+ * In-process "a token of this tenant changed" signal (revocation here; the resolver also drops a
+ * tenant on PostgreSQL's 'rb_tokens' notification, migrations/0120). Deliberately not the
+ * authorization signal (change-signal.ts): that fires on every SCIM write.
+ */
+const tokenListeners = new Set<(tenantId: string | null) => void>();
+function tokensChanged(tenantId: string | null): void {
+  for (const fn of tokenListeners) fn(tenantId);
+}
+
 /**
  * Resolves an Authorization header to its tenant. Every failure is a 401 that says which check
  * failed (missing, malformed, unknown, revoked, expired); a token of the wrong kind is 403.
+ *
+ * The token's row (with its tenant) is cached in process by hash (docs/decisions/0008): a SCIM
+ * request then costs no statement for authentication. Every check still runs on every request
+ * against the cached row (expiry is a moment, compared with the clock each time). The cache drops a
+ * tenant's tokens when this process revokes one of them (after commit), when PostgreSQL notifies
+ * 'rb_tokens' for the tenant (triggers on api_tokens and tenants, migrations/0120: any process
+ * revoked a token or changed the tenant, this one included, within milliseconds), and after
+ * `ttlMs` (the only path on PGlite for a tenant changed by another process or a CLI: ≤ 1 s). A
+ * read that raced an invalidation is not cached.
  */
 export class TokenResolver {
   private lastWritten = new Map<string, number>();
-  constructor(private readonly store: Store) {}
+  private readonly cache = new Map<string, CachedToken>();
+  private gen = 0;
+  private listener: pg.Client | null = null;
+  private listening = false;
+  private stopped = false;
+  private unsubscribe: (() => void) | null = null;
+  private readonly ttlMs: number;
+  readonly stats = { hits: 0, misses: 0, invalidations: 0 };
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: TokenResolverOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? (options.listenUrl ? 30_000 : 1_000);
+  }
+
+  /** Subscribes to in-process change signals and, with a listenUrl, opens the LISTEN connection. */
+  async start(): Promise<void> {
+    if (!this.unsubscribe) {
+      const fn = (tenantId: string | null) => this.invalidate(tenantId);
+      tokenListeners.add(fn);
+      const unhook = this.hookModelWrites();
+      this.unsubscribe = () => {
+        tokenListeners.delete(fn);
+        unhook();
+      };
+    }
+    if (this.options.listenUrl) await this.listen();
+  }
+
+  /**
+   * This process's model writes to tenants and api_tokens (suspension, deletion, renames, seat
+   * limits, revocation) drop the tenant at once and again after commit, on either database — so
+   * the change is seen by the next request here even before (or without) PostgreSQL's NOTIFY.
+   */
+  private hookModelWrites(): () => void {
+    const sequelize = this.store.sequelize;
+    if (typeof sequelize?.addHook !== 'function') return () => {};
+    const WATCHED = new Set(['tenants', 'api_tokens']);
+    const drop = (tenantId: string | null, transaction: unknown) => {
+      this.invalidate(tenantId);
+      (transaction as { afterCommit?(fn: () => void): void } | undefined)?.afterCommit?.(() =>
+        this.invalidate(tenantId),
+      );
+    };
+    type Row = { constructor: { tableName?: string }; get(k: string): unknown };
+    const onRow = (row: Row, options: { transaction?: unknown }) => {
+      const table = row.constructor.tableName;
+      if (!table || !WATCHED.has(table)) return;
+      const tenantId = (table === 'tenants' ? row.get('id') : row.get('tenantId')) as string | undefined;
+      drop(tenantId ?? null, options?.transaction);
+    };
+    const onBulk = (options: { model?: { tableName?: string }; transaction?: unknown; fields?: string[] }) => {
+      // touch() below records use (last_used_at only): no token's validity changed.
+      if (options?.fields?.length === 1 && options.fields[0] === 'lastUsedAt') return;
+      if (options?.model?.tableName && WATCHED.has(options.model.tableName)) drop(null, options.transaction);
+    };
+    const names = ['afterUpdate', 'afterDestroy', 'afterBulkUpdate', 'afterBulkDestroy'] as const;
+    const hookName = `token-cache-${Math.random().toString(36).slice(2)}`;
+    sequelize.addHook('afterUpdate', hookName, onRow as never);
+    sequelize.addHook('afterDestroy', hookName, onRow as never);
+    sequelize.addHook('afterBulkUpdate', hookName, onBulk as never);
+    sequelize.addHook('afterBulkDestroy', hookName, onBulk as never);
+    return () => {
+      for (const n of names) sequelize.removeHook(n, hookName);
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    const c = this.listener;
+    this.listener = null;
+    this.listening = false;
+    this.invalidate(null);
+    if (c) await c.end().catch(() => {});
+  }
+
+  private async listen(): Promise<void> {
+    if (this.stopped) return;
+    const client = new pg.Client({ connectionString: this.options.listenUrl });
+    const lost = () => {
+      if (this.listener !== client) return;
+      this.listening = false;
+      this.listener = null;
+      this.invalidate(null);
+      if (!this.stopped) setTimeout(() => void this.listen().catch(() => {}), 1000).unref();
+    };
+    client.on('error', (err) => {
+      this.options.logger?.warn(
+        { err },
+        'token cache: LISTEN connection lost; tokens are read uncached until it is back',
+      );
+      lost();
+    });
+    client.on('end', lost);
+    client.on('notification', (n) => {
+      if (n.channel === 'rb_tokens') this.invalidate(n.payload || null);
+    });
+    try {
+      await client.connect();
+      await client.query('LISTEN rb_tokens');
+      if (this.stopped) {
+        await client.end().catch(() => {});
+        return;
+      }
+      this.listener = client;
+      this.listening = true;
+      this.invalidate(null); // anything may have changed while we were not listening
+    } catch (err) {
+      this.options.logger?.warn({ err }, 'token cache: cannot LISTEN; tokens are read uncached');
+      await client.end().catch(() => {});
+      if (!this.stopped) setTimeout(() => void this.listen().catch(() => {}), 2000).unref();
+    }
+  }
+
+  /** Whether cached rows may be served: on PostgreSQL only while LISTEN is up. */
+  private get trusted(): boolean {
+    return !this.stopped && (!this.options.listenUrl || this.listening);
+  }
+
+  /** Drops the cached tokens of a tenant (null: all). */
+  invalidate(tenantId: string | null): void {
+    this.stats.invalidations++;
+    this.gen++;
+    if (tenantId === null) this.cache.clear();
+    else for (const [k, v] of this.cache) if (v.row.tenant_id === tenantId) this.cache.delete(k);
+  }
+
+  private async row(hash: string): Promise<TokenRow | undefined> {
+    const now = Date.now();
+    const hit = this.trusted ? this.cache.get(hash) : undefined;
+    if (hit && now - hit.at < this.ttlMs) {
+      this.stats.hits++;
+      return hit.row;
+    }
+    this.stats.misses++;
+    const gen = this.gen;
+    // Named SQL: one round trip for the token and its live tenant. The model (ApiToken.findOne
+    // with the tenant included) measured 556 µs per lookup against 258 µs for this.
+    const [row] = await this.store.sequelize.query<TokenRow>(
+      `SELECT k.id, k.kind, k.tenant_id, k.expires_at, k.revoked_at, k.last_used_at,
+              t.slug, t.name, t.status, t.seat_limit
+         FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id AND t.deleted_at IS NULL
+        WHERE k.token_hash = $1`,
+      { bind: [hash], type: QueryTypes.SELECT },
+    );
+    // Unknown tokens are never cached (a flood of made-up tokens cannot fill memory).
+    if (row && this.trusted && gen === this.gen) {
+      if (this.cache.size >= 10_000) this.cache.clear();
+      this.cache.set(hash, { row, at: now });
+    }
+    return row;
+  }
 
   async resolve(authorization: string | undefined, required: TokenKind): Promise<ResolvedToken> {
     if (!authorization) throw new UnauthorizedError('Missing bearer token: send "Authorization: Bearer <token>"');
@@ -172,15 +366,7 @@ export class TokenResolver {
     if (!m) throw new UnauthorizedError('Malformed Authorization header: expected "Bearer <token>"');
     const presented = m[1];
     if (!TOKEN_PATTERN.test(presented)) throw new UnauthorizedError('Malformed bearer token');
-    // Named SQL: one round trip for the token and its live tenant, on every API request. The model
-    // (ApiToken.findOne with the tenant included) measured 556 µs per lookup against 258 µs for this.
-    const [row] = await this.store.sequelize.query<TokenRow>(
-      `SELECT k.id, k.kind, k.tenant_id, k.expires_at, k.revoked_at, k.last_used_at,
-              t.slug, t.name, t.status, t.seat_limit
-         FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id AND t.deleted_at IS NULL
-        WHERE k.token_hash = $1`,
-      { bind: [hashToken(presented)], type: QueryTypes.SELECT },
-    );
+    const row = await this.row(hashToken(presented));
     if (!row) throw new UnauthorizedError('Unknown bearer token');
     if (row.revoked_at) throw new UnauthorizedError('Bearer token has been revoked');
     if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) {
@@ -214,4 +400,23 @@ export class TokenResolver {
       },
     ).catch(() => this.lastWritten.delete(id)); // best effort: never fail a request over bookkeeping
   }
+}
+
+/**
+ * A started TokenResolver for a server: LISTENs when the database is PostgreSQL, and stops when the
+ * database is closed (apps built on a stub store get one that only caches briefly).
+ */
+export function startTokenResolver(store: Store, options: TokenResolverOptions = {}): TokenResolver {
+  const resolver = new TokenResolver(store, options);
+  void resolver
+    .start()
+    .catch((err) => options.logger?.warn({ err }, 'token cache did not start; tokens are read uncached'));
+  if (typeof store.sequelize?.close === 'function') {
+    const close = store.sequelize.close.bind(store.sequelize);
+    store.sequelize.close = async () => {
+      await resolver.stop();
+      return close();
+    };
+  }
+  return resolver;
 }

@@ -3,7 +3,7 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Store } from '../db/store.js';
-import { TokenResolver } from '../domain/tokens.js';
+import { startTokenResolver } from '../domain/tokens.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import { tenantRoutes } from './api-tenant.js';
 import { scimRequestLog } from './api-admin-hooks.js';
@@ -50,7 +50,7 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps) {
   const metrics = deps.metrics ?? createMetrics();
-  const tokens = new TokenResolver(deps.store);
+  const tokens = startTokenResolver(deps.store, { listenUrl: deps.config.databaseListenUrl, logger: deps.logger });
   const app = new OpenAPIHono();
   const privileges = privilegesApi({ config: deps.config, store: deps.store, logger: deps.logger });
   const rosterSync = deps.rosterSync ?? createNrpsRunner(deps.store, { logger: deps.logger });

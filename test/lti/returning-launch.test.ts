@@ -86,23 +86,25 @@ describe('a returning launch', () => {
     expect(courses.map((c) => c.lti_context_id)).toEqual(['ctx-r3-a', 'ctx-r3-b']);
   });
 
-  it('takes one statement after reading its login state, and starts no transaction, when nothing changed', async () => {
+  it('takes one statement for login and launch together, and starts no transaction, when nothing changed', async () => {
     await provisionPerson(env.store, env.tenant.id, { externalId: 'R-4' });
     expect((await launchAs('r-4', 'R-4', [ROLE.learner], 'ctx-r4')).launch!.status).toBe(303);
     const statements: string[] = [];
     env.store.sequelize.addHook('afterQuery', 'count-r4', (_options, query) => {
       const sql = (query as unknown as { sql?: string }).sql ?? '';
-      // The login's opportunistic sweep of expired states runs at most once a minute: not the launch.
-      if (!/^DELETE FROM lti_/.test(sql)) statements.push(sql);
+      // The login's opportunistic sweep of expired states runs at most once a minute, and the tool
+      // keys' cache reloads every 30 s: neither is the launch's.
+      if (!/^DELETE FROM lti_|tool_keys/.test(sql)) statements.push(sql);
     });
     try {
       expect((await launchAs('r-4', 'R-4', [ROLE.learner], 'ctx-r4')).launch!.status).toBe(303);
     } finally {
       env.store.sequelize.removeHook('afterQuery', 'count-r4');
     }
-    // login: the state's INSERT; launch: the state's SELECT, then the returning launch itself.
-    expect(statements).toHaveLength(3);
-    expect(statements[2]).toMatch(/UPDATE identity_links/);
+    // login: nothing (the state is signed, not stored); launch: the returning launch itself, which
+    // burns the state by recording its nonce (docs/decisions/0008).
+    expect(statements, statements.join('\n')).toHaveLength(1);
+    expect(statements[0]).toMatch(/INSERT INTO lti_nonces[\s\S]*UPDATE identity_links/);
     expect(statements.some((q) => /START TRANSACTION|BEGIN/.test(q))).toBe(false);
   });
 
