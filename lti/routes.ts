@@ -208,7 +208,8 @@ export function ltiRoutes(deps: LtiDeps) {
         claim: launch.claims[NRPS_CLAIM],
         staff: isCourseStaff(launch.roles),
       });
-    const redirectTo = adminLanding(launch.state.target_link_uri) ?? redirectFor(principal);
+    // The claim was checked against the login's target (validate-launch), so it is the one asked for.
+    const redirectTo = adminLanding(launch.claims[CLAIM.targetLinkUri] as string | undefined) ?? redirectFor(principal);
     // Cookie flow: the cookie may still not survive a third-party iframe, so the page can also
     // redeem the ticket. Storage flow: the ticket needs the state read back from platform storage.
     const ticket = await createTicket(
