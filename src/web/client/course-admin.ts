@@ -87,11 +87,12 @@ const handleOf = (p: PersonRef) => p.primaryEmail || p.email || p.externalId || 
 
 function statusWords(status: string): { text: string; cls: string; hint: string } {
   if (status === 'active') return { text: 'active', cls: 'active', hint: 'Has signed in from the course' };
+  // The school's IdP vouches for them: their privileges hold now, before their first sign-in.
   if (status === 'provisioned')
     return {
-      text: 'waiting for first sign-in',
-      cls: 'waiting',
-      hint: 'Added by your school; has not opened the tool from a course yet',
+      text: 'active',
+      cls: 'active',
+      hint: 'Added by your school; privileges apply now, though they have not opened the tool from a course yet',
     };
   if (status === 'invited')
     return {
