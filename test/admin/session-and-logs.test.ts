@@ -18,7 +18,7 @@ function cookieOf(res: Response, name: string): string | null {
   for (const line of res.headers.getSetCookie()) if (line.startsWith(`${name}=`)) return line;
   return null;
 }
-const valueOf = (setCookie: string) => setCookie.split(';')[0];
+const cookieValue = (setCookie: string) => setCookie.split(';')[0];
 const csrfIn = (page: string) => /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? null;
 
 describe(`school admin page sessions and logs on ${backendName}`, () => {
@@ -38,7 +38,7 @@ describe(`school admin page sessions and logs on ${backendName}`, () => {
   async function signIn(token = env.adminToken) {
     const res = await fetch(`${env.toolUrl}/app/admin/sign-in`, form({ token }));
     const set = cookieOf(res, 'rb_admin');
-    return { res, set, cookie: set ? valueOf(set) : '' };
+    return { res, set, cookie: set ? cookieValue(set) : '' };
   }
 
   beforeAll(async () => {
@@ -73,8 +73,8 @@ describe(`school admin page sessions and logs on ${backendName}`, () => {
       'SELECT via, secret_hash FROM admin_sessions',
     );
     expect(session.via).toBe('token');
-    expect(valueOf(set!)).not.toContain(session.secret_hash); // only the hash is stored
-    const page = await fetch(`${env.toolUrl}/app/admin`, { headers: { cookie: valueOf(set!) } });
+    expect(cookieValue(set!)).not.toContain(session.secret_hash); // only the hash is stored
+    const page = await fetch(`${env.toolUrl}/app/admin`, { headers: { cookie: cookieValue(set!) } });
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain(`School ${env.tenant.slug}`);
