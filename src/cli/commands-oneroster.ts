@@ -71,7 +71,7 @@ export const oneRosterCommands: Record<string, Command> = {
   },
   'oneroster connect': {
     usage:
-      'oneroster connect --tenant S --base-url URL --token-url URL --client-id ID [--scope S] [--page-size N]   (secret from ONEROSTER_CLIENT_SECRET)',
+      'oneroster connect --tenant S --base-url URL --token-url URL --client-id ID [--scope S] [--page-size N] [--every MINUTES]   (secret from ONEROSTER_CLIENT_SECRET)',
     options: {
       tenant: { type: 'string' },
       'base-url': { type: 'string' },
@@ -79,6 +79,7 @@ export const oneRosterCommands: Record<string, Command> = {
       'client-id': { type: 'string' },
       scope: { type: 'string' },
       'page-size': { type: 'string' },
+      every: { type: 'string' },
     },
     needsDb: true,
     async run(ctx) {
@@ -94,11 +95,12 @@ export const oneRosterCommands: Record<string, Command> = {
         clientSecret: secret,
         scope: typeof ctx.flags.scope === 'string' ? ctx.flags.scope : null,
         ...(typeof pageSize === 'string' ? { pageSize: Number(pageSize) } : {}),
+        ...(typeof ctx.flags.every === 'string' ? { syncEveryMinutes: Number(ctx.flags.every) } : {}),
       });
       ctx.out.print(
         view,
         () =>
-          `OneRoster API configured for ${tenant.slug}: ${view.baseUrl} (client ${view.clientId}, secret ${view.secretSealed ? 'sealed' : 'stored unsealed: set TOOL_KEY_SECRET'})`,
+          `OneRoster API configured for ${tenant.slug}: ${view.baseUrl} (client ${view.clientId}, secret ${view.secretSealed ? 'sealed' : 'stored unsealed: set TOOL_KEY_SECRET'}; ${view.syncEveryMinutes ? `pulled every ${view.syncEveryMinutes} min` : 'pulled on demand'})`,
       );
     },
   },
