@@ -1,3 +1,4 @@
+import { rememberRosterSource, startRosterSync } from '../../src/domain/roster-sync.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueSession } from '../../lti/session.js';
@@ -35,10 +36,16 @@ async function exportOf(tenantId: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ DEMO_LMS: 'true' });
+  server = await startTestServer({ DEMO_LMS: 'true', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' });
   const ctx = { actor: 'test' };
   a = await seedDemo(server.store, ctx, { slug: 'school-a', publicUrl: server.config.publicUrl });
   b = await seedDemo(server.store, ctx, { slug: 'school-b', publicUrl: server.config.publicUrl });
+  // A's webhook endpoint, subscribed before A's grant below so that grant leaves a delivery.
+  const endpoint = await fetch(`${server.url}/api/v1/webhooks/endpoints`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${a.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: 'http://127.0.0.1:9/school-a-hook', eventTypes: ['privileges.changed'] }),
+  }).then((r) => r.json() as Promise<{ id: string }>);
   // Names only A has, so a leak of them cannot be B's own data.
   const scimA = (path: string, body: unknown) =>
     fetch(`${server.url}/scim/v2${path}`, {
@@ -69,6 +76,19 @@ beforeAll(async () => {
     body: JSON.stringify({ allow: ['grades.edit'], deny: [] }),
   });
 
+  const delivery = await server.store.models.WebhookDelivery.findOne({
+    where: { tenantId: a.tenant.id },
+    raw: true,
+  });
+  const aPlatform = (await server.store.models.LtiPlatform.findOne({ where: { tenantId: a.tenant.id }, raw: true }))!;
+  await rememberRosterSource(server.store, {
+    tenantId: a.tenant.id,
+    courseId: course.id,
+    platformId: aPlatform.id,
+    membershipsUrl: 'http://127.0.0.1:9/school-a/memberships',
+    serviceVersions: ['2.0'],
+  });
+  const rosterSync = await startRosterSync(server.store, a.tenant.id, course.id, 'api', 'test');
   const docA = JSON.parse(await exportOf(a.tenant.id)) as { tables: Record<string, Array<Record<string, unknown>>> };
   const platform = docA.tables.lti_platforms[0];
   const admin = docA.tables.tenant_admins[0];
@@ -79,6 +99,9 @@ beforeAll(async () => {
     platform: String(platform.id),
     admin: String(admin.id),
     slug: a.tenant.slug,
+    webhookEndpoint: endpoint.id,
+    webhookDelivery: String(delivery?.id),
+    rosterSync: rosterSync.id,
     scimToken: (await server.store.models.ApiToken.findOne({
       where: { tenantId: a.tenant.id, kind: 'scim' },
       raw: true,
@@ -111,6 +134,8 @@ function fill(path: string): string | null {
       if (path.startsWith('/api/v1/people')) return aRefs.person;
       if (path.startsWith('/api/v1/lti/platforms')) return aRefs.platform;
       if (path.startsWith('/api/v1/tenant/scim-tokens')) return aRefs.scimToken;
+      if (path.startsWith('/api/v1/webhooks/endpoints')) return aRefs.webhookEndpoint;
+      if (path.startsWith('/api/v1/webhooks/deliveries')) return aRefs.webhookDelivery;
       if (/^\/scim\/v2\/users/i.test(path)) return aRefs.person;
       if (/^\/scim\/v2\/groups/i.test(path)) return aRefs.group;
       if (/^\/scim\/v2\/(Schemas|ResourceTypes)/.test(path)) return 'User';
@@ -118,6 +143,7 @@ function fill(path: string): string | null {
     if (name === 'personRef') return aRefs.person;
     if (name === 'ref') return path.includes('/tenant/admins') ? aRefs.admin : aRefs.person;
     if (name === 'groupId') return aRefs.group;
+    if (name === 'syncId') return aRefs.rosterSync;
     if (name === 'tenant') return aRefs.slug;
     if (name === 'role') return 'Instructor';
     if (name === 'file') return 'admin.js';
