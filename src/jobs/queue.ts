@@ -49,7 +49,7 @@ export type TaskHandler<P> = (payload: P, job: JobContext) => Promise<void>;
 export const JOB_SCHEMA = 'pgboss';
 
 /** The adapter pg-boss runs its SQL through: a transaction's connection, or one borrowed from the pool. */
-function sqlThrough(sequelize: Sequelize, t?: Transaction): PgBoss.Db {
+function sqlThrough(sequelize: Sequelize, t?: Transaction, closed: () => boolean = () => false): PgBoss.Db {
   type Client = { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
   type Manager = { getConnection(o: { type: string }): Promise<Client>; releaseConnection(c: Client): void };
   if (t) {
@@ -59,6 +59,10 @@ function sqlThrough(sequelize: Sequelize, t?: Transaction): PgBoss.Db {
   const manager = (sequelize as unknown as { connectionManager: Manager }).connectionManager;
   return {
     async executeSql(text, values) {
+      // After stop() a worker still finishing (past the shutdown timeout) may record its outcome;
+      // the pool may be closed by then. Skip it: the job stays active and pg-boss retries it when
+      // its lease expires, which is what a killed process would get.
+      if (closed()) return { rows: [] };
       const client = await manager.getConnection({ type: 'write' });
       try {
         return (await client.query(text, values)) as { rows: [] };
@@ -81,13 +85,15 @@ export class JobQueue {
   private readonly tasks = new Map<string, TaskOptions>();
   private readonly workers = new Map<string, string[]>();
   private stopped = false;
+  /** Set once pg-boss has stopped: later SQL from its stragglers is skipped (see sqlThrough). */
+  private closed = false;
 
   private constructor(
     private readonly sequelize: Sequelize,
     private readonly options: { logger?: Logger; pollIntervalMs: number },
   ) {
     this.boss = new PgBoss({
-      db: sqlThrough(sequelize),
+      db: sqlThrough(sequelize, undefined, () => this.closed),
       schema: JOB_SCHEMA,
       // Cron schedules are checked every 30 s; finished jobs are kept a week for inspection.
       cronMonitorIntervalSeconds: 30,
@@ -181,6 +187,7 @@ export class JobQueue {
     this.stopped = true;
     running.delete(this.sequelize);
     await this.boss.stop({ graceful: true, wait: true, close: false, timeout: timeoutMs });
+    this.closed = true;
   }
 }
 
