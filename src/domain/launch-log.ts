@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { InferCreationAttributes } from 'sequelize';
-import { WriteBehind, writeBehindFor } from './write-behind.js';
+import { tenantLogFor, type WriteBehind } from './write-behind.js';
 import { select } from '../db/sql.js';
 import type { Store } from '../db/store.js';
 import type { LaunchLogEntry } from './admin-session-models.js';
@@ -52,35 +52,14 @@ export interface LaunchLogItem {
 
 type EntryRow = Omit<InferCreationAttributes<LaunchLogEntry>, 'id'>;
 
-/** Written behind the launch (write-behind.ts): one multi-row insert per flush, then pruning. */
+/** Written behind the request (write-behind.ts): one multi-row insert per flush, then pruning. */
 function buffer(store: Store, logger?: Pick<Logger, 'warn'>): WriteBehind<EntryRow> {
-  return writeBehindFor(
-    store,
-    'launch_log',
-    () =>
-      new WriteBehind<EntryRow>(
-        async (rows) => {
-          await store.models.LaunchLogEntry.bulkCreate(rows);
-          for (const tenantId of new Set(rows.map((r) => r.tenantId))) await maybePrune(store, tenantId, rows);
-        },
-        {
-          delayMs: 200,
-          maxRows: 200,
-          // Bookkeeping never fails a launch: a batch that cannot be written is logged and dropped.
-          onError: (err) => logger?.warn({ err }, 'launch log: entries not written'),
-        },
-      ),
-  );
-}
-
-const inserts = new WeakMap<Store, Map<string, number>>();
-async function maybePrune(store: Store, tenantId: string, rows: EntryRow[]) {
-  let counts = inserts.get(store);
-  if (!counts) inserts.set(store, (counts = new Map()));
-  const before = counts.get(tenantId) ?? 0;
-  const n = before + rows.filter((r) => r.tenantId === tenantId).length;
-  counts.set(tenantId, n % PRUNE_EVERY);
-  if (before === 0 || n >= PRUNE_EVERY) await pruneLaunchLog(store, tenantId);
+  return tenantLogFor<EntryRow>(store, 'launch_log', {
+    insert: (rows) => store.models.LaunchLogEntry.bulkCreate(rows),
+    prune: (tenantId) => pruneLaunchLog(store, tenantId),
+    pruneEvery: PRUNE_EVERY,
+    logger,
+  });
 }
 
 function append(store: Store, row: Omit<EntryRow, 'at'>, logger?: Pick<Logger, 'warn'>): void {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type InferCreationAttributes, Op, QueryTypes } from 'sequelize';
 import type { ProvisioningLogEntry } from './admin-session-models.js';
-import { WriteBehind, writeBehindFor } from './write-behind.js';
+import { tenantLogFor, type WriteBehind } from './write-behind.js';
 import { select } from '../db/sql.js';
 import type { Store } from '../db/store.js';
 
@@ -49,33 +49,12 @@ type EntryRow = Omit<InferCreationAttributes<ProvisioningLogEntry>, 'id'>;
 
 /** Written behind the request (write-behind.ts): one multi-row insert per flush, then pruning. */
 function buffer(store: Store, logger?: Pick<Logger, 'warn'>): WriteBehind<EntryRow> {
-  return writeBehindFor(
-    store,
-    'provisioning_log',
-    () =>
-      new WriteBehind<EntryRow>(
-        async (rows) => {
-          await store.models.ProvisioningLogEntry.bulkCreate(rows);
-          for (const tenantId of new Set(rows.map((r) => r.tenantId))) await maybePrune(store, tenantId, rows);
-        },
-        {
-          delayMs: 200,
-          maxRows: 200,
-          // Bookkeeping never fails a request: a batch that cannot be written is logged and dropped.
-          onError: (err) => logger?.warn({ err }, 'provisioning log: entries not written'),
-        },
-      ),
-  );
-}
-
-const inserts = new WeakMap<Store, Map<string, number>>();
-async function maybePrune(store: Store, tenantId: string, rows: EntryRow[]) {
-  let counts = inserts.get(store);
-  if (!counts) inserts.set(store, (counts = new Map()));
-  const before = counts.get(tenantId) ?? 0;
-  const n = before + rows.filter((r) => r.tenantId === tenantId).length;
-  counts.set(tenantId, n % PRUNE_EVERY);
-  if (before === 0 || n >= PRUNE_EVERY) await pruneProvisioningLog(store, tenantId);
+  return tenantLogFor<EntryRow>(store, 'provisioning_log', {
+    insert: (rows) => store.models.ProvisioningLogEntry.bulkCreate(rows),
+    prune: (tenantId) => pruneProvisioningLog(store, tenantId),
+    pruneEvery: PRUNE_EVERY,
+    logger,
+  });
 }
 
 /** Appends one entry (written within a moment, see WriteBehind); prunes the tenant's log now and then. */

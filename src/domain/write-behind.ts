@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Store } from '../db/store.js';
 
 /**
@@ -37,6 +38,42 @@ export class WriteBehind<T> {
 }
 
 // Keyed by the connection pool, so every Store over one database shares the same buffers.
+/**
+ * A tenant-bounded log written behind requests: rows are inserted in batches, and each tenant's log
+ * is pruned on its first batch and then every `pruneEvery` rows.
+ */
+export function tenantLogFor<T extends { tenantId: string }>(
+  store: Store,
+  kind: string,
+  o: {
+    insert: (rows: T[]) => Promise<unknown>;
+    prune: (tenantId: string) => Promise<unknown>;
+    pruneEvery: number;
+    logger?: Pick<Logger, 'warn'>;
+  },
+): WriteBehind<T> {
+  return writeBehindFor(store, kind, () => {
+    const sincePrune = new Map<string, number>();
+    return new WriteBehind<T>(
+      async (rows) => {
+        await o.insert(rows);
+        for (const tenantId of new Set(rows.map((r) => r.tenantId))) {
+          const before = sincePrune.get(tenantId);
+          const n = (before ?? 0) + rows.filter((r) => r.tenantId === tenantId).length;
+          sincePrune.set(tenantId, n % o.pruneEvery);
+          if (before === undefined || n >= o.pruneEvery) await o.prune(tenantId);
+        }
+      },
+      {
+        delayMs: 200,
+        maxRows: 200,
+        // Bookkeeping never fails a request: a batch that cannot be written is logged and dropped.
+        onError: (err) => o.logger?.warn({ err, kind }, 'log entries not written'),
+      },
+    );
+  });
+}
+
 const buffers = new WeakMap<Store['sequelize'], Map<string, WriteBehind<unknown>>>();
 
 /** The database's buffer of one kind of row, made on first use. */
