@@ -49,7 +49,13 @@ export type TaskHandler<P> = (payload: P, job: JobContext) => Promise<void>;
 export const JOB_SCHEMA = 'pgboss';
 
 /** The adapter pg-boss runs its SQL through: a transaction's connection, or one borrowed from the pool. */
-function sqlThrough(sequelize: Sequelize, t?: Transaction, closed: () => boolean = () => false): PgBoss.Db {
+/** What the pool-backed adapter must know of its queue: whether it has stopped, and its SQL in flight. */
+interface AdapterState {
+  closed: boolean;
+  inFlight: Set<Promise<unknown>>;
+}
+
+function sqlThrough(sequelize: Sequelize, t?: Transaction, state?: AdapterState): PgBoss.Db {
   type Client = { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
   type Manager = { getConnection(o: { type: string }): Promise<Client>; releaseConnection(c: Client): void };
   if (t) {
@@ -57,18 +63,28 @@ function sqlThrough(sequelize: Sequelize, t?: Transaction, closed: () => boolean
     return { executeSql: async (text, values) => (await client.query(text, values)) as { rows: [] } };
   }
   const manager = (sequelize as unknown as { connectionManager: Manager }).connectionManager;
+  const run = async (text: string, values?: unknown[]) => {
+    const client = await manager.getConnection({ type: 'write' });
+    try {
+      return (await client.query(text, values)) as { rows: [] };
+    } finally {
+      manager.releaseConnection(client);
+    }
+  };
   return {
-    async executeSql(text, values) {
-      // After stop() a worker still finishing (past the shutdown timeout) may record its outcome;
-      // the pool may be closed by then. Skip it: the job stays active and pg-boss retries it when
-      // its lease expires, which is what a killed process would get.
-      if (closed()) return { rows: [] };
-      const client = await manager.getConnection({ type: 'write' });
-      try {
-        return (await client.query(text, values)) as { rows: [] };
-      } finally {
-        manager.releaseConnection(client);
-      }
+    executeSql(text, values) {
+      // pg-boss records a job's outcome without awaiting it, so stop() waits for the SQL in flight;
+      // anything a straggler sends after that is skipped (no rows: pg-boss reads "nothing affected")
+      // rather than reaching a closed pool. Such a job stays active and is retried when its lease
+      // expires, as a killed process's would be.
+      if (state?.closed) return Promise.resolve({} as { rows: [] });
+      const p = run(text, values);
+      state?.inFlight.add(p);
+      void p.then(
+        () => state?.inFlight.delete(p),
+        () => state?.inFlight.delete(p),
+      );
+      return p;
     },
   };
 }
@@ -85,15 +101,15 @@ export class JobQueue {
   private readonly tasks = new Map<string, TaskOptions>();
   private readonly workers = new Map<string, string[]>();
   private stopped = false;
-  /** Set once pg-boss has stopped: later SQL from its stragglers is skipped (see sqlThrough). */
-  private closed = false;
+  /** Its SQL in flight, and once stopped, that later SQL is skipped (see sqlThrough). */
+  private readonly adapter: AdapterState = { closed: false, inFlight: new Set() };
 
   private constructor(
     private readonly sequelize: Sequelize,
     private readonly options: { logger?: Logger; pollIntervalMs: number },
   ) {
     this.boss = new PgBoss({
-      db: sqlThrough(sequelize, undefined, () => this.closed),
+      db: sqlThrough(sequelize, undefined, this.adapter),
       schema: JOB_SCHEMA,
       // Cron schedules are checked every 30 s; finished jobs are kept a week for inspection.
       cronMonitorIntervalSeconds: 30,
@@ -187,7 +203,8 @@ export class JobQueue {
     this.stopped = true;
     running.delete(this.sequelize);
     await this.boss.stop({ graceful: true, wait: true, close: false, timeout: timeoutMs });
-    this.closed = true;
+    await Promise.allSettled([...this.adapter.inFlight]);
+    this.adapter.closed = true;
   }
 }
 
