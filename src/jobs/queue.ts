@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Sequelize, Transaction } from 'sequelize';
@@ -48,12 +49,23 @@ export type TaskHandler<P> = (payload: P, job: JobContext) => Promise<void>;
 
 export const JOB_SCHEMA = 'pgboss';
 
-/** The adapter pg-boss runs its SQL through: a transaction's connection, or one borrowed from the pool. */
-/** What the pool-backed adapter must know of its queue: whether it has stopped, and its SQL in flight. */
+/** What the pool-backed adapter must know of its queue: whether it has stopped, its SQL in flight, its log. */
 interface AdapterState {
   closed: boolean;
   inFlight: Set<Promise<unknown>>;
+  logger?: Logger;
 }
+
+/**
+ * The statements pg-boss's workers send to record a job's outcome. pg-boss sends them without
+ * awaiting (manager.js: `this.complete(...)` after the handler), so if the database is away at that
+ * moment their rejection would be unhandled and end the process. Only these are caught; the job
+ * stays active and is retried when its lease expires, as after a crash.
+ */
+const plans = createRequire(import.meta.url)('pg-boss/src/plans.js') as Record<string, (schema: string) => string>;
+const OUTCOME_SQL = new Set([plans.completeJobs(JOB_SCHEMA), plans.failJobsById(JOB_SCHEMA)]);
+
+/** The adapter pg-boss runs its SQL through: a transaction's connection, or one borrowed from the pool. */
 
 function sqlThrough(sequelize: Sequelize, t?: Transaction, state?: AdapterState): PgBoss.Db {
   type Client = { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
@@ -78,7 +90,12 @@ function sqlThrough(sequelize: Sequelize, t?: Transaction, state?: AdapterState)
       // rather than reaching a closed pool. Such a job stays active and is retried when its lease
       // expires, as a killed process's would be.
       if (state?.closed) return Promise.resolve({} as { rows: [] });
-      const p = run(text, values);
+      let p = run(text, values);
+      if (OUTCOME_SQL.has(text))
+        p = p.catch((err) => {
+          state?.logger?.warn({ err }, 'job outcome not recorded; the job is retried when its lease expires');
+          return {} as { rows: [] };
+        });
       state?.inFlight.add(p);
       void p.then(
         () => state?.inFlight.delete(p),
@@ -102,12 +119,13 @@ export class JobQueue {
   private readonly workers = new Map<string, string[]>();
   private stopped = false;
   /** Its SQL in flight, and once stopped, that later SQL is skipped (see sqlThrough). */
-  private readonly adapter: AdapterState = { closed: false, inFlight: new Set() };
+  private readonly adapter: AdapterState;
 
   private constructor(
     private readonly sequelize: Sequelize,
     private readonly options: { logger?: Logger; pollIntervalMs: number },
   ) {
+    this.adapter = { closed: false, inFlight: new Set(), logger: options.logger };
     this.boss = new PgBoss({
       db: sqlThrough(sequelize, undefined, this.adapter),
       schema: JOB_SCHEMA,

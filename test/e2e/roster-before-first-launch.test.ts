@@ -71,12 +71,16 @@ describe(`a course rostered by the LMS before its students sign in (${backendNam
     const [synced] = await receiver.waitFor((r) => r.payload?.type === 'roster.synced', 1, 60_000);
     expect(synced.verified).toBe(true);
     expect(synced.payload!.data).toMatchObject({ source: 'nrps', added: 2, errors: 0 });
-    // It ran as a job on the queue, not in the request.
-    const jobs = await rows<{ n: number }>(
-      env.store,
-      `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'roster.sync' AND state = 'completed'`,
-    );
-    expect(jobs[0].n).toBeGreaterThanOrEqual(1);
+    // It ran as a job on the queue, not in the request. pg-boss records the outcome after the
+    // handler returns, so the webhook can arrive before the job reads 'completed'.
+    const completedSyncs = async () =>
+      (
+        await rows<{ n: number }>(
+          env.store,
+          `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'roster.sync' AND state = 'completed'`,
+        )
+      )[0].n;
+    await expect.poll(completedSyncs, { timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(1);
   });
 
   it.skipIf(!chromiumPresent)('shows the teacher a student who has never signed in, in plain words', async () => {

@@ -1,7 +1,11 @@
+import type { Logger } from 'pino';
+import { Sequelize } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { socketPath } from '../../src/db/embedded.js';
 import { inTransaction } from '../../src/db/store.js';
 import { addJob, JobQueue, jobQueueOf } from '../../src/jobs/queue.js';
-import { backendName, createTestDatabase, type TestDatabase } from '../support/db.js';
+import { backendName, createTestDatabase, onPostgres, type TestDatabase } from '../support/db.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
  * The job queue (pg-boss over the service's own connections) on the backend this run tests: the
@@ -107,5 +111,45 @@ describe(`the job queue on ${backendName}`, () => {
     expect(jobQueueOf(other.store)).toBeNull();
     expect(await addJob(other.store, 'test.slow', {})).toBeNull();
     await other.cleanup();
+  });
+
+  it("survives the database going away just as a job finishes (pg-boss records the outcome unawaited)", async () => {
+    const other = await createTestDatabase();
+    const proxy = new TcpProxy(
+      onPostgres ? { host: '127.0.0.1', port: Number(new URL(other.url!).port || 5432) } : socketPath(other.dataDir!),
+    );
+    const port = await proxy.start();
+    const viaProxy = new Sequelize(onPostgres ? new URL(other.url!).pathname.slice(1) : 'postgres', 'postgres', '', {
+      host: '127.0.0.1',
+      port,
+      dialect: 'postgres',
+      logging: false,
+      pool: { max: 2, acquire: 2000 },
+    });
+    const warnings: string[] = [];
+    const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as Logger;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const q = await JobQueue.start({ sequelize: viaProxy }, { pollIntervalMs: 500, logger });
+    try {
+      let ran = false;
+      await q.registerTask('test.cut', async () => {
+        await proxy.stop(); // the database is gone when pg-boss goes to mark the job completed
+        ran = true;
+      });
+      await q.addJob('test.cut', {});
+      await until(() => ran);
+      await until(() => warnings.includes('job outcome not recorded; the job is retried when its lease expires'));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(unhandled).toEqual([]);
+    } finally {
+      await proxy.start();
+      await q.stop(2000);
+      process.off('unhandledRejection', onUnhandled);
+      await viaProxy.close();
+      await proxy.stop();
+      await other.cleanup();
+    }
   });
 });
