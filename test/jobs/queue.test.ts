@@ -113,7 +113,7 @@ describe(`the job queue on ${backendName}`, () => {
     await other.cleanup();
   });
 
-  it("survives the database going away just as a job finishes (pg-boss records the outcome unawaited)", async () => {
+  it('survives the database going away just as a job finishes (pg-boss records the outcome unawaited)', async () => {
     const other = await createTestDatabase();
     const proxy = new TcpProxy(
       onPostgres ? { host: '127.0.0.1', port: Number(new URL(other.url!).port || 5432) } : socketPath(other.dataDir!),
