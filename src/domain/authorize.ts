@@ -1,9 +1,7 @@
-import pg from 'pg';
-import { QueryTypes } from 'sequelize';
 import type { Logger } from 'pino';
+import { listenWithReconnect, type Listener } from '../db/listen.js';
 import type { Store } from '../db/store.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import type { ResolvedToken } from './tokens.js';
 import { getCourse } from './courses.js';
 import { findByRefs, getPersonById, parsePersonRef, refKey } from './person-reference.js';
 import {
@@ -73,10 +71,8 @@ export interface AuthzCacheOptions {
 
 export class AuthorizationCache {
   private tenants = new Map<string, TenantEntries>();
-  private tokens = new Map<string, { at: number; gen: number; value: ResolvedToken; expiresAt: number }>();
   private globalGen = 0;
-  private listener: pg.Client | null = null;
-  private listening = false;
+  private listener: Listener | null = null;
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
   readonly stats = { hits: 0, misses: 0, invalidations: 0 };
@@ -90,57 +86,31 @@ export class AuthorizationCache {
   async start(): Promise<void> {
     if (!this.store.sequelize) return;
     this.unsubscribe = onAuthzChange((tenantId, personId) => this.invalidate(tenantId, personId));
-    if (this.options.databaseUrl) await this.listen();
-  }
-
-  private async listen(): Promise<void> {
-    if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.options.databaseUrl });
-    const lost = () => {
-      if (this.listener !== client) return;
-      this.listening = false;
-      this.listener = null;
-      this.invalidate(null);
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => {}), 1000).unref();
-    };
-    client.on('error', (err) => {
-      this.options.logger?.warn(
-        { err },
-        'authorization cache: LISTEN connection lost; cache bypassed until it is back',
-      );
-      lost();
+    if (!this.options.databaseUrl) return;
+    this.listener = listenWithReconnect({
+      url: this.options.databaseUrl,
+      channel: 'rb_authz',
+      name: 'authorization cache',
+      meanwhile: 'cache bypassed',
+      logger: this.options.logger,
+      onReset: () => this.invalidate(null),
+      onNotify: (payload) => {
+        const [tenantId, personId] = payload.split(' ');
+        this.invalidate(tenantId || null, personId || undefined);
+      },
     });
-    client.on('end', lost);
-    client.on('notification', (n) => {
-      if (n.channel !== 'rb_authz') return;
-      const [tenantId, personId] = (n.payload ?? '').split(' ');
-      this.invalidate(tenantId || null, personId || undefined);
-    });
-    try {
-      await client.connect();
-      await client.query('LISTEN rb_authz');
-      this.listener = client;
-      this.listening = true;
-      this.invalidate(null); // anything may have changed while we were not listening
-    } catch (err) {
-      this.options.logger?.warn({ err }, 'authorization cache: cannot LISTEN; cache bypassed');
-      await client.end().catch(() => {});
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => {}), 2000).unref();
-    }
+    await this.listener.started;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
-    const c = this.listener;
-    this.listener = null;
-    this.listening = false;
-    if (c) await c.end().catch(() => {});
+    await this.listener?.stop();
   }
 
   /** On PostgreSQL the cache is only trusted while LISTEN is up. */
   get enabled(): boolean {
-    return !this.stopped && (!this.options.databaseUrl || this.listening);
+    return !this.stopped && (!this.options.databaseUrl || this.listener?.up === true);
   }
 
   /** Drops a tenant's entries (all tenants for null), or with a personId only that person's. */
@@ -149,7 +119,6 @@ export class AuthorizationCache {
     if (tenantId === null) {
       this.globalGen++;
       this.tenants.clear();
-      this.tokens.clear();
       return;
     }
     const e = this.tenants.get(tenantId);
@@ -162,7 +131,6 @@ export class AuthorizationCache {
       return;
     }
     if (personId !== undefined) return; // nothing cached for this tenant
-    for (const [k, v] of this.tokens) if (v.value.tenant.id === tenantId) this.tokens.delete(k);
     this.tenants.set(tenantId, emptyEntries((e?.gen ?? 0) + 1));
   }
 
@@ -199,37 +167,6 @@ export class AuthorizationCache {
         e1.decisions.clear();
         e1.decisionCount = 0;
       }
-    }
-    return value;
-  }
-
-  /**
-   * Resolved admin tokens by Authorization header, so the hot path does not hash-and-look-up twice
-   * per request. Revocation, expiry changes and tenant suspension signal like any other write.
-   */
-  async token(header: string, load: () => Promise<ResolvedToken>): Promise<ResolvedToken> {
-    const now = Date.now();
-    const hit = this.enabled ? this.tokens.get(header) : undefined;
-    if (hit && now - hit.at < this.options.ttlMs && hit.gen === this.globalGen && now < hit.expiresAt) return hit.value;
-    const gen = this.globalGen;
-    const value = await load();
-    if (this.enabled && gen === this.globalGen) {
-      // Expiry is a moment, not a write: remember it so an expired token is never served from memory.
-      const [row] = await this.store.sequelize.query<{ expires_at: Date | null }>(
-        'SELECT expires_at FROM api_tokens WHERE id = $1',
-        {
-          bind: [value.tokenId],
-          type: QueryTypes.SELECT,
-        },
-      );
-      if (this.tokens.size > 10_000) this.tokens.clear();
-      if (row)
-        this.tokens.set(header, {
-          at: now,
-          gen,
-          value,
-          expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : Infinity,
-        });
     }
     return value;
   }

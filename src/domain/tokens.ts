@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import { Op, QueryTypes } from 'sequelize';
+import { listenWithReconnect, type Listener } from '../db/listen.js';
 import type { ApiTokenAttrs, TenantAttrs, TokenKind } from '../db/models.js';
 import { inTransaction, type ActorContext, type Store } from '../db/store.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
@@ -206,8 +206,7 @@ export class TokenResolver {
   private lastWritten = new Map<string, number>();
   private readonly cache = new Map<string, CachedToken>();
   private gen = 0;
-  private listener: pg.Client | null = null;
-  private listening = false;
+  private listener: Listener | null = null;
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
   private readonly ttlMs: number;
@@ -231,7 +230,18 @@ export class TokenResolver {
         unhook();
       };
     }
-    if (this.options.listenUrl) await this.listen();
+    if (this.options.listenUrl && !this.listener) {
+      this.listener = listenWithReconnect({
+        url: this.options.listenUrl,
+        channel: 'rb_tokens',
+        name: 'token cache',
+        meanwhile: 'tokens are read uncached',
+        logger: this.options.logger,
+        onReset: () => this.invalidate(null),
+        onNotify: (tenantId) => this.invalidate(tenantId || null),
+      });
+      await this.listener.started;
+    }
   }
 
   /**
@@ -276,54 +286,13 @@ export class TokenResolver {
     this.stopped = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
-    const c = this.listener;
-    this.listener = null;
-    this.listening = false;
     this.invalidate(null);
-    if (c) await c.end().catch(() => {});
-  }
-
-  private async listen(): Promise<void> {
-    if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.options.listenUrl });
-    const lost = () => {
-      if (this.listener !== client) return;
-      this.listening = false;
-      this.listener = null;
-      this.invalidate(null);
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => {}), 1000).unref();
-    };
-    client.on('error', (err) => {
-      this.options.logger?.warn(
-        { err },
-        'token cache: LISTEN connection lost; tokens are read uncached until it is back',
-      );
-      lost();
-    });
-    client.on('end', lost);
-    client.on('notification', (n) => {
-      if (n.channel === 'rb_tokens') this.invalidate(n.payload || null);
-    });
-    try {
-      await client.connect();
-      await client.query('LISTEN rb_tokens');
-      if (this.stopped) {
-        await client.end().catch(() => {});
-        return;
-      }
-      this.listener = client;
-      this.listening = true;
-      this.invalidate(null); // anything may have changed while we were not listening
-    } catch (err) {
-      this.options.logger?.warn({ err }, 'token cache: cannot LISTEN; tokens are read uncached');
-      await client.end().catch(() => {});
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => {}), 2000).unref();
-    }
+    await this.listener?.stop();
   }
 
   /** Whether cached rows may be served: on PostgreSQL only while LISTEN is up. */
   private get trusted(): boolean {
-    return !this.stopped && (!this.options.listenUrl || this.listening);
+    return !this.stopped && (!this.options.listenUrl || this.listener?.up === true);
   }
 
   /** Drops the cached tokens of a tenant (null: all). */

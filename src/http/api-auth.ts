@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ActorContext } from '../db/store.js';
-import type { AuthorizationCache } from '../domain/authorize.js';
 import type { Principal } from '../domain/privileges/index.js';
 import type { TokenResolver } from '../domain/tokens.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
@@ -37,8 +36,6 @@ const SESSION_PATHS = [
 export interface AdminOrSessionOptions {
   tokens: TokenResolver;
   verifySession?: SessionVerifier;
-  /** Caches resolved admin tokens (invalidated on revocation, see AuthorizationCache). */
-  cache?: AuthorizationCache;
 }
 
 export function adminOrSession(options: AdminOrSessionOptions): MiddlewareHandler {
@@ -48,8 +45,8 @@ export function adminOrSession(options: AdminOrSessionOptions): MiddlewareHandle
     // Sessions are JWTs (three base64url parts); anything else is judged as an API token, whose
     // resolver says precisely what is wrong with it.
     if (!header || !bearer || !JWT_SHAPE.test(bearer) || !options.verifySession) {
-      const resolve = () => options.tokens.resolve(header, 'admin');
-      const auth = options.cache && header ? await options.cache.token(header, resolve) : await resolve();
+      // The resolver caches tokens itself (invalidated by revocation, NOTIFY and expiry checks).
+      const auth = await options.tokens.resolve(header, 'admin');
       c.set('auth', auth);
       c.set('principal', { kind: 'admin', tenantId: auth.tenant.id, tokenId: auth.tokenId });
       return next();

@@ -101,7 +101,6 @@ export function createApp(deps: AppDeps) {
     '*',
     adminOrSession({
       tokens,
-      cache: privileges.cache,
       verifySession: (bearer) => verifySession(deps.store, deps.config.publicUrl, bearer),
     }),
   );
