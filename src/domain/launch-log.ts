@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { InferCreationAttributes } from 'sequelize';
-import { tenantLogFor, type WriteBehind } from './write-behind.js';
+import { type LogPageQuery, pageOfLog, tenantLogFor, type WriteBehind } from './write-behind.js';
 import { select } from '../db/sql.js';
 import type { Store } from '../db/store.js';
 import type { LaunchLogEntry } from './admin-session-models.js';
@@ -134,30 +134,31 @@ interface Row {
 }
 
 /** Newest first, keyset-paged by id; `failedOnly` keeps the refused ones. */
-export async function listLaunchLog(
+export function listLaunchLog(
   store: Store,
   tenantId: string,
-  q: { limit?: number; before?: number; failedOnly?: boolean } = {},
+  q: LogPageQuery = {},
 ): Promise<{ items: LaunchLogItem[]; next: number | null }> {
-  await buffer(store).flush();
-  const limit = Math.min(Math.max(q.limit ?? 50, 1), 200);
-  const rows = await select<Row>(
-    store,
-    `SELECT l.id, l.at, l.ok, l.failed_check, l.detail, pl.issuer, l.deployment_id, l.roles,
-            p.id AS person_id,
-            coalesce(p.display_name, nullif(concat_ws(' ', p.given_name, p.family_name), ''), p.primary_email, p.user_name) AS person_name,
-            c.id AS course_id, c.title AS course_title
-       FROM launch_log l
-       LEFT JOIN lti_platforms pl ON pl.tenant_id = l.tenant_id AND pl.id = l.platform_id
-       LEFT JOIN people p ON p.tenant_id = l.tenant_id AND p.id = l.person_id AND p.deleted_at IS NULL
-       LEFT JOIN courses c ON c.tenant_id = l.tenant_id AND c.id = l.course_id
-      WHERE l.tenant_id = $1 AND ($2::bigint IS NULL OR l.id < $2) AND (NOT $3 OR NOT l.ok)
-      ORDER BY l.id DESC LIMIT $4`,
-    [tenantId, q.before ?? null, q.failedOnly ?? false, limit + 1],
-  );
-  const page = rows.slice(0, limit);
-  return {
-    items: page.map((r) => ({
+  return pageOfLog(
+    buffer(store),
+    tenantId,
+    q,
+    (bind) =>
+      select<Row>(
+        store,
+        `SELECT l.id, l.at, l.ok, l.failed_check, l.detail, pl.issuer, l.deployment_id, l.roles,
+                p.id AS person_id,
+                coalesce(p.display_name, nullif(concat_ws(' ', p.given_name, p.family_name), ''), p.primary_email, p.user_name) AS person_name,
+                c.id AS course_id, c.title AS course_title
+           FROM launch_log l
+           LEFT JOIN lti_platforms pl ON pl.tenant_id = l.tenant_id AND pl.id = l.platform_id
+           LEFT JOIN people p ON p.tenant_id = l.tenant_id AND p.id = l.person_id AND p.deleted_at IS NULL
+           LEFT JOIN courses c ON c.tenant_id = l.tenant_id AND c.id = l.course_id
+          WHERE l.tenant_id = $1 AND ($2::bigint IS NULL OR l.id < $2) AND (NOT $3 OR NOT l.ok)
+          ORDER BY l.id DESC LIMIT $4`,
+        bind,
+      ),
+    (r) => ({
       id: Number(r.id),
       at: new Date(r.at).toISOString(),
       ok: r.ok,
@@ -168,7 +169,6 @@ export async function listLaunchLog(
       person: r.person_id ? { id: r.person_id, name: r.person_name } : null,
       course: r.course_id ? { id: r.course_id, title: r.course_title ?? '' } : null,
       roles: r.roles ?? [],
-    })),
-    next: rows.length > limit ? Number(page[page.length - 1].id) : null,
-  };
+    }),
+  );
 }

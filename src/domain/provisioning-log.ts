@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type InferCreationAttributes, Op, QueryTypes } from 'sequelize';
 import type { ProvisioningLogEntry } from './admin-session-models.js';
-import { tenantLogFor, type WriteBehind } from './write-behind.js';
+import { type LogPageQuery, pageOfLog, tenantLogFor, type WriteBehind } from './write-behind.js';
 import { select } from '../db/sql.js';
 import type { Store } from '../db/store.js';
 
@@ -108,29 +108,30 @@ interface LogRow {
 }
 
 /** Newest first, keyset-paged by id (`before`). Names of the people and groups touched, as they are now. */
-export async function listProvisioningLog(
+export function listProvisioningLog(
   store: Store,
   tenantId: string,
-  q: { limit?: number; before?: number; failedOnly?: boolean } = {},
+  q: LogPageQuery = {},
 ): Promise<{ items: ProvisioningLogItem[]; next: number | null }> {
-  await buffer(store).flush();
-  const limit = Math.min(Math.max(q.limit ?? 50, 1), 200);
-  const rows = await select<LogRow>(
-    store,
-    `SELECT l.id, l.at, l.method, l.resource, l.target_id, l.operations, l.status, l.detail,
-            coalesce(p.display_name, nullif(concat_ws(' ', p.given_name, p.family_name), ''), p.user_name) AS person_name,
-            p.id IS NOT NULL AS person_found,
-            g.display_name AS group_name, g.id IS NOT NULL AS group_found
-       FROM provisioning_log l
-       LEFT JOIN people p ON l.resource = 'Users' AND p.tenant_id = l.tenant_id AND p.id::text = l.target_id
-       LEFT JOIN groups g ON l.resource = 'Groups' AND g.tenant_id = l.tenant_id AND g.id::text = l.target_id
-      WHERE l.tenant_id = $1 AND ($2::bigint IS NULL OR l.id < $2) AND (NOT $3 OR l.status >= 400)
-      ORDER BY l.id DESC LIMIT $4`,
-    [tenantId, q.before ?? null, q.failedOnly ?? false, limit + 1],
-  );
-  const page = rows.slice(0, limit);
-  return {
-    items: page.map((r) => ({
+  return pageOfLog(
+    buffer(store),
+    tenantId,
+    q,
+    (bind) =>
+      select<LogRow>(
+        store,
+        `SELECT l.id, l.at, l.method, l.resource, l.target_id, l.operations, l.status, l.detail,
+                coalesce(p.display_name, nullif(concat_ws(' ', p.given_name, p.family_name), ''), p.user_name) AS person_name,
+                p.id IS NOT NULL AS person_found,
+                g.display_name AS group_name, g.id IS NOT NULL AS group_found
+           FROM provisioning_log l
+           LEFT JOIN people p ON l.resource = 'Users' AND p.tenant_id = l.tenant_id AND p.id::text = l.target_id
+           LEFT JOIN groups g ON l.resource = 'Groups' AND g.tenant_id = l.tenant_id AND g.id::text = l.target_id
+          WHERE l.tenant_id = $1 AND ($2::bigint IS NULL OR l.id < $2) AND (NOT $3 OR l.status >= 400)
+          ORDER BY l.id DESC LIMIT $4`,
+        bind,
+      ),
+    (r) => ({
       id: Number(r.id),
       at: new Date(r.at).toISOString(),
       method: r.method,
@@ -146,9 +147,8 @@ export async function listProvisioningLog(
       operations: r.operations,
       status: r.status,
       detail: r.detail,
-    })),
-    next: rows.length > limit ? Number(page[page.length - 1].id) : null,
-  };
+    }),
+  );
 }
 
 /** When the tenant's IdP last got a successful answer (null: never, or not since the log began). */

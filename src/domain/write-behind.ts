@@ -74,6 +74,36 @@ export function tenantLogFor<T extends { tenantId: string }>(
   });
 }
 
+export interface LogPageQuery {
+  limit?: number;
+  /** Only entries older than this id (the previous page's `next`). */
+  before?: number;
+  failedOnly?: boolean;
+}
+
+/**
+ * One page of a tenant log, newest first and keyset-paged by id: writes what this process still
+ * holds first, clamps the page to 1–200 entries (default 50), and reads one row more than it
+ * returns to know whether an older page exists. `read` gets the bind values in the order
+ * tenant, before, failedOnly, row count.
+ */
+export async function pageOfLog<R extends { id: number | string }, I>(
+  log: { flush(): Promise<void> },
+  tenantId: string,
+  q: LogPageQuery,
+  read: (bind: [string, number | null, boolean, number]) => Promise<R[]>,
+  toItem: (row: R) => I,
+): Promise<{ items: I[]; next: number | null }> {
+  await log.flush();
+  const limit = Math.min(Math.max(q.limit ?? 50, 1), 200);
+  const rows = await read([tenantId, q.before ?? null, q.failedOnly ?? false, limit + 1]);
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map(toItem),
+    next: rows.length > limit ? Number(page[page.length - 1].id) : null,
+  };
+}
+
 const buffers = new WeakMap<Store['sequelize'], Map<string, WriteBehind<unknown>>>();
 
 /** The database's buffer of one kind of row, made on first use. */
