@@ -10,7 +10,11 @@
  * this measures how the cache holds up while the directory changes. Only 200s count as answers;
  * each write must answer 201 and be stored (people rows checked). Per authorize: the server's CPU
  * and its PostgreSQL backends' CPU (under writes these include the writes' cost).
- * Goal (issue 13): ≥ 5,000/s with p99 ≤ 5 ms under both write loads.
+ * Goal (issue 13): ≥ 5,000/s with p99 ≤ 5 ms under both write loads. The closed-loop rounds
+ * measure how much the server can answer at all (16 requests always in flight, so their latency is
+ * mostly queueing); the open-loop rounds offer exactly 5,000/s and measure each answer from the
+ * moment its request was due (bench/http-load.ts `rate`), which is what "holds 5,000/s with p99
+ * ≤ 5 ms" asks.
  */
 import { QueryTypes } from 'sequelize';
 import { loadConfig } from '../src/config.js';
@@ -39,6 +43,8 @@ const CONNECTIONS = 16;
 const PEOPLE = 1000;
 const OTHER_TENANT_WRITES = 50;
 const SAME_TENANT_WRITES = 5;
+const GOAL_RATE = 5000;
+const GOAL_P99_MS = 5;
 
 interface Writes {
   ok: number;
@@ -197,7 +203,7 @@ async function main() {
       writes?: { other?: Writes; same?: Writes; stored: boolean };
     }
     const rounds: Round[] = [];
-    const measure = async (name: string, rates: { other: number; same: number }, r: number) => {
+    const measure = async (name: string, rates: { other: number; same: number }, r: number, offered?: number) => {
       const s0 = await server!.stats();
       const p0 = pgCpu([database]);
       const rows0 = [await people(other.id), await people(tenant.id)];
@@ -207,7 +213,15 @@ async function main() {
       const sameWriter = rates.same
         ? pacedWrites(`${url}/scim/v2`, scimToken, rates.same, `w${r}-${name.length}-same-`)
         : undefined;
-      const load = await runHttpLoad({ url, token, bodies, seconds: SECONDS, connections: CONNECTIONS, warmup: 500 });
+      const load = await runHttpLoad({
+        url,
+        token,
+        bodies,
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+        warmup: 500,
+        rate: offered,
+      });
       const [otherW, sameW] = await Promise.all([otherWriter?.stop(), sameWriter?.stop()]);
       const p1 = pgCpu([database]);
       const s1 = await server!.stats();
@@ -258,6 +272,7 @@ async function main() {
     await warm();
     await runHttpLoad({ url, token, bodies, seconds: 1, connections: CONNECTIONS, warmup: 0 }); // JIT
     const BOTH = `writes ${OTHER_TENANT_WRITES}/s other + ${SAME_TENANT_WRITES}/s same`;
+    const OPEN = `offered ${GOAL_RATE.toLocaleString('en')}/s,`;
     for (let r = 0; r < ROUNDS; r++) {
       if (r > 0) await warm();
       const n = ROUNDS > 1 ? ` #${r + 1}` : '';
@@ -265,6 +280,18 @@ async function main() {
       await measure(`writes ${OTHER_TENANT_WRITES}/s other tenant${n}`, { other: OTHER_TENANT_WRITES, same: 0 }, r);
       await measure(`writes ${SAME_TENANT_WRITES}/s same tenant${n}`, { other: 0, same: SAME_TENANT_WRITES }, r);
       await measure(`${BOTH}${n}`, { other: OTHER_TENANT_WRITES, same: SAME_TENANT_WRITES }, r);
+    }
+    // The goal is a rate held with a latency bound: offer exactly that rate (open loop) and see
+    // the tail. The closed-loop rounds above say how much the server can do at all.
+    for (let r = 0; r < ROUNDS; r++) {
+      const n = ROUNDS > 1 ? ` #${r + 1}` : '';
+      await measure(`${OPEN} quiet${n}`, { other: 0, same: 0 }, ROUNDS + r, GOAL_RATE);
+      await measure(
+        `${OPEN} ${BOTH}${n}`,
+        { other: OTHER_TENANT_WRITES, same: SAME_TENANT_WRITES },
+        ROUNDS + r,
+        GOAL_RATE,
+      );
     }
 
     const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? Number.NaN;
@@ -315,14 +342,21 @@ async function main() {
       const f = r.writes?.other?.firstFailure ?? r.writes?.same?.firstFailure;
       if (f) console.log(`  (${r.name}: first failed write: ${f})`);
     }
-    const under = rounds.filter((r) => r.name.startsWith(BOTH));
-    const rps = median(under.map((r) => r.load.rps));
-    const tail = median(under.map((r) => r.load.p99));
-    const clean = under.every(
-      (r) => r.load.errors === 0 && r.writes!.stored && !r.writes!.other?.failed && !r.writes!.same?.failed,
-    );
+    const clean = (under: Round[]) =>
+      under.every(
+        (r) => r.load.errors === 0 && r.writes!.stored && !r.writes!.other?.failed && !r.writes!.same?.failed,
+      );
+    const closed = rounds.filter((r) => r.name.startsWith(BOTH));
     console.log(
-      `  under both write loads (median of ${under.length} round${under.length > 1 ? 's' : ''}): ${fmt(rps, 0)} authorize/s, p99 ${fmt(tail, 2)} ms — goal ≥ 5,000/s and p99 ≤ 5 ms: ${rps >= 5000 && tail <= 5 && clean ? 'MET' : 'NOT MET'}`,
+      `  closed loop under both write loads (median of ${closed.length}): ${fmt(median(closed.map((r) => r.load.rps)), 0)} authorize/s at most, p99 ${fmt(median(closed.map((r) => r.load.p99)), 2)} ms with ${CONNECTIONS} requests always in flight`,
+    );
+    const open = rounds.filter((r) => r.name.startsWith(`${OPEN} ${BOTH}`));
+    const rps = median(open.map((r) => r.load.rps));
+    const tail = median(open.map((r) => r.load.p99));
+    // The achieved rate falls short of the offered one only by the requests due in the last moments.
+    const held = rps >= GOAL_RATE * 0.98;
+    console.log(
+      `  ${GOAL_RATE.toLocaleString('en')}/s offered under both write loads (median of ${open.length}): ${fmt(rps, 0)} authorize/s answered, p99 ${fmt(tail, 2)} ms from each request's due time — goal ≥ ${GOAL_RATE.toLocaleString('en')}/s and p99 ≤ ${GOAL_P99_MS} ms: ${held && tail <= GOAL_P99_MS && clean(open) ? 'MET' : 'NOT MET'}`,
     );
     console.log(
       "  notes: costs per request count the round's warm-up too, and under writes include the writes; statements = pg Client#query calls by the server; cache hits = hits / lookups in its authorization cache (a request makes several), drops = how often it dropped this tenant's entries, the other's, everyone's (in brackets: drops of one person's decisions only); PG CPU = backends of this database (from /proc). The writers run in the bench process; the load generator, the server and PostgreSQL each in their own.",

@@ -20,6 +20,13 @@ export interface HttpLoadArgs {
   method?: string;
   /** ms of unrecorded load first (default 1500) */
   warmup?: number;
+  /**
+   * Open loop: requests per second offered in all, spread evenly over the connections (as wrk2
+   * does). Each request has a due time and its latency counts from then, so a stalled server is
+   * charged for the requests it delayed (no coordinated omission). Without it: closed loop, each
+   * connection sends its next request as soon as the previous one is answered.
+   */
+  rate?: number;
 }
 
 export interface HttpLoadResult {
@@ -47,7 +54,10 @@ async function loadGenerator(): Promise<void> {
     path = '/api/v1/authorize',
     method = 'POST',
     warmup = 1500,
+    rate,
   } = JSON.parse(input) as HttpLoadArgs;
+  // Open loop: one connection's requests are due every `every` ms (staggered across connections).
+  const every = rate ? (connections * 1000) / rate : 0;
   const target = new URL(path, url);
   // Raw HTTP/1.1 over keep-alive sockets with prebuilt requests (as autocannon and wrk do), so the
   // generator costs far less CPU per request than the server it measures.
@@ -60,19 +70,37 @@ async function loadGenerator(): Promise<void> {
   let errors = 0;
   let warmupRequests = 0;
   let i = 0;
+  let nth = 0;
   const connection = (until: number, record: boolean) =>
     new Promise<void>((resolve) => {
       const socket = net.connect({ host: target.hostname, port: Number(target.port) });
       socket.setNoDelay(true);
       let buf = Buffer.alloc(0);
       let t0 = 0;
+      let due = performance.now() + (every * (nth++ % connections)) / connections;
+      const write = () => {
+        socket.write(requests[i++ % requests.length]);
+      };
       const send = () => {
+        if (every) {
+          // The next request is due one interval after the last one's due time, however late that was.
+          t0 = due;
+          due += every;
+          if (t0 >= until) {
+            socket.end();
+            return resolve();
+          }
+          const wait = t0 - performance.now();
+          if (wait > 0) setTimeout(write, wait);
+          else write();
+          return;
+        }
         if (performance.now() >= until) {
           socket.end();
           return resolve();
         }
         t0 = performance.now();
-        socket.write(requests[i++ % requests.length]);
+        write();
       };
       socket.on('connect', send);
       socket.on('error', () => {
