@@ -163,7 +163,7 @@ export const bulkEnrol = createRoute({
   path: '/courses/{id}/enrolments',
   summary: 'Bulk pre-enrolment (≤ 10,000 rows)',
   description:
-    'Rows {email|key, roles, allow, deny}; per-row status created|updated|pending|duplicate|conflict|invalid. ' +
+    'Rows {email|key, roles, allow, deny}; per-row status created|updated|unchanged|pending|duplicate|conflict|invalid (unchanged: already exactly as asked). ' +
     '200 all succeeded, 207 some, 422 none, 413 too many rows. Atomic per row, idempotent on retry.',
   request: {
     params: CourseParams,

@@ -33,7 +33,8 @@ import { changedOnCommit } from './change-signal.js';
  * Per-row status as Open edX's program enrollment API reports it; `outcome` says whether all, some
  * or none of the rows succeeded (the API answers 200, 207, 422 for them; 413 for too many rows).
  *   created   a live person got a new membership
- *   updated   a live person's existing membership/grants were set (a retry of the same row: updated)
+ *   updated   a live person's existing membership or grants changed
+ *   unchanged a live person already had exactly this membership and these grants (a retry)
  *   pending   the person is an invited placeholder: it all takes effect at their first launch
  *   duplicate the row names a person an earlier row already named
  *   conflict  the email/key matches several people (candidates listed), or the row's write failed
@@ -48,8 +49,8 @@ type TenantCourse = CourseView & { tenantId: string };
 export const BULK_MAX_ROWS = 10_000;
 const CHUNK = 2_000;
 
-export type RowStatus = 'created' | 'updated' | 'pending' | 'duplicate' | 'conflict' | 'invalid';
-export const SUCCESS: RowStatus[] = ['created', 'updated', 'pending'];
+export type RowStatus = 'created' | 'updated' | 'unchanged' | 'pending' | 'duplicate' | 'conflict' | 'invalid';
+export const SUCCESS: RowStatus[] = ['created', 'updated', 'unchanged', 'pending'];
 
 export interface BulkRowResult {
   row: number;
@@ -216,6 +217,7 @@ export async function bulkEnrol(
   const summary: Record<RowStatus, number> = {
     created: 0,
     updated: 0,
+    unchanged: 0,
     pending: 0,
     duplicate: 0,
     conflict: 0,
@@ -381,7 +383,7 @@ async function applyRows(
   await recordAuditBatch(store, t, ctx, tenantId, audits);
 
   // Grants: rows that name allow/deny get exactly those lists, through the one grant writer.
-  await writeGrants(
+  const grantChanges = await writeGrants(
     store,
     t,
     ctx,
@@ -389,8 +391,17 @@ async function applyRows(
     live.filter((r) => r.p.grants).map((r) => ({ subjectId: r.person.id, lists: r.p.grants! })),
   );
 
+  const rewritten = new Set(memberWrites.map((m) => m.personId));
   for (const { p, person } of live) {
-    const status: RowStatus = person.status === 'invited' ? 'pending' : existing.has(person.id) ? 'updated' : 'created';
+    const changed = rewritten.has(person.id) || (grantChanges.get(person.id)?.changed.length ?? 0) > 0;
+    const status: RowStatus =
+      person.status === 'invited'
+        ? 'pending'
+        : !existing.has(person.id)
+          ? 'created'
+          : changed
+            ? 'updated'
+            : 'unchanged';
     out.set(p.row, { row: p.row, ref: refString(p.ref), status, personId: person.id });
   }
 }

@@ -61,7 +61,15 @@ describe('bulk pre-enrolment', () => {
       'invalid',
       'pending',
     ]);
-    expect(r.body.summary).toEqual({ created: 1, updated: 0, pending: 2, duplicate: 2, conflict: 1, invalid: 4 });
+    expect(r.body.summary).toEqual({
+      created: 1,
+      updated: 0,
+      unchanged: 0,
+      pending: 2,
+      duplicate: 2,
+      conflict: 1,
+      invalid: 4,
+    });
     expect(r.body.results[4].candidates).toHaveLength(2);
     expect(r.body.results[6].error).toContain('warp.drive');
     expect(r.body.results[1].personId).toBe(known.id);
@@ -106,6 +114,28 @@ describe('bulk pre-enrolment', () => {
     expect((await sql(`SELECT count(*)::int AS n FROM people`))[0].n).toBe(people);
     expect(await snapshot()).toEqual(before);
     expect((await sql(`SELECT count(*)::int AS n FROM invitations WHERE email LIKE 'retry%'`))[0].n).toBe(50);
+  });
+
+  it('says which rows of people already in the course changed and which were already as asked', async () => {
+    for (const n of [1, 2, 3]) await live(`same${n}`, `same${n}@school.example`);
+    const rows = [1, 2, 3].map((n) => ({
+      email: `same${n}@school.example`,
+      roles: ['Learner'],
+      allow: ['grades.view'],
+    }));
+    const first = await h.api.post(`/courses/${courseId}/enrolments`, { rows });
+    expect(first.body.results.map((x: any) => x.status)).toEqual(['created', 'created', 'created']);
+    const again = await h.api.post(`/courses/${courseId}/enrolments`, { rows });
+    expect(again.status).toBe(200);
+    expect(again.body.results.map((x: any) => x.status)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    const changed = [
+      { ...rows[0], roles: ['TeachingAssistant'] }, // membership changes
+      { ...rows[1], allow: ['grades.view', 'grades.edit'] }, // grants change
+      rows[2],
+    ];
+    const third = await h.api.post(`/courses/${courseId}/enrolments`, { rows: changed });
+    expect(third.body.results.map((x: any) => x.status)).toEqual(['updated', 'updated', 'unchanged']);
+    expect(third.body.summary).toMatchObject({ updated: 2, unchanged: 1 });
   });
 
   it('answers 422 when no row succeeds and 413 over 10,000 rows', async () => {

@@ -58,7 +58,7 @@ interface Saved {
 interface BulkRowResult {
   row: number;
   ref: string | null;
-  status: 'created' | 'updated' | 'pending' | 'duplicate' | 'conflict' | 'invalid';
+  status: 'created' | 'updated' | 'unchanged' | 'pending' | 'duplicate' | 'conflict' | 'invalid';
   error?: string;
 }
 interface HistoryItem {
@@ -591,6 +591,7 @@ function searchSection(): HTMLElement {
 const RESULT_WORDS: Record<BulkRowResult['status'], string> = {
   created: 'added',
   updated: 'updated',
+  unchanged: 'unchanged',
   pending: 'added — waiting for first sign-in',
   duplicate: 'skipped',
   conflict: 'error',
