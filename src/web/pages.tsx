@@ -19,7 +19,7 @@ header.course{display:flex;flex-wrap:wrap;align-items:baseline;justify-content:s
 td.cell select{font-size:.82rem;padding:.1rem .2rem;width:100%}
 td.cell.saving{opacity:.6}
 .eff{display:inline-block;white-space:nowrap;margin-top:.2rem;font-size:.8rem;border-radius:.25rem;padding:0 .3rem;position:relative;cursor:help}
-.eff.yes{color:#116329;background:var(--okbg)}.eff.no{color:#a40e26;background:var(--badbg)}
+.eff.yes{color:#116329;background:var(--okbg)}.eff.no{color:#a40e26;background:var(--badbg)}.eff.wait{color:var(--warn);background:var(--warnbg)}
 .eff .tip{display:none;position:absolute;z-index:5;left:0;top:1.5rem;width:16rem;background:#1b1f24;color:#fff;padding:.45rem .6rem;border-radius:.35rem;font-size:.8rem;line-height:1.35;white-space:normal}
 .eff:hover .tip,.eff:focus .tip{display:block}
 .row-actions button{font-size:.8rem;padding:.15rem .5rem}

@@ -143,6 +143,11 @@ describe.skipIf(!chromiumPresent)('course admin page in a real browser', () => {
     await page.reload();
     const row = peopleRow(page, 'newkid@school.example');
     await poll(() => row.locator('.badge').textContent()).toBe('waiting for first sign-in');
+    // what was granted shows as holding from their first sign-in; the rest as not allowed
+    const granted = row.locator('.eff[data-privilege="course.view"]');
+    expect(await granted.getAttribute('data-effective')).toBe('from first sign-in');
+    expect(await granted.textContent()).toContain('◷ from first sign-in');
+    expect(await row.locator('.eff[data-privilege="grades.view"]').getAttribute('data-effective')).toBe('denied');
     const viaApi = await api.get(`/courses/${courseId}/privileges/${enc('email:newkid@school.example')}`);
     expect(viaApi.body).toMatchObject({ person: { status: 'invited' }, allow: ['course.view'], effective: [] });
 

@@ -28,6 +28,11 @@ export interface Decision {
   privilege: string;
   allowed: boolean;
   why: Why[];
+  /**
+   * Only on decisions held back by the person's status: what the answer becomes once they hold
+   * their grants (an invited person's first sign-in, a suspension lifted). Same rule, deny wins.
+   */
+  whenActive?: boolean;
 }
 export interface Effective {
   personId: string;
@@ -135,6 +140,7 @@ function decide(personId: string, rows: SourceRow[]): Effective {
         privilege,
         allowed: false,
         why: [{ source: 'status', effect: 'deny', status: status ?? undefined, detail }, ...why],
+        whenActive: denies.length === 0 && why.length > 0,
       });
     } else if (denies.length) decisions.push({ privilege, allowed: false, why: denies });
     else decisions.push({ privilege, allowed: true, why });

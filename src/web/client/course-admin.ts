@@ -36,6 +36,8 @@ interface Decision {
   privilege: string;
   allowed: boolean;
   why: Why[];
+  /** held back by status: what it becomes once the person holds their grants */
+  whenActive?: boolean;
 }
 interface Person extends PersonRef {
   status: string;
@@ -174,16 +176,18 @@ function settingSelect(key: string, who: string, value: Setting): HTMLSelectElem
 function effectiveBadge(key: string, d: Decision | undefined): HTMLElement {
   const tipId = nextId('why');
   const allowed = Boolean(d?.allowed);
+  // A waiting person's grant is the point of the page: say it will hold, not "not allowed".
+  const waiting = !allowed && d?.whenActive === true && d.why[0]?.status === 'invited';
   return el(
     'span',
     {
-      class: `eff ${allowed ? 'yes' : 'no'}`,
+      class: `eff ${allowed ? 'yes' : waiting ? 'wait' : 'no'}`,
       tabindex: '0',
       'aria-describedby': tipId,
-      'data-effective': allowed ? 'allowed' : 'denied',
+      'data-effective': allowed ? 'allowed' : waiting ? 'from first sign-in' : 'denied',
       'data-privilege': key,
     },
-    allowed ? '✓ allowed' : '✗ not allowed',
+    allowed ? '✓ allowed' : waiting ? '◷ from first sign-in' : '✗ not allowed',
     el('span', { class: 'tip', id: tipId, role: 'tooltip', text: whyWords(d) }),
   );
 }
