@@ -182,6 +182,8 @@ export async function courseHistory(
       text = `${who} enrolled ${whom}${roles.length ? ` as ${roles.join(', ')}` : ''}`;
     } else if (e.action === 'membership.remove') text = `${who} removed ${whom} from the course`;
     else if (e.action === 'privileges.revoke_all') text = `${who} removed every privilege of ${whom}`;
+    else if (e.action === 'invitation.create') text = `${who} invited ${whom}`;
+    else if (e.action === 'invitation.resend') text = `${who} sent ${whom} their invitation again`;
     else if (e.action.startsWith('course.'))
       text = `${who} ${e.action === 'course.update' ? 'renamed' : 'set up'} the course`;
     else text = `${who}: ${e.action.replace(/[._]/g, ' ')}`;
@@ -213,5 +215,5 @@ export async function inviteCoursePerson(
     throw new NotFoundError(`${personRef} is not in this course`);
   if (person.status !== 'invited')
     throw new ConflictError('Only people waiting for their first sign-in get an invitation');
-  return resendInvitation(store, ctx, tenantId, person.id, settings);
+  return resendInvitation(store, ctx, tenantId, person.id, settings, course.id);
 }

@@ -31,6 +31,12 @@ function mailFor(email: string, token: string, settings: InviteSettings) {
   };
 }
 
+/** An invitation sent for a course is that course's event too (its history lists it). */
+const inviteTarget = (personId: string, courseId: string | null) =>
+  courseId
+    ? { targetType: 'course_person', targetId: `${courseId}/${personId}` }
+    : { targetType: 'person', targetId: personId };
+
 /** Queues invitations (and their mail) for placeholders in the caller's transaction; skips people who already have an open one. */
 export async function queueInvitations(
   store: Store,
@@ -44,13 +50,13 @@ export async function queueInvitations(
   const tokens = items.map(() => newToken());
   // Named SQL: a set-based insert from unnest (a bulk queues thousands) that skips, via ON CONFLICT on
   // the one-pending-per-person index, people who already have an open invitation.
-  const created = await select<{ id: string; person_id: string; email: string; ord: number }>(
+  const created = await select<{ id: string; person_id: string; course_id: string | null; email: string }>(
     store,
     `INSERT INTO invitations (tenant_id, person_id, course_id, email, token_hash, expires_at, sent_count, last_sent_at)
      SELECT $1, p, c, e, h, now() + ($6::bigint * interval '1 millisecond'), 1, now()
        FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS x (p, c, e, h)
      ON CONFLICT (tenant_id, person_id) WHERE status = 'pending' DO NOTHING
-     RETURNING id, person_id, email`,
+     RETURNING id, person_id, course_id, email`,
     [
       tenantId,
       items.map((i) => i.personId),
@@ -75,8 +81,7 @@ export async function queueInvitations(
     tenantId,
     created.map((r) => ({
       action: 'invitation.create',
-      targetType: 'person',
-      targetId: r.person_id,
+      ...inviteTarget(r.person_id, r.course_id),
       after: { invitationId: r.id, email: r.email },
     })),
   );
@@ -134,6 +139,8 @@ export async function resendInvitation(
   tenantId: string,
   personId: string,
   settings: InviteSettings,
+  /** The course it is sent from (the course page), for the course's history. */
+  courseId?: string,
 ) {
   return inTransaction(store, async (t) => {
     const { Invitation, Person } = store.models;
@@ -172,8 +179,7 @@ export async function resendInvitation(
     await recordAuditBatch(store, t, ctx, tenantId, [
       {
         action: 'invitation.resend',
-        targetType: 'person',
-        targetId: personId,
+        ...inviteTarget(personId, courseId ?? inv.courseId),
         after: { invitationId: inv.id, sentCount: inv.sentCount },
       },
     ]);

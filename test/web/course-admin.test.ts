@@ -249,6 +249,10 @@ describe.skipIf(!chromiumPresent)('course admin page in a real browser', () => {
       expect.stringMatching(/^Tess Teacher granted See the course to newkid@school\.example/),
     );
     expect(lines).toContainEqual(expect.stringMatching(/^Tess Teacher granted See grades to Kim Lee/));
+    expect(lines).toContainEqual(expect.stringMatching(/^Tess Teacher invited newkid@school\.example/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^Tess Teacher sent newkid@school\.example their invitation again/),
+    );
     expect(lines).toContainEqual(expect.stringMatching(/^A school administrator set up the course/));
     expect(await page.locator('#history').textContent()).not.toMatch(/person:|[0-9a-f]{8}-[0-9a-f]{4}-/);
     expect(await page.isVisible('#history-more')).toBe(false); // all of it fits one page
