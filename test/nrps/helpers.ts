@@ -38,6 +38,17 @@ export async function rows<T extends object>(store: Store, sql: string, bind: un
   return store.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT });
 }
 
+/** How many people and identity links a tenant has: a launch that finds its person by their link adds neither. */
+export async function peopleAndLinks(store: Store, tenantId: string) {
+  const [counts] = await rows<{ people: number; links: number }>(
+    store,
+    `SELECT (SELECT count(*)::int FROM people WHERE tenant_id = $1) AS people,
+            (SELECT count(*)::int FROM identity_links WHERE tenant_id = $1) AS links`,
+    [tenantId],
+  );
+  return counts;
+}
+
 let n = 0;
 /** A tenant with the NRPS emulator registered as its LMS platform. */
 export async function schoolWithPlatform(
