@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inTransaction } from '../../src/db/store.js';
-import { insertPerson } from '../../src/domain/people.js';
+import { insertPerson, type NewPerson } from '../../src/domain/people.js';
 import { startRosterSync, syncCourseRoster } from '../../src/domain/roster-sync.js';
 import { backendName } from '../support/db.js';
 import { MEMBERSHIP, member } from '../support/nrps-platform.js';
@@ -15,6 +15,17 @@ const env = setUpNrpsEnv();
 let ctxN = 0;
 const setup = (policy = {}, seatLimit: number | null = null) =>
   courseOfNewSchool(env, `ctx-${++ctxN}`, policy, seatLimit);
+
+const SCIM = { actor: 'scim-test' };
+/** People the school's IdP provisioned over SCIM, written in one transaction in the order given. */
+async function provisionedOverScim(tenantId: string, ...people: Partial<NewPerson>[]) {
+  return inTransaction(env.store, async (t) => {
+    const made = [];
+    for (const p of people)
+      made.push(await insertPerson(env.store, t, SCIM, { tenantId, status: 'provisioned', source: 'scim', ...p }));
+    return made;
+  });
+}
 
 const memberships = (courseId: string) =>
   rows<{ sub: string; roles: string[]; status: string; source: string; person_status: string }>(
@@ -73,21 +84,11 @@ describe(`roster sync on ${backendName}`, () => {
 
   it('finds the people the other doors would: the identity claim, a trusted email; never an untrusted one', async () => {
     const s = await setup({ trustEmail: true });
-    const ctx = { actor: 'scim-test' };
-    const [byKey, byMail] = await inTransaction(env.store, async (t) => [
-      await insertPerson(env.store, t, ctx, {
-        tenantId: s.tenantId,
-        status: 'provisioned',
-        source: 'scim',
-        externalId: 'SIS-1',
-      }),
-      await insertPerson(env.store, t, ctx, {
-        tenantId: s.tenantId,
-        status: 'provisioned',
-        source: 'scim',
-        primaryEmail: 'mail@school.example',
-      }),
-    ]);
+    const [byKey, byMail] = await provisionedOverScim(
+      s.tenantId,
+      { externalId: 'SIS-1' },
+      { primaryEmail: 'mail@school.example' },
+    );
     env.nrps.setRoster(s.contextId, [
       member('u-key', 'Learner', { lis_person_sourcedid: 'SIS-1' }),
       member('u-mail', 'Learner', { email: 'MAIL@school.example' }),
@@ -110,14 +111,7 @@ describe(`roster sync on ${backendName}`, () => {
 
     // The same roster on a platform not trusted for email: the email names nobody; a new person waits.
     const u = await setup({ trustEmail: false });
-    await inTransaction(env.store, (t) =>
-      insertPerson(env.store, t, ctx, {
-        tenantId: u.tenantId,
-        status: 'provisioned',
-        source: 'scim',
-        primaryEmail: 'mail@school.example',
-      }),
-    );
+    await provisionedOverScim(u.tenantId, { primaryEmail: 'mail@school.example' });
     env.nrps.setRoster(u.contextId, [member('u-mail', 'Learner', { email: 'mail@school.example' })]);
     await syncCourseRoster(env.store, syncDeps(env.store), u.tenantId, u.courseId);
     const people = await rows<{ source: string }>(
@@ -130,21 +124,7 @@ describe(`roster sync on ${backendName}`, () => {
 
   it('reads a custom identity claim (sent with ?rlid=) against externalId before userName', async () => {
     const s = await setup({ identityClaim: 'custom.sis_id' });
-    const ctx = { actor: 'scim-test' };
-    const [, byExternalId] = await inTransaction(env.store, async (t) => [
-      await insertPerson(env.store, t, ctx, {
-        tenantId: s.tenantId,
-        status: 'provisioned',
-        source: 'scim',
-        userName: 'X-2',
-      }),
-      await insertPerson(env.store, t, ctx, {
-        tenantId: s.tenantId,
-        status: 'provisioned',
-        source: 'scim',
-        externalId: 'X-2',
-      }),
-    ]);
+    const [, byExternalId] = await provisionedOverScim(s.tenantId, { userName: 'X-2' }, { externalId: 'X-2' });
     const custom = (v: string) => ({
       message: [{ 'https://purl.imsglobal.org/spec/lti/claim/custom': { sis_id: v } }],
     });
@@ -167,16 +147,7 @@ describe(`roster sync on ${backendName}`, () => {
 
   it('reports a member it cannot place (two people have that school id) and applies the rest', async () => {
     const s = await setup();
-    await inTransaction(env.store, async (t) => {
-      const ctx = { actor: 'scim-test' };
-      for (let i = 0; i < 2; i++)
-        await insertPerson(env.store, t, ctx, {
-          tenantId: s.tenantId,
-          status: 'provisioned',
-          source: 'scim',
-          externalId: 'TWIN',
-        });
-    });
+    await provisionedOverScim(s.tenantId, { externalId: 'TWIN' }, { externalId: 'TWIN' });
     env.nrps.setRoster(s.contextId, [member('a', 'Learner', { lis_person_sourcedid: 'TWIN' }), member('b')]);
     const r = await syncCourseRoster(env.store, syncDeps(env.store), s.tenantId, s.courseId);
     expect(r).toMatchObject({ status: 'succeeded', counts: { members: 2, added: 1, errors: 1 } });
