@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneProvisioningLog } from '../../src/domain/provisioning-log.js';
 import { backendName } from '../support/db.js';
 import { seedTenant, startTestServer } from '../support/server.js';
-import { LTI_CLAIM, runLaunch } from '../support/platform-emulator.js';
-import { provisionPerson, resourceLaunch, ROLE, rows, spec, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
+import { provisionPerson, ROLE, rows, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
+import { launchAdminPage, teacherLaunchesOkThenForged } from './helpers.js';
 
 /**
  * The school admin page's sign-in and the logs behind it, over HTTP on the real server: a pasted
@@ -216,25 +216,12 @@ describe(`school admin page sessions and logs on ${backendName}`, () => {
   });
 
   it('logs launches, and a refused launch with the check that refused it', async () => {
-    await provisionPerson(env.store, env.tenant.id, {
+    await teacherLaunchesOkThenForged(env, {
       externalId: 'T-1',
       userName: 'tess@school.example',
       displayName: 'Tess Teacher',
+      sub: 'lms-tess',
     });
-    const ok = await runLaunch(
-      env.emu,
-      spec(resourceLaunch(env, { sub: 'lms-tess', roles: [ROLE.instructor], sourcedId: 'T-1' })),
-      { toolUrl: env.toolUrl },
-    );
-    expect(ok.launch!.status).toBe(303);
-    const bad = await runLaunch(
-      env.emu,
-      spec(resourceLaunch(env, { sub: 'lms-tess', roles: [ROLE.instructor], sourcedId: 'T-1' }), {
-        signing: 'foreign-key',
-      }),
-      { toolUrl: env.toolUrl },
-    );
-    expect(bad.launch!.status).toBe(400);
     await flushWriteBehind(env.store); // log lines are written a moment behind the request
     const log = await rows<{ ok: boolean; failed_check: string | null; roles: string[] }>(
       env.store,
@@ -257,36 +244,18 @@ describe(`school admin page sessions and logs on ${backendName}`, () => {
       userName: 'it@school.example',
       displayName: 'Ivy IT',
     });
-    const adminLaunch = await runLaunch(
-      env.emu,
-      spec(
-        resourceLaunch(env, {
-          sub: 'lms-ivy',
-          roles: [INSTITUTION_ADMIN, ROLE.instructor],
-          sourcedId: 'A-1',
-          extra: { [`${LTI_CLAIM}target_link_uri`]: `${env.toolUrl}/app/admin` },
-        }),
-      ),
-      { toolUrl: env.toolUrl, targetLinkUri: `${env.toolUrl}/app/admin` },
-    );
+    const adminLaunch = await launchAdminPage(env, {
+      sub: 'lms-ivy',
+      roles: [INSTITUTION_ADMIN, ROLE.instructor],
+      sourcedId: 'A-1',
+    });
     expect(adminLaunch.launch!.headers.get('location')).toMatch(/^\/app\/admin#lti_ticket=/);
     const page = await adminLaunch.browser.fetch(`${env.toolUrl}/app/admin`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('Signed in as Ivy IT');
     expect(adminLaunch.browser.cookies.get('rb_admin')).toBeTruthy();
 
-    const learner = await runLaunch(
-      env.emu,
-      spec(
-        resourceLaunch(env, {
-          sub: 'lms-tess',
-          roles: [ROLE.instructor],
-          sourcedId: 'T-1',
-          extra: { [`${LTI_CLAIM}target_link_uri`]: `${env.toolUrl}/app/admin` },
-        }),
-      ),
-      { toolUrl: env.toolUrl, targetLinkUri: `${env.toolUrl}/app/admin` },
-    );
+    const learner = await launchAdminPage(env, { sub: 'lms-tess', roles: [ROLE.instructor], sourcedId: 'T-1' });
     const refused = await learner.browser.fetch(`${env.toolUrl}/app/admin`);
     expect(refused.status).toBe(403);
     const html = await refused.text();

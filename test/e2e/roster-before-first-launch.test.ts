@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionPerson, resourceLaunch, ROLE, rows, spec, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
+import { peopleAndLinks } from '../nrps/helpers.js';
 import { apiClient } from '../privileges/helpers.js';
 import { backendName } from '../support/db.js';
 import { member, NRPS_CLAIM, startNrpsPlatform, type NrpsPlatform } from '../support/nrps-platform.js';
@@ -101,15 +102,7 @@ describe(`a course rostered by the LMS before its students sign in (${backendNam
   });
 
   it("takes the student's first launch down the returning path and announces it, signed", async () => {
-    const count = async () =>
-      (
-        await rows<{ people: number; links: number }>(
-          env.store,
-          `SELECT (SELECT count(*)::int FROM people WHERE tenant_id = $1) AS people,
-                  (SELECT count(*)::int FROM identity_links WHERE tenant_id = $1) AS links`,
-          [env.tenant.id],
-        )
-      )[0];
+    const count = () => peopleAndLinks(env.store, env.tenant.id);
     const before = await count();
     const [link] = await rows<{ person_id: string; matched_by: string }>(
       env.store,

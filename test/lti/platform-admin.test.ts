@@ -106,19 +106,24 @@ describe(`LTI platform CLI (${backendName})`, { timeout: 120_000 }, () => {
   });
   afterAll(() => cleanup());
 
+  /** The flags that name one deployment of the CLI school's platform with this issuer (client_id abc). */
+  const deploymentFlags = (issuer: string, deploymentId: string) => [
+    '--tenant',
+    'cli-school',
+    '--issuer',
+    issuer,
+    '--client-id',
+    'abc',
+    '--deployment-id',
+    deploymentId,
+  ];
+
   it('adds a platform, a deployment, lists them, prints a registration link and rotates keys', async () => {
     const add = await runCli(
       [
         'platform',
         'add',
-        '--tenant',
-        'cli-school',
-        '--issuer',
-        'https://moodle.example',
-        '--client-id',
-        'abc',
-        '--deployment-id',
-        '1',
+        ...deploymentFlags('https://moodle.example', '1'),
         '--auth-login-url',
         'https://moodle.example/mod/lti/auth.php',
         '--auth-token-url',
@@ -140,22 +145,7 @@ describe(`LTI platform CLI (${backendName})`, { timeout: 120_000 }, () => {
       identityClaim: 'custom.sis_id',
       deploymentIds: ['1'],
     });
-    const dep = await runCli(
-      [
-        'platform',
-        'deployment',
-        'add',
-        '--tenant',
-        'cli-school',
-        '--issuer',
-        'https://moodle.example',
-        '--client-id',
-        'abc',
-        '--deployment-id',
-        '2',
-      ],
-      env,
-    );
+    const dep = await runCli(['platform', 'deployment', 'add', ...deploymentFlags('https://moodle.example', '2')], env);
     expect(dep.code, dep.stderr).toBe(0);
     const list = await runCli(['platform', 'list', '--tenant', 'cli-school'], env);
     expect(list.stdout).toMatch(/https:\/\/moodle\.example\s+abc\s+1,2\s+custom\.sis_id/);
@@ -170,22 +160,7 @@ describe(`LTI platform CLI (${backendName})`, { timeout: 120_000 }, () => {
     const r = await runCli(['platform', 'add', '--tenant', 'cli-school', '--issuer', 'x'], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--client-id is required/);
-    const dup = await runCli(
-      [
-        'platform',
-        'deployment',
-        'add',
-        '--tenant',
-        'cli-school',
-        '--issuer',
-        'https://nowhere',
-        '--client-id',
-        'abc',
-        '--deployment-id',
-        '9',
-      ],
-      env,
-    );
+    const dup = await runCli(['platform', 'deployment', 'add', ...deploymentFlags('https://nowhere', '9')], env);
     expect(dup.code).toBe(2);
     expect(dup.stderr).toMatch(/no platform/i);
   });

@@ -4,6 +4,7 @@ import { MEMBERSHIP, member, NRPS_CLAIM, startNrpsPlatform, type NrpsPlatform } 
 import { runLaunch } from '../support/platform-emulator.js';
 import { runCli } from '../support/processes.js';
 import { provisionPerson, resourceLaunch, ROLE, rows, spec, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
+import { peopleAndLinks } from './helpers.js';
 
 /**
  * The roster end to end on the real server: an instructor's launch remembers the course's NRPS
@@ -110,15 +111,7 @@ describe(`roster sync from launches, the API and the CLI (${backendName})`, { ti
       [env.tenant.id],
     );
     expect(before).toMatchObject({ status: 'invited', matched_by: 'roster' });
-    const count = async () =>
-      (
-        await rows<{ people: number; links: number }>(
-          env.store,
-          `SELECT (SELECT count(*)::int FROM people WHERE tenant_id = $1) AS people,
-                  (SELECT count(*)::int FROM identity_links WHERE tenant_id = $1) AS links`,
-          [env.tenant.id],
-        )
-      )[0];
+    const count = () => peopleAndLinks(env.store, env.tenant.id);
     const was = await count();
     const r = await launch('stud-1', [ROLE.learner], 'bio');
     expect(r.launch!.status).toBe(303);

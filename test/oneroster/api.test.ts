@@ -23,6 +23,15 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** The emulator's address and client credentials, as a school admin enters them for the connection. */
+const emulatorConnection = (more: Record<string, unknown> = {}) => ({
+  baseUrl: emulator.baseUrl,
+  tokenUrl: emulator.tokenUrl,
+  clientId: emulator.clientId,
+  clientSecret: emulator.clientSecret,
+  ...more,
+});
+
 async function upload(token: string, body: Buffer | FormData | string, contentType?: string, query = '') {
   const res = await fetch(`${server.url}/api/v1/oneroster/imports${query}`, {
     method: 'POST',
@@ -98,13 +107,7 @@ describe(`OneRoster on the admin API on ${backendName}`, () => {
   it('pulls a OneRoster 1.2 API page by page and maps it as a bundle would', async () => {
     const { tenant, adminToken } = await seedTenant(server.store);
     const api = apiClient(server, adminToken);
-    const put = await api.put('/oneroster/connection', {
-      baseUrl: emulator.baseUrl,
-      tokenUrl: emulator.tokenUrl,
-      clientId: emulator.clientId,
-      clientSecret: emulator.clientSecret,
-      pageSize: 2,
-    });
+    const put = await api.put('/oneroster/connection', emulatorConnection({ pageSize: 2 }));
     expect(put.status).toBe(200);
     expect(put.body).not.toHaveProperty('clientSecret');
     emulator.requests.length = 0;
@@ -137,13 +140,7 @@ describe(`OneRoster on the admin API on ${backendName}`, () => {
   it('a later pull without a user deprovisions them (bulk semantics), and retries a 503 page', async () => {
     const { tenant } = await seedTenant(server.store);
     const { setOneRosterConnection } = await import('../../src/domain/oneroster/connections.js');
-    await setOneRosterConnection(server.store, { actor: 'test' }, tenant.id, {
-      baseUrl: emulator.baseUrl,
-      tokenUrl: emulator.tokenUrl,
-      clientId: emulator.clientId,
-      clientSecret: emulator.clientSecret,
-      pageSize: 4,
-    });
+    await setOneRosterConnection(server.store, { actor: 'test' }, tenant.id, emulatorConnection({ pageSize: 4 }));
     const noWait = { sleep: async () => {} };
     await syncOneRosterApi(server.store, noWait, tenant.id);
     const saved = emulator.data.users;
@@ -166,13 +163,7 @@ describe(`OneRoster on the admin API on ${backendName}`, () => {
   it("pulls on the tenant's schedule through the job queue, and not again before the interval", async () => {
     const { tenant, adminToken } = await seedTenant(server.store);
     const api = apiClient(server, adminToken);
-    const put = await api.put('/oneroster/connection', {
-      baseUrl: emulator.baseUrl,
-      tokenUrl: emulator.tokenUrl,
-      clientId: emulator.clientId,
-      clientSecret: emulator.clientSecret,
-      syncEveryMinutes: 60,
-    });
+    const put = await api.put('/oneroster/connection', emulatorConnection({ syncEveryMinutes: 60 }));
     expect(put.body).toMatchObject({ syncEveryMinutes: 60, lastSyncAt: null });
     expect(await dueOneRosterPulls(server.store)).toContain(tenant.id);
     // The minute tick, run now instead of waiting for the cron: it queues the due pull, which runs.
@@ -187,25 +178,14 @@ describe(`OneRoster on the admin API on ${backendName}`, () => {
     const people = await sqlOn(server.store)('SELECT count(*)::int AS n FROM people WHERE tenant_id = $1', [tenant.id]);
     expect(people[0].n).toBeGreaterThan(0);
     expect(await dueOneRosterPulls(server.store)).not.toContain(tenant.id);
-    const bad = await api.put('/oneroster/connection', {
-      baseUrl: emulator.baseUrl,
-      tokenUrl: emulator.tokenUrl,
-      clientId: emulator.clientId,
-      clientSecret: emulator.clientSecret,
-      syncEveryMinutes: 1,
-    });
+    const bad = await api.put('/oneroster/connection', emulatorConnection({ syncEveryMinutes: 1 }));
     expect(bad.status).toBe(400);
   });
 
   it('a refused token is an upstream failure (502), nothing written, and the connection says so', async () => {
     const { tenant, adminToken } = await seedTenant(server.store);
     const api = apiClient(server, adminToken);
-    await api.put('/oneroster/connection', {
-      baseUrl: emulator.baseUrl,
-      tokenUrl: emulator.tokenUrl,
-      clientId: emulator.clientId,
-      clientSecret: 'wrong',
-    });
+    await api.put('/oneroster/connection', emulatorConnection({ clientSecret: 'wrong' }));
     const r = await api.post('/oneroster/connection/sync');
     expect(r.status).toBe(502);
     expect(r.body.title).toBe('upstream_failed');

@@ -19,6 +19,13 @@ const bulk = (Operations: unknown[], extra: Record<string, unknown> = {}) => ({
   Operations,
   ...extra,
 });
+/** A Bulk operation that creates a resource, known as `bulkId` to the request's other operations. */
+const create = (path: '/Users' | '/Groups', bulkId: string, data: Record<string, unknown>) => ({
+  method: 'POST',
+  path,
+  bulkId,
+  data,
+});
 
 describe('SCIM Bulk', () => {
   it('advertises its limits in ServiceProviderConfig', async () => {
@@ -34,24 +41,19 @@ describe('SCIM Bulk', () => {
       'POST',
       '/Bulk',
       bulk([
-        {
-          method: 'POST',
-          path: '/Groups',
-          bulkId: 'g',
-          data: {
-            schemas: [URN.group],
-            displayName: 'Class 1A',
-            members: [{ value: 'bulkId:u1' }, { value: 'bulkId:u2' }],
-          },
-        },
-        { method: 'POST', path: '/Users', bulkId: 'u1', data: { schemas: [URN.user], userName: 'kid1' } },
-        { method: 'POST', path: '/Users', bulkId: 'u2', data: { schemas: [URN.user], userName: 'kid2' } },
+        create('/Groups', 'g', {
+          schemas: [URN.group],
+          displayName: 'Class 1A',
+          members: [{ value: 'bulkId:u1' }, { value: 'bulkId:u2' }],
+        }),
+        create('/Users', 'u1', { schemas: [URN.user], userName: 'kid1' }),
+        create('/Users', 'u2', { schemas: [URN.user], userName: 'kid2' }),
         {
           method: 'PATCH',
           path: '/Users/bulkId:u2',
           data: { schemas: [URN.patchOp], Operations: [{ op: 'replace', path: 'title', value: 'Pupil' }] },
         },
-        { method: 'POST', path: '/Users', bulkId: 'u3', data: { schemas: [URN.user], userName: 'kid3' } },
+        create('/Users', 'u3', { schemas: [URN.user], userName: 'kid3' }),
       ]),
     );
     expect(r.status).toBe(200);
@@ -73,10 +75,10 @@ describe('SCIM Bulk', () => {
       '/Bulk',
       bulk(
         [
-          { method: 'POST', path: '/Users', bulkId: 'a', data: { userName: 'same' } },
-          { method: 'POST', path: '/Users', bulkId: 'b', data: { userName: 'same' } },
-          { method: 'POST', path: '/Users', bulkId: 'c', data: {} },
-          { method: 'POST', path: '/Users', bulkId: 'd', data: { userName: 'never' } },
+          create('/Users', 'a', { userName: 'same' }),
+          create('/Users', 'b', { userName: 'same' }),
+          create('/Users', 'c', {}),
+          create('/Users', 'd', { userName: 'never' }),
         ],
         { failOnErrors: 2 },
       ),
@@ -116,14 +118,7 @@ describe('SCIM Bulk', () => {
     const r = await c.req(
       'POST',
       '/Bulk',
-      bulk([
-        {
-          method: 'POST',
-          path: '/Groups',
-          bulkId: 'g',
-          data: { displayName: 'G', members: [{ value: 'bulkId:nope' }] },
-        },
-      ]),
+      bulk([create('/Groups', 'g', { displayName: 'G', members: [{ value: 'bulkId:nope' }] })]),
     );
     expect(r.body.Operations[0]).toMatchObject({ status: '400', response: { scimType: 'invalidValue' } });
   });

@@ -14,6 +14,22 @@ export type Version = '1.1' | '1.2';
 export type Mode = 'bulk' | 'delta';
 export type Rows = string[][];
 
+/** The users.csv columns both versions have, in this order (1.1 puts orgSourcedIds and role before them). */
+const USER_DETAILS = [
+  'username',
+  'userIds',
+  'givenName',
+  'familyName',
+  'middleName',
+  'identifier',
+  'email',
+  'sms',
+  'phone',
+  'agentSourcedIds',
+  'grades',
+  'password',
+] as const;
+
 export const COLUMNS = {
   orgs: ['sourcedId', 'status', 'dateLastModified', 'name', 'type', 'identifier', 'parentSourcedId'],
   academicSessions: [
@@ -55,43 +71,13 @@ export const COLUMNS = {
     'subjectCodes',
     'periods',
   ],
-  users11: [
-    'sourcedId',
-    'status',
-    'dateLastModified',
-    'enabledUser',
-    'orgSourcedIds',
-    'role',
-    'username',
-    'userIds',
-    'givenName',
-    'familyName',
-    'middleName',
-    'identifier',
-    'email',
-    'sms',
-    'phone',
-    'agentSourcedIds',
-    'grades',
-    'password',
-  ],
+  users11: ['sourcedId', 'status', 'dateLastModified', 'enabledUser', 'orgSourcedIds', 'role', ...USER_DETAILS],
   users12: [
     'sourcedId',
     'status',
     'dateLastModified',
     'enabledUser',
-    'username',
-    'userIds',
-    'givenName',
-    'familyName',
-    'middleName',
-    'identifier',
-    'email',
-    'sms',
-    'phone',
-    'agentSourcedIds',
-    'grades',
-    'password',
+    ...USER_DETAILS,
     'userMasterIdentifier',
     'resourceSourcedIds',
     'preferredGivenName',
@@ -150,54 +136,26 @@ const csvCell = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"
 export const csvLine = (cells: readonly string[]) => `${cells.map(csvCell).join(',')}\n`;
 export const csv = (header: readonly string[], rows: Rows) => [header, ...rows].map(csvLine).join('');
 
+/** users.csv's columns in `version` (1.2 moves users' roles to roles.csv). */
+const usersColumns = (version: Version) => (version === '1.1' ? COLUMNS.users11 : COLUMNS.users12);
+
+/** A row of `columns` with the given cells, and empty cells in the other columns. */
+const rowOf = (columns: readonly string[], cells: Record<string, string>) => columns.map((c) => cells[c] ?? '');
+
 export function userRow(version: Version, u: UserSpec): string[] {
-  const enabled = u.enabled === false ? 'false' : 'true';
-  if (version === '1.1')
-    return [
-      u.id,
-      u.status ?? '',
-      '',
-      enabled,
-      'school-1',
-      u.role,
-      u.username,
-      u.userIds ?? '',
-      u.given,
-      u.family,
-      '',
-      '',
-      u.email ?? '',
-      '',
-      '',
-      '',
-      '',
-      '',
-    ];
-  return [
-    u.id,
-    u.status ?? '',
-    '',
-    enabled,
-    u.username,
-    u.userIds ?? '',
-    u.given,
-    u.family,
-    '',
-    '',
-    u.email ?? '',
-    '',
-    '',
-    '',
-    '',
-    '',
-    '',
-    '',
-    '',
-    '',
-    '',
-    'school-1',
-    '',
-  ];
+  return rowOf(usersColumns(version), {
+    sourcedId: u.id,
+    status: u.status ?? '',
+    enabledUser: u.enabled === false ? 'false' : 'true',
+    orgSourcedIds: 'school-1', // 1.1 only (1.2 has the user's orgs and role in roles.csv)
+    role: u.role, // 1.1 only
+    primaryOrgSourcedId: 'school-1', // 1.2 only
+    username: u.username,
+    userIds: u.userIds ?? '',
+    givenName: u.given,
+    familyName: u.family,
+    email: u.email ?? '',
+  });
 }
 export const roleRow = (u: UserSpec): string[] => [
   `role-${u.id}`,
@@ -336,6 +294,14 @@ export function zipBundle(spec: BundleSpec): Promise<Buffer> {
   });
 }
 
+/** users.csv of `users`, in `mode`. */
+const usersFile = (version: Version, mode: Mode, users: UserSpec[]) => {
+  const rows = users.map((u) => userRow(version, u));
+  return { mode, text: csv(usersColumns(version), rows) };
+};
+/** roles.csv (1.2) of `users`, in `mode`. */
+const rolesFile = (mode: Mode, users: UserSpec[]) => ({ mode, text: csv(COLUMNS.roles, users.map(roleRow)) });
+
 /** The sample school as a bulk bundle of either version. */
 export function sampleFiles(
   version: Version,
@@ -365,16 +331,10 @@ export function sampleFiles(
       ]),
     },
     classes: { mode: 'bulk', text: csv(COLUMNS.classes, classes) },
-    users: {
-      mode: 'bulk',
-      text: csv(
-        version === '1.1' ? COLUMNS.users11 : COLUMNS.users12,
-        users.map((u) => userRow(version, u)),
-      ),
-    },
+    users: usersFile(version, 'bulk', users),
     enrollments: { mode: 'bulk', text: csv(COLUMNS.enrollments, enrollments.map(enrollmentRow)) },
   };
-  if (version === '1.2') files.roles = { mode: 'bulk', text: csv(COLUMNS.roles, users.map(roleRow)) };
+  if (version === '1.2') files.roles = rolesFile('bulk', users);
   return files;
 }
 
@@ -385,14 +345,8 @@ export const sampleBundle = (version: Version) =>
 export function deltaBundle(version: Version, parts: { users?: UserSpec[]; enrollments?: EnrollmentSpec[] }) {
   const files: BundleSpec['files'] = {};
   if (parts.users) {
-    files.users = {
-      mode: 'delta',
-      text: csv(
-        version === '1.1' ? COLUMNS.users11 : COLUMNS.users12,
-        parts.users.map((u) => userRow(version, u)),
-      ),
-    };
-    if (version === '1.2') files.roles = { mode: 'delta', text: csv(COLUMNS.roles, parts.users.map(roleRow)) };
+    files.users = usersFile(version, 'delta', parts.users);
+    if (version === '1.2') files.roles = rolesFile('delta', parts.users);
   }
   if (parts.enrollments)
     files.enrollments = { mode: 'delta', text: csv(COLUMNS.enrollments, parts.enrollments.map(enrollmentRow)) };
@@ -427,26 +381,18 @@ export async function writeLargeBundle(
     );
   const teachers = opts.classes;
   const students = opts.users - teachers;
-  const user = (i: number): UserSpec =>
-    i < teachers
-      ? {
-          id: `u${i}`,
-          role: 'teacher',
-          username: `teacher${i}`,
-          given: 'Teacher',
-          family: `N${i}`,
-          email: `teacher${i}@big.example.org`,
-          userIds: `{SIS:T${i}}`,
-        }
-      : {
-          id: `u${i}`,
-          role: 'student',
-          username: `student${i}`,
-          given: 'Student',
-          family: `N${i}`,
-          email: `student${i}@big.example.org`,
-          userIds: `{SIS:S${i}}`,
-        };
+  const user = (i: number): UserSpec => {
+    const [role, given, sis] = i < teachers ? ['teacher', 'Teacher', 'T'] : ['student', 'Student', 'S'];
+    return {
+      id: `u${i}`,
+      role,
+      username: `${role}${i}`,
+      given,
+      family: `N${i}`,
+      email: `${role}${i}@big.example.org`,
+      userIds: `{SIS:${sis}${i}}`,
+    };
+  };
   const modes: Record<string, Mode> = {
     orgs: 'bulk',
     academicSessions: 'bulk',
@@ -465,7 +411,7 @@ export async function writeLargeBundle(
     'classes.csv',
   );
   zip.addReadStream(
-    stream(version === '1.1' ? COLUMNS.users11 : COLUMNS.users12, opts.users, (i) => userRow(version, user(i))),
+    stream(usersColumns(version), opts.users, (i) => userRow(version, user(i))),
     'users.csv',
   );
   if (version === '1.2')

@@ -5,8 +5,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updateTenant } from '../../src/domain/tenants.js';
 import { backendName } from '../support/db.js';
-import { LTI_CLAIM, runLaunch } from '../support/platform-emulator.js';
-import { provisionPerson, resourceLaunch, ROLE, spec, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
+import { ROLE, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
+import { launchAdminPage, teacherLaunchesOkThenForged } from '../admin/helpers.js';
 
 /**
  * The school admin page in a real browser (Debian's chromium driven by playwright-core): the IT
@@ -140,25 +140,13 @@ describe.skipIf(!available)(`school admin page in a real browser on ${backendNam
   });
 
   it('shows launches, a refused one with the check that failed in plain words', { timeout: 90_000 }, async () => {
-    await provisionPerson(env.store, env.tenant.id, {
+    await teacherLaunchesOkThenForged(env, {
       externalId: 'T-9',
       userName: 'tess@northfield.example',
       displayName: 'Tess Teacher',
+      sub: 'lms-tess',
+      contextId: 'ctx-bio',
     });
-    const ok = await runLaunch(
-      env.emu,
-      spec(resourceLaunch(env, { sub: 'lms-tess', roles: [ROLE.instructor], sourcedId: 'T-9', contextId: 'ctx-bio' })),
-      { toolUrl: env.toolUrl },
-    );
-    expect(ok.launch!.status).toBe(303);
-    const refused = await runLaunch(
-      env.emu,
-      spec(resourceLaunch(env, { sub: 'lms-tess', roles: [ROLE.instructor], sourcedId: 'T-9' }), {
-        signing: 'foreign-key',
-      }),
-      { toolUrl: env.toolUrl },
-    );
-    expect(refused.launch!.status).toBe(400);
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
@@ -182,18 +170,7 @@ describe.skipIf(!available)(`school admin page in a real browser on ${backendNam
   });
 
   it('answers 403 with no form to someone who launched from the LMS without the Administrator role', async () => {
-    const learner = await runLaunch(
-      env.emu,
-      spec(
-        resourceLaunch(env, {
-          sub: 'lms-tess',
-          roles: [ROLE.instructor],
-          sourcedId: 'T-9',
-          extra: { [`${LTI_CLAIM}target_link_uri`]: `${env.toolUrl}/app/admin` },
-        }),
-      ),
-      { toolUrl: env.toolUrl, targetLinkUri: `${env.toolUrl}/app/admin` },
-    );
+    const learner = await launchAdminPage(env, { sub: 'lms-tess', roles: [ROLE.instructor], sourcedId: 'T-9' });
     expect(learner.launch!.headers.get('location')).toMatch(/^\/app\/admin#/);
     const context = await browser.newContext();
     await context.addCookies([

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction } from '../../src/db/store.js';
-import { emitRosterSynced } from '../../src/domain/events.js';
+import { emitRosterSynced, type RosterSyncedData } from '../../src/domain/events.js';
 import { insertPerson } from '../../src/domain/people.js';
 import { apiClient, enc, scim, scimSetActive, sqlOn } from '../privileges/helpers.js';
 import { backendName } from '../support/db.js';
@@ -40,6 +40,12 @@ async function school(types: string[]) {
 }
 
 const ofType = (type: string) => (r: Received) => r.payload?.type === type;
+
+/** Commits `roster.synced` for the tenant as a roster sync's apply would: no course, and zero counts unless given. */
+function rosterSynced(tenantId: string, report: Pick<RosterSyncedData, 'source'> & Partial<RosterSyncedData>) {
+  const data = { courseId: null, added: 0, updated: 0, ended: 0, errors: 0, ...report };
+  return inTransaction(server.store, (t) => emitRosterSynced(server.store, t, tenantId, data));
+}
 const sql = () => sqlOn(server.store);
 
 async function deliveriesSettled(api: ReturnType<typeof apiClient>, n: number, timeoutMs = 15_000) {
@@ -165,16 +171,7 @@ describe(`events from the real changes on ${backendName}`, () => {
 
   it('roster.synced is sent when a roster sync emits it in its transaction', async () => {
     const s = await school(['roster.synced']);
-    await inTransaction(server.store, (t) =>
-      emitRosterSynced(server.store, t, s.tenant.id, {
-        source: 'nrps',
-        courseId: null,
-        added: 3,
-        updated: 1,
-        ended: 0,
-        errors: 0,
-      }),
-    );
+    await rosterSynced(s.tenant.id, { source: 'nrps', added: 3, updated: 1 });
     const [synced] = await s.receiver.waitFor(ofType('roster.synced'));
     expect(synced.verified).toBe(true);
     expect(synced.payload!.data).toEqual({ source: 'nrps', courseId: null, added: 3, updated: 1, ended: 0, errors: 0 });
@@ -211,16 +208,7 @@ describe(`delivery, retries, dead letter and replay on ${backendName}`, () => {
   it('retries a delivery answered 500 until it succeeds, and logs every attempt', async () => {
     const s = await school(['roster.synced']);
     s.receiver.script = [500, 503];
-    await inTransaction(server.store, (t) =>
-      emitRosterSynced(server.store, t, s.tenant.id, {
-        source: 'oneroster-csv',
-        courseId: null,
-        added: 1,
-        updated: 0,
-        ended: 0,
-        errors: 0,
-      }),
-    );
+    await rosterSynced(s.tenant.id, { source: 'oneroster-csv', added: 1 });
     const hits = await s.receiver.waitFor(ofType('roster.synced'), 3);
     expect(hits.map((h) => h.answered)).toEqual([500, 503, 200]);
     expect(hits.every((h) => h.verified)).toBe(true);
@@ -236,16 +224,7 @@ describe(`delivery, retries, dead letter and replay on ${backendName}`, () => {
   it('dead-letters after the last wait of the schedule; a replay delivers the same message again', async () => {
     const s = await school(['roster.synced']);
     s.receiver.otherwise = 500;
-    await inTransaction(server.store, (t) =>
-      emitRosterSynced(server.store, t, s.tenant.id, {
-        source: 'nrps',
-        courseId: null,
-        added: 0,
-        updated: 0,
-        ended: 2,
-        errors: 0,
-      }),
-    );
+    await rosterSynced(s.tenant.id, { source: 'nrps', ended: 2 });
     const [dead] = await deliveriesSettled(s.api, 1);
     // Schedule "0.3,0.3": the first attempt and one per wait, then dead.
     expect(dead).toMatchObject({
@@ -277,16 +256,7 @@ describe(`delivery, retries, dead letter and replay on ${backendName}`, () => {
   it('an endpoint deleted while a delivery waits cancels it, and sends nothing more', async () => {
     const s = await school(['roster.synced']);
     s.receiver.otherwise = 500;
-    await inTransaction(server.store, (t) =>
-      emitRosterSynced(server.store, t, s.tenant.id, {
-        source: 'nrps',
-        courseId: null,
-        added: 0,
-        updated: 0,
-        ended: 0,
-        errors: 1,
-      }),
-    );
+    await rosterSynced(s.tenant.id, { source: 'nrps', errors: 1 });
     await s.receiver.waitFor(ofType('roster.synced'));
     expect((await s.api.del(`/webhooks/endpoints/${s.endpoint.id}`)).status).toBe(204);
     const [d] = await deliveriesSettled(s.api, 1);
