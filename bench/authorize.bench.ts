@@ -19,13 +19,13 @@
 import { QueryTypes } from 'sequelize';
 import { loadConfig } from '../src/config.js';
 import { connectDatabase } from '../src/db/connect.js';
-import { createStore, inTransaction } from '../src/db/store.js';
-import { insertPerson } from '../src/domain/people.js';
+import { createStore } from '../src/db/store.js';
 import { createTenant } from '../src/domain/tenants.js';
 import { createToken } from '../src/domain/tokens.js';
 import { createDatabaseOnServer } from '../test/support/db.js';
 import { type HttpLoadResult, runHttpLoad } from './http-load.js';
 import {
+  adminApi,
   type ChildServer,
   databaseName,
   fmt,
@@ -33,6 +33,8 @@ import {
   median,
   pgCpu,
   pgCpuDelta,
+  authorizeBodies,
+  seedBenchCourse,
   startChildServer,
   table,
 } from './support.js';
@@ -130,48 +132,8 @@ async function main() {
     const { token: scimToken } = await createToken(store, ctx, { tenantId: tenant.id, kind: 'scim' });
     const other = await createTenant(store, ctx, { slug: 'bench-other', name: 'Bench Other' });
     const { token: otherScimToken } = await createToken(store, ctx, { tenantId: other.id, kind: 'scim' });
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${url}/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    };
-    const course = (await api('POST', '/courses', { title: 'Bench 101', externalKey: 'BENCH-101' })).body.id as string;
-    const ids: string[] = [];
-    await inTransaction(store, async (t) => {
-      for (let i = 0; i < PEOPLE; i++) {
-        const p = await insertPerson(store, t, ctx, {
-          tenantId: tenant.id,
-          status: 'active',
-          source: 'scim',
-          userName: `bench${i}`,
-          primaryEmail: `bench${i}@school.example`,
-        });
-        ids.push(p.id);
-      }
-    });
-    const seeded = await api('POST', `/courses/${course}/enrolments`, {
-      rows: ids.map((_id, i) => ({
-        email: `bench${i}@school.example`,
-        roles: [i % 10 === 0 ? 'Instructor' : 'Learner'],
-        ...(i % 3 === 0 ? { allow: ['grades.view'], deny: ['content.edit'] } : {}),
-      })),
-    });
-    if (seeded.status !== 200) throw new Error(`seeding failed: ${seeded.status} ${JSON.stringify(seeded.body)}`);
-    const privileges = [
-      'course.view',
-      'content.edit',
-      'grades.view',
-      'grades.edit',
-      'members.view',
-      'members.manage',
-      'privileges.manage',
-    ];
-    const bodies = Array.from({ length: 5000 }, (_, i) =>
-      JSON.stringify({ course, person: ids[(i * 7919) % PEOPLE], privilege: privileges[i % privileges.length] }),
-    );
+    const { course, ids } = await seedBenchCourse(store, adminApi(url, token), tenant.id, PEOPLE);
+    const { bodies, privileges } = authorizeBodies(course, ids);
     const people = async (tenantId: string) =>
       Number(
         (

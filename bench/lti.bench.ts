@@ -28,11 +28,11 @@ import { freePort } from '../test/support/processes.js';
 import { Browser, LTI_CLAIM, startPlatformEmulator, type PlatformEmulator } from '../test/support/platform-emulator.js';
 import {
   type ChildServer,
-  type Cost,
   databaseName,
   emptyCost,
   fmt,
   machineLine,
+  type MeasuredSubject,
   measured,
   median,
   perOp,
@@ -63,25 +63,13 @@ function payload(target: string, deploymentId: string, sub: string, sourcedId?: 
   };
 }
 
-interface Tool {
-  name: string;
-  server: ChildServer;
+/** A tool under test; `stored()` counts rows proving a launch was validated and kept. */
+interface Tool extends MeasuredSubject {
   url: string;
   loginPath: string;
   target: string;
   /** The tool's accepted answer to the launch POST. */
   accepted(status: number, location: string): boolean;
-  /** PostgreSQL database the tool uses (its backends' CPU is counted), if any. */
-  database?: string;
-  /** Rows the tool has stored that prove a launch was validated and kept (one per launch). */
-  stored(): Promise<number>;
-  storedWhat: string;
-  cost: Cost;
-  seconds: number;
-  rounds: number[];
-  failed: number;
-  firstFailure?: string;
-  verified: number;
 }
 
 /**

@@ -9,17 +9,16 @@
  *     the baseline: the same code path one row per savepoint (rowAtATime).
  * Each run creates its own database and drops it.
  */
-import { cpus, loadavg } from 'node:os';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
-import { createStore, inTransaction } from '../src/db/store.js';
+import { createStore } from '../src/db/store.js';
 import { bulkEnrol } from '../src/domain/bulk-enrolment.js';
-import { insertPerson } from '../src/domain/people.js';
 import { createTenant } from '../src/domain/tenants.js';
 import { createToken } from '../src/domain/tokens.js';
 import { startServer } from '../src/server.js';
 import { createDatabaseOnServer } from '../test/support/db.js';
 import { runHttpLoad } from './http-load.js';
+import { type AdminApi, adminApi, machineLine, seedBenchCourse, authorizeBodies } from './support.js';
 
 /* ------------------------------------------------------------------ orchestration */
 
@@ -42,56 +41,15 @@ async function main(): Promise<void> {
     const ctx = { actor: 'bench' };
     const tenant = await createTenant(store, ctx, { slug: 'bench-school', name: 'Bench School' });
     const { token } = await createToken(store, ctx, { tenantId: tenant.id, kind: 'admin' });
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${server.url}/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as any };
-    };
-    const course = (await api('POST', '/courses', { title: 'Bench 101', externalKey: 'BENCH-101' })).body.id as string;
+    // Whichever server runs now (the uncached one replaces the first below).
+    const api: AdminApi = (method, path, body) => adminApi(server.url, token)(method, path, body);
     const PEOPLE = 1000;
-    const ids: string[] = [];
-    await inTransaction(store, async (t) => {
-      for (let i = 0; i < PEOPLE; i++) {
-        const p = await insertPerson(store, t, ctx, {
-          tenantId: tenant.id,
-          status: 'active',
-          source: 'scim',
-          userName: `bench${i}`,
-          primaryEmail: `bench${i}@school.example`,
-        });
-        ids.push(p.id);
-      }
-    });
-    const roleRows = ids.map((_id, i) => ({
-      email: `bench${i}@school.example`,
-      roles: [i % 10 === 0 ? 'Instructor' : 'Learner'],
-      ...(i % 3 === 0 ? { allow: ['grades.view'], deny: ['content.edit'] } : {}),
-    }));
-    const seeded = await api('POST', `/courses/${course}/enrolments`, { rows: roleRows });
-    if (seeded.status !== 200) throw new Error(`seeding failed: ${JSON.stringify(seeded.body.summary)}`);
-    const privileges = [
-      'course.view',
-      'content.edit',
-      'grades.view',
-      'grades.edit',
-      'members.view',
-      'members.manage',
-      'privileges.manage',
-    ];
-    const bodies = Array.from({ length: 5000 }, (_, i) =>
-      JSON.stringify({ course, person: ids[(i * 7919) % PEOPLE], privilege: privileges[i % privileges.length] }),
-    );
+    const { course, ids } = await seedBenchCourse(store, api, tenant.id, PEOPLE);
+    const { bodies } = authorizeBodies(course, ids);
 
     const CONNECTIONS = 16;
     // Other work on this 2-core machine skews latency: say how busy it was.
-    console.log(
-      `machine: ${cpus().length} cores, load average ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' / ')} (1/5/15 min) at start`,
-    );
+    console.log(machineLine());
     console.log(
       `authorize over HTTP: ${PEOPLE} people, 1 course, 7 privileges; load generator in a separate process, ${CONNECTIONS} keep-alive connections (closed loop), 5 s after 1.5 s warm-up`,
     );

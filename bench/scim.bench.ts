@@ -25,11 +25,11 @@ import { createToken } from '../src/domain/tokens.js';
 import { createDatabaseOnServer } from '../test/support/db.js';
 import {
   type ChildServer,
-  type Cost,
   databaseName,
   emptyCost,
   fmt,
   machineLine,
+  type MeasuredSubject,
   measured,
   perOp,
   startChildServer,
@@ -113,22 +113,11 @@ function load(data: Record<string, unknown>): Promise<LoadResult> {
   });
 }
 
-interface System {
-  name: string;
-  server: ChildServer;
+/** A system under test; `stored()` counts rows proving a create was kept. */
+interface System extends MeasuredSubject {
   /** SCIM base URL and token (absent for raw pg, which is driven over IPC). */
   base?: string;
   token?: string;
-  database?: string;
-  /** Rows that prove a create was kept (one per create). */
-  stored(): Promise<number>;
-  storedWhat: string;
-  cost: Cost;
-  seconds: number;
-  rounds: number[];
-  failed: number;
-  firstFailure?: string;
-  verified: number;
   created: string[];
 }
 

@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { inTransaction, type Store } from '../src/db/store.js';
+import { insertPerson } from '../src/domain/people.js';
 
 /**
  * What the benchmarks share: where CPU goes (each server under test in its own process, its CPU
@@ -192,6 +194,23 @@ export async function measured<R extends { ok: number }>(
   return r;
 }
 
+/** What a comparison benchmark keeps per system under test (lti: tools; scim: systems). */
+export interface MeasuredSubject {
+  name: string;
+  server: ChildServer;
+  /** PostgreSQL database the system uses (its backends' CPU is counted), if any. */
+  database?: string;
+  /** Rows the system has stored that prove an operation was done and kept (one per operation). */
+  stored(): Promise<number>;
+  storedWhat: string;
+  cost: Cost;
+  seconds: number;
+  rounds: number[];
+  failed: number;
+  firstFailure?: string;
+  verified: number;
+}
+
 export const perOp = (c: Cost, k: 'toolCpuMs' | 'pgCpuMs' | 'queries') => (c.ops ? c[k] / c.ops : Number.NaN);
 
 /* ------------------------------------------------------------------ formatting */
@@ -213,4 +232,76 @@ export function table(rows: string[][]): string {
   return rows
     .map((r) => `  ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`)
     .join('\n');
+}
+
+/* ------------------------------------------------------------------ seeding */
+
+/** A JSON call on /api/v1 with an admin token. */
+export type AdminApi = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+export function adminApi(url: string, token: string): AdminApi {
+  return async (method, path, body) => {
+    const res = await fetch(`${url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+}
+
+/**
+ * The authorization benchmarks' school: `people` active people in one course (10% instructors), a
+ * third with their own grants (allow grades.view, deny content.edit). Returns the course and people ids.
+ */
+export async function seedBenchCourse(
+  store: Store,
+  api: AdminApi,
+  tenantId: string,
+  people: number,
+): Promise<{ course: string; ids: string[] }> {
+  const ctx = { actor: 'bench' };
+  const course = (await api('POST', '/courses', { title: 'Bench 101', externalKey: 'BENCH-101' })).body.id as string;
+  const ids: string[] = [];
+  await inTransaction(store, async (t) => {
+    for (let i = 0; i < people; i++) {
+      const p = await insertPerson(store, t, ctx, {
+        tenantId,
+        status: 'active',
+        source: 'scim',
+        userName: `bench${i}`,
+        primaryEmail: `bench${i}@school.example`,
+      });
+      ids.push(p.id);
+    }
+  });
+  const seeded = await api('POST', `/courses/${course}/enrolments`, {
+    rows: ids.map((_id, i) => ({
+      email: `bench${i}@school.example`,
+      roles: [i % 10 === 0 ? 'Instructor' : 'Learner'],
+      ...(i % 3 === 0 ? { allow: ['grades.view'], deny: ['content.edit'] } : {}),
+    })),
+  });
+  if (seeded.status !== 200) throw new Error(`seeding failed: ${seeded.status} ${JSON.stringify(seeded.body)}`);
+  return { course, ids };
+}
+
+/** The privileges every authorization benchmark asks about (the default catalogue). */
+export const BENCH_PRIVILEGES = [
+  'course.view',
+  'content.edit',
+  'grades.view',
+  'grades.edit',
+  'members.view',
+  'members.manage',
+  'privileges.manage',
+];
+
+/** 5,000 distinct /authorize bodies spread over the course's people and the privileges. */
+export function authorizeBodies(course: string, ids: string[]): { bodies: string[]; privileges: string[] } {
+  const privileges = BENCH_PRIVILEGES;
+  const bodies = Array.from({ length: 5000 }, (_, i) =>
+    JSON.stringify({ course, person: ids[(i * 7919) % ids.length], privilege: privileges[i % privileges.length] }),
+  );
+  return { bodies, privileges };
 }
