@@ -454,6 +454,8 @@ describe.skipIf(!chromiumPresent)('course admin page in a real browser', () => {
     expect(await page.locator('#refusal').textContent()).toContain(
       'Ask Tess Teacher, who manages privileges in this course',
     );
+    // the tab keeps the session, so it is out of the address bar
+    expect(page.url()).toBe(`${env.toolUrl}/app/courses/${courseId}`);
     expect(await noForms(page)).toBe(0);
     expect(await seriousViolations(page)).toEqual([]);
     await context.close();

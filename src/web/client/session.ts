@@ -42,14 +42,16 @@ function storage(): Storage | null {
     return null;
   }
 }
-export function remember(key: string, value: string | null): void {
+/** Keeps a value for this tab where the browser allows it; false when it cannot. */
+export function remember(key: string, value: string | null): boolean {
   try {
     const s = storage();
-    if (!s) return;
+    if (!s) return false;
     if (value === null) s.removeItem(key);
     else s.setItem(key, value);
+    return true;
   } catch {
-    /* blocked */
+    return false; /* blocked */
   }
 }
 export function recall(key: string): string | null {
@@ -66,9 +68,11 @@ export class SignInError extends Error {}
 export async function signIn(): Promise<string | null> {
   const direct = /rb_session=([^&]+)/.exec(location.hash);
   if (direct) {
-    // Left in the address: it never reaches a server, and the storage flow's opener may read it.
     const token = decodeURIComponent(direct[1]);
-    remember('rb_bearer', token);
+    // Out of the address once the tab keeps it (nothing to copy from the address bar or history);
+    // where storage is blocked it stays, as the fragment is what lets a reload sign in again (a
+    // fragment never reaches a server).
+    if (remember('rb_bearer', token)) history.replaceState(null, '', location.pathname + location.search);
     return token;
   }
   const ticket = /lti_ticket=([^&]+)/.exec(location.hash);
