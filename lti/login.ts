@@ -1,5 +1,5 @@
 import type { Store } from '../src/db/store.js';
-import { findPlatformsForLogin } from '../src/domain/platforms.js';
+import { findPlatformsForLogin, platformFrameOrigins } from '../src/domain/platforms.js';
 import type { RegistryCache } from './registry-cache.js';
 import { LtiError } from './errors.js';
 import { toolKeysFor } from './session.js';
@@ -26,6 +26,12 @@ export interface LoginResult {
   nonce: string;
   browserSecret: string;
   storageTarget: string | null;
+  /**
+   * Where the login page may be framed: the origins of the registrations holding the deployment the
+   * request names; null without a deployment hint (an issuer's client id may serve several schools,
+   * whose places must not be listed to whoever asks).
+   */
+  frameOrigins: string[] | null;
 }
 
 const MAX = 4096;
@@ -89,5 +95,16 @@ export async function startLogin(
   if (str(params.lti_message_hint)) q.set('lti_message_hint', params.lti_message_hint!);
   q.set('state', state);
   q.set('nonce', nonce);
-  return { authUrl: authUrl.toString(), authOrigin: authUrl.origin, state, nonce, browserSecret, storageTarget };
+  const frameOrigins = deploymentHint
+    ? [...new Set(platforms.filter((p) => p.deploymentIds.includes(deploymentHint)).flatMap(platformFrameOrigins))]
+    : null;
+  return {
+    authUrl: authUrl.toString(),
+    authOrigin: authUrl.origin,
+    state,
+    nonce,
+    browserSecret,
+    storageTarget,
+    frameOrigins,
+  };
 }

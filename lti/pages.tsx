@@ -9,13 +9,18 @@ import { DataScript, Layout } from '../src/web/layout.js';
  */
 export { jsonForScript } from '../src/web/html.js';
 
-export function cspHeader(nonce: string): string {
+/**
+ * `framedBy`: the URLs of the platform this page answers (its issuer and login endpoint), whose
+ * origins alone may frame it. Without one — an error before the platform is known — any page may
+ * frame it, so the LMS's iframe can show why the tool did not open; such a page has no control to
+ * click.
+ */
+export function cspHeader(nonce: string, framedBy?: readonly string[]): string {
   return contentSecurityPolicy({
     nonce,
     // The login page and deep linking response post/navigate to the platform.
     formAction: ['https:', 'http:'],
-    // Before a launch is validated the framing platform is not known yet.
-    frameAncestors: '*',
+    frameAncestors: framedBy ?? '*',
   });
 }
 

@@ -4,6 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../src/config.js';
 import type { ActorContext, Store } from '../src/db/store.js';
 import { launchResource, type LaunchCourseClaim } from '../src/domain/launch.js';
+import { noteFrameOrigins, platformFrameOrigins } from '../src/domain/platforms.js';
 import { adminLanding, launchRefusalLog, noteLaunch } from '../src/http/api-admin-hooks.js';
 import type { RosterLaunch } from '../src/domain/roster-sync-runner.js';
 import { NRPS_CLAIM } from './nrps.js';
@@ -63,10 +64,11 @@ function cookieOptions(config: Config, path: string, maxAge: number) {
   };
 }
 
-function html(c: Context, body: string, nonce: string, status: 200 | 400 = 200) {
-  return c.body(body, status, {
+/** A page; for a known platform only its origins may frame it (platformFrameOrigins), else any page. */
+function html(c: Context, body: string, nonce: string, framedBy: readonly string[] | null) {
+  return c.body(body, 200, {
     'Content-Type': 'text/html; charset=utf-8',
-    'Content-Security-Policy': cspHeader(nonce),
+    'Content-Security-Policy': cspHeader(nonce, framedBy ?? undefined),
     'Cache-Control': 'no-store',
     'Referrer-Policy': 'no-referrer',
   });
@@ -142,7 +144,7 @@ export function ltiRoutes(deps: LtiDeps) {
         nonce: result.nonce,
       },
     });
-    return html(c, renderPage(page), nonce);
+    return html(c, renderPage(page), nonce, result.frameOrigins);
   };
   app.get('/login', login);
   app.post('/login', login);
@@ -162,6 +164,12 @@ export function ltiRoutes(deps: LtiDeps) {
     }
     const actor = actorFor(c, `lti:${launch.platform.issuer}#${launch.sub ?? 'anonymous'}`);
     const cspNonce = randomBytes(16).toString('base64');
+    // The signed launch says where the LMS shows the tool; a new place is remembered (rarely a write).
+    const learned = await noteFrameOrigins(store, actor, launch.platform, launch.claims).catch((err: unknown) => {
+      c.get('logger')?.warn({ err }, 'frame origins of the launch not recorded');
+      return [];
+    });
+    const framedBy = [...platformFrameOrigins(launch.platform), ...learned];
 
     if (launch.messageType === 'LtiDeepLinkingRequest') {
       await consumeLaunch(store, launch);
@@ -181,7 +189,7 @@ export function ltiRoutes(deps: LtiDeps) {
         jwt,
         itemTitle: items[0]?.title ?? null,
       });
-      return html(c, renderPage(page), cspNonce);
+      return html(c, renderPage(page), cspNonce, framedBy);
     }
 
     // The launch use case burns the state (its nonce) first (a refusal after that leaves them burnt, so
@@ -243,7 +251,7 @@ export function ltiRoutes(deps: LtiDeps) {
         confirmUrl: `${config.publicUrl}/lti/launch/confirm`,
       },
     });
-    return html(c, renderPage(page), cspNonce);
+    return html(c, renderPage(page), cspNonce, framedBy);
   });
 
   // Redeems a launch ticket for a bearer session. JSON + a custom header forces a CORS preflight,
@@ -284,7 +292,7 @@ export function ltiRoutes(deps: LtiDeps) {
       clientId: platform.clientId,
       deploymentId: platform.deploymentIds[0] ?? '',
     });
-    return html(c, renderPage(page), cspNonce);
+    return html(c, renderPage(page), cspNonce, platformFrameOrigins(platform));
   });
 
   return app;

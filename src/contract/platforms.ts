@@ -17,6 +17,11 @@ export const Platform = z
       .string()
       .openapi({ description: 'lis.person_sourcedid (default), preferred_username or custom.<name>' }),
     deploymentIds: z.array(z.string()),
+    frameOrigins: z.array(z.string()).openapi({
+      description:
+        "Origins the platform's signed launches named as where it shows the tool (launch_presentation.return_url, " +
+        'tool_platform.url); with the issuer and login endpoint, the only origins that may frame the tool’s pages',
+    }),
     createdAt: z.string().datetime(),
   })
   .openapi('Platform');

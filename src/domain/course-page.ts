@@ -5,7 +5,7 @@ import { UUID } from '../ids.js';
 import { listAudit } from './audit.js';
 import { getCourse, type CourseView } from './courses.js';
 import { resendInvitation, type InviteSettings } from './invitations.js';
-import { listPlatforms } from './platforms.js';
+import { listPlatforms, platformFrameOrigins } from './platforms.js';
 import { findOnePerson } from './person-reference.js';
 import { catalogue, coursePeopleIds, effectiveOne, MANAGE, managers, type Principal } from './privileges/index.js';
 
@@ -70,8 +70,8 @@ export async function courseAccess(
 }
 
 /**
- * The origins that may frame a course's pages: its school's registered platforms (issuer and
- * login endpoint). Null when there is no such course.
+ * The origins that may frame a course's pages: its school's registered platforms (issuer, login
+ * endpoint, and the places their signed launches named). Null when there is no such course.
  */
 export async function courseFrameOrigins(store: Store, courseId: string): Promise<string[] | null> {
   if (!UUID.test(courseId)) return null;
@@ -85,18 +85,7 @@ export async function courseFrameOrigins(store: Store, courseId: string): Promis
 }
 
 export async function tenantFrameOrigins(store: Store, tenantId?: string): Promise<string[]> {
-  const origins = new Set<string>();
-  for (const p of await listPlatforms(store, tenantId)) {
-    for (const url of [p.issuer, p.authLoginUrl]) {
-      try {
-        const u = new URL(url);
-        if (u.protocol === 'https:' || u.protocol === 'http:') origins.add(u.origin);
-      } catch {
-        /* not a URL: not an origin */
-      }
-    }
-  }
-  return [...origins];
+  return [...new Set((await listPlatforms(store, tenantId)).flatMap(platformFrameOrigins))];
 }
 
 async function assertMaySee(store: Store, principal: Principal, courseId: string): Promise<Set<string> | null> {

@@ -9,6 +9,7 @@ import {
   nullableDate,
   nullableText,
   text,
+  textArray,
   textPk,
   textWithDefault,
   uuid,
@@ -28,6 +29,8 @@ export class LtiPlatform extends Model<InferAttributes<LtiPlatform>, InferCreati
   declare trustEmail: CreationOptional<boolean>;
   declare jitCreate: CreationOptional<boolean>;
   declare identityClaim: CreationOptional<string>;
+  /** Origins its signed launches named as where the tool is shown (migrations/0132). */
+  declare frameOrigins: CreationOptional<string[]>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
   declare deletedAt: CreationOptional<Date | null>;
@@ -119,6 +122,7 @@ export function initLtiModels(sequelize: Sequelize) {
       trustEmail: boolean(false),
       jitCreate: boolean(false),
       identityClaim: textWithDefault('lis.person_sourcedid'),
+      frameOrigins: textArray(),
       createdAt: now(),
       updatedAt: now(),
       deletedAt: nullableDate(),

@@ -23,6 +23,8 @@ export interface PlatformView {
   jitCreate: boolean;
   identityClaim: string;
   deploymentIds: string[];
+  /** Origins its signed launches named as where the tool is shown (learned, see noteFrameOrigins). */
+  frameOrigins: string[];
   createdAt: string;
 }
 
@@ -38,6 +40,7 @@ const view = (p: LtiPlatform): PlatformView => ({
   jitCreate: p.jitCreate,
   identityClaim: p.identityClaim,
   deploymentIds: (p.deployments ?? []).map((d) => d.deploymentId).sort(),
+  frameOrigins: p.frameOrigins ?? [],
   createdAt: new Date(p.createdAt).toISOString(),
 });
 
@@ -290,4 +293,74 @@ export async function tenantClientIdsOfIssuer(store: Store, tenantId: string, is
     raw: true,
   });
   return new Set(rows.map((r) => r.clientId));
+}
+
+/** A registration keeps at most this many learned frame origins (a school has one or two). */
+export const MAX_FRAME_ORIGINS = 20;
+
+/** The http(s) origin of a URL, or null. */
+function originOf(url: unknown): string | null {
+  if (typeof url !== 'string') return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Where a platform shows the tool: its issuer's and login endpoint's origins and those it named. */
+export function platformFrameOrigins(p: Pick<PlatformView, 'issuer' | 'authLoginUrl' | 'frameOrigins'>): string[] {
+  return [
+    ...new Set([originOf(p.issuer), originOf(p.authLoginUrl), ...p.frameOrigins].filter((o): o is string => !!o)),
+  ];
+}
+
+/**
+ * Remembers the origins a validated (signed) launch names as the LMS's own — the return URL of
+ * launch_presentation and tool_platform.url — so the tool's pages may be framed there: Canvas
+ * Cloud signs as canvas.instructure.com but shows the tool from each school's domain. Only new
+ * origins are written (a launch from a known place writes nothing), audited as the platform's.
+ */
+export async function noteFrameOrigins(
+  store: Store,
+  ctx: ActorContext,
+  platform: Pick<PlatformView, 'id' | 'tenantId' | 'issuer' | 'authLoginUrl' | 'frameOrigins'>,
+  claims: Record<string, unknown>,
+): Promise<string[]> {
+  const presentation = claims['https://purl.imsglobal.org/spec/lti/claim/launch_presentation'] as
+    | { return_url?: unknown }
+    | undefined;
+  const toolPlatform = claims['https://purl.imsglobal.org/spec/lti/claim/tool_platform'] as
+    | { url?: unknown }
+    | undefined;
+  const known = new Set(platformFrameOrigins(platform));
+  const fresh = [
+    ...new Set([originOf(presentation?.return_url), originOf(toolPlatform?.url)].filter((o): o is string => !!o)),
+  ].filter((o) => !known.has(o));
+  if (!fresh.length) return [];
+  return inTransaction(store, async (t) => {
+    const row = await store.models.LtiPlatform.findOne({
+      where: { id: platform.id, tenantId: platform.tenantId, deletedAt: null },
+      lock: t.LOCK.UPDATE,
+      transaction: t,
+    });
+    if (!row) return [];
+    const before = row.frameOrigins ?? [];
+    const added = fresh.filter((o) => !before.includes(o)).slice(0, Math.max(0, MAX_FRAME_ORIGINS - before.length));
+    if (!added.length) return [];
+    await row.update({ frameOrigins: [...before, ...added] }, { transaction: t });
+    await recordAudit(store, t, ctx, {
+      tenantId: platform.tenantId,
+      action: 'lti.platform.frame_origin',
+      targetType: 'lti_platform',
+      targetId: platform.id,
+      before: { frameOrigins: before },
+      after: { frameOrigins: [...before, ...added] },
+    });
+    t.afterCommit(() => {
+      generation++;
+    });
+    return added;
+  });
 }

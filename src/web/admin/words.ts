@@ -171,6 +171,7 @@ const ACTION_WORDS: Record<string, string> = {
   'lti.platform.add': 'registered the LMS',
   'lti.platform.update': 'changed the LMS registration',
   'lti.deployment.add': 'added a deployment of the LMS',
+  'lti.platform.frame_origin': 'noted a new address the tool is shown from, for',
 };
 
 export const actionWords = (action: string) => ACTION_WORDS[action] ?? action.replace(/[._]/g, ' ');
