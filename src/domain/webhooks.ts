@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { QueryTypes, type Transaction } from 'sequelize';
 import { Webhook } from 'standardwebhooks';
 import { select } from '../db/sql.js';
@@ -10,7 +9,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { addJob } from '../jobs/queue.js';
 import { recordAudit } from './audit.js';
 import { EVENT_TYPES, type EventType } from './events.js';
-import { checkWebhookTarget, guardedLookup, isPrivateAddress } from './webhooks-target.js';
+import { checkOutboundTarget, guardedLookup, refusedLiteral } from './outbound-target.js';
 import type { DeliveryStatus } from './webhooks-models.js';
 
 /**
@@ -78,7 +77,7 @@ export async function createEndpoint(
         : 'eventTypes must name at least one event type',
       { details: { field: 'eventTypes' } },
     );
-  const url = await checkWebhookTarget(input.url, settings.allowPrivateTargets);
+  const url = await checkOutboundTarget(input.url, settings.allowPrivateTargets, 'url');
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   return inTransaction(store, async (t) => {
     const row = await store.models.WebhookEndpoint.create(
@@ -474,9 +473,8 @@ function post(
 ): Promise<PostResult> {
   return new Promise((resolve) => {
     const target = new URL(url);
-    const host = target.hostname.replace(/^\[|\]$/g, '');
-    if (!settings.allowPrivateTargets && isIP(host) && isPrivateAddress(host))
-      return resolve({ status: null, error: `refused: ${host} is a private address`, body: null });
+    const refused = refusedLiteral(target, settings.allowPrivateTargets);
+    if (refused) return resolve({ status: null, error: `refused: ${refused}`, body: null });
     const client = target.protocol === 'https:' ? https : http;
     const req = client.request(
       target,
