@@ -138,13 +138,23 @@ export async function getEndpoint(store: Store, tenantId: string, id: string): P
   return viewOf((await liveEndpoint(store, tenantId, id)).get({ plain: true }));
 }
 
-/** Cancels the endpoint's deliveries not yet made, in `t`; how many. */
-async function cancelDeliveries(store: Store, t: Transaction, tenantId: string, endpointId: string) {
-  const [cancelled] = await store.models.WebhookDelivery.update(
-    { status: 'cancelled', finishedAt: new Date() },
-    { where: { tenantId, endpointId, status: ['pending', 'sending'] }, transaction: t },
+/**
+ * Cancels the endpoint's deliveries not yet made, in `t`; how many. One whose attempt is being
+ * recorded right now is skipped, not waited for (waiting can deadlock with that transaction on
+ * PostgreSQL); its next attempt finds the endpoint deleted or disabled and cancels it then.
+ */
+async function cancelDeliveries(store: Store, t: Transaction, tenantId: string, endpointId: string, at = new Date()) {
+  const cancelled = await select<{ id: string }>(
+    store,
+    `UPDATE webhook_deliveries SET status = 'cancelled', finished_at = $3
+      WHERE id IN (SELECT id FROM webhook_deliveries
+                    WHERE tenant_id = $1 AND endpoint_id = $2 AND status IN ('pending', 'sending')
+                    FOR UPDATE SKIP LOCKED)
+      RETURNING id`,
+    [tenantId, endpointId, at],
+    t,
   );
-  return cancelled;
+  return cancelled.length;
 }
 
 /**
@@ -528,10 +538,11 @@ export async function attemptDelivery(
 
 /** The receiver answered 410 Gone: disables the endpoint (once, audited) and cancels what else it has queued. */
 async function disableGone(store: Store, t: Transaction, d: Claimed, at: Date) {
+  // NO KEY UPDATE: events written meanwhile (their deliveries reference the endpoint) need not wait.
   const endpoint = await store.models.WebhookEndpoint.findOne({
     where: { id: d.endpoint_id, deletedAt: null, disabledAt: null },
     transaction: t,
-    lock: t.LOCK.UPDATE,
+    lock: t.LOCK.NO_KEY_UPDATE,
   });
   if (!endpoint) return; // deleted, or disabled already (another delivery's 410)
   const before = viewOf(endpoint.get({ plain: true }));
@@ -539,7 +550,7 @@ async function disableGone(store: Store, t: Transaction, d: Claimed, at: Date) {
     { disabledAt: at, disabledReason: `the endpoint answered 410 Gone (delivery ${d.id})` },
     { transaction: t },
   );
-  const cancelled = await cancelDeliveries(store, t, d.tenant_id, d.endpoint_id);
+  const cancelled = await cancelDeliveries(store, t, d.tenant_id, d.endpoint_id, at);
   await recordAudit(
     store,
     t,
