@@ -83,6 +83,10 @@ const schema = z.object({
     .string()
     .regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds, e.g. 5,300,1800')
     .default('5,300,1800,7200,18000,36000,36000'),
+  ONEROSTER_ALLOW_PRIVATE_TARGETS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   JOBS_POLL_INTERVAL_MS: z.coerce.number().int().min(500).default(2000),
   DEMO_LMS: z
     .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
@@ -126,6 +130,14 @@ export interface Config {
     timeoutMs: number;
     /** Seconds to wait before each retry after a failed attempt; after the last one the delivery is dead-lettered. */
     retryScheduleSeconds: number[];
+  };
+  /** The tenants' OneRoster 1.2 APIs (src/domain/oneroster/connections.ts). */
+  oneroster: {
+    /**
+     * Allow base and token URLs on loopback, private and link-local addresses (tests, an SIS on
+     * the school's own network); apart from webhooks', which go to other parties' systems.
+     */
+    allowPrivateTargets: boolean;
   };
   /** The job queue (src/jobs/queue.ts): how often an idle worker looks for work. */
   jobs: { pollIntervalMs: number };
@@ -196,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       retryScheduleSeconds: e.WEBHOOK_RETRY_SCHEDULE.split(',').map(Number),
     },
+    oneroster: { allowPrivateTargets: e.ONEROSTER_ALLOW_PRIVATE_TARGETS },
     jobs: { pollIntervalMs: e.JOBS_POLL_INTERVAL_MS },
     demoLms: e.DEMO_LMS,
   };

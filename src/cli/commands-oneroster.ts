@@ -88,15 +88,21 @@ export const oneRosterCommands: Record<string, Command> = {
       const secret = process.env.ONEROSTER_CLIENT_SECRET;
       if (!secret) throw new UsageError('set ONEROSTER_CLIENT_SECRET to the OAuth 2 client secret');
       const pageSize = ctx.flags['page-size'];
-      const view = await setOneRosterConnection(ctx.store, ctx.actor, tenant.id, {
-        baseUrl: requiredFlag(ctx, 'base-url'),
-        tokenUrl: requiredFlag(ctx, 'token-url'),
-        clientId: requiredFlag(ctx, 'client-id'),
-        clientSecret: secret,
-        scope: typeof ctx.flags.scope === 'string' ? ctx.flags.scope : null,
-        ...(typeof pageSize === 'string' ? { pageSize: Number(pageSize) } : {}),
-        ...(typeof ctx.flags.every === 'string' ? { syncEveryMinutes: Number(ctx.flags.every) } : {}),
-      });
+      const view = await setOneRosterConnection(
+        ctx.store,
+        ctx.actor,
+        tenant.id,
+        {
+          baseUrl: requiredFlag(ctx, 'base-url'),
+          tokenUrl: requiredFlag(ctx, 'token-url'),
+          clientId: requiredFlag(ctx, 'client-id'),
+          clientSecret: secret,
+          scope: typeof ctx.flags.scope === 'string' ? ctx.flags.scope : null,
+          ...(typeof pageSize === 'string' ? { pageSize: Number(pageSize) } : {}),
+          ...(typeof ctx.flags.every === 'string' ? { syncEveryMinutes: Number(ctx.flags.every) } : {}),
+        },
+        ctx.config.oneroster,
+      );
       ctx.out.print(
         view,
         () =>
@@ -111,7 +117,11 @@ export const oneRosterCommands: Record<string, Command> = {
     async run(ctx) {
       const tenant = await getTenantBySlug(ctx.store, requiredFlag(ctx, 'tenant'));
       await withRefusal(ctx, () =>
-        syncOneRosterApi(ctx.store, { actor: ctx.actor, dryRun: Boolean(ctx.flags['dry-run']) }, tenant.id),
+        syncOneRosterApi(
+          ctx.store,
+          { ...ctx.config.oneroster, actor: ctx.actor, dryRun: Boolean(ctx.flags['dry-run']) },
+          tenant.id,
+        ),
       );
     },
   },

@@ -114,10 +114,17 @@ export const putConnection = createRoute({
   method: 'put',
   path: '/oneroster/connection',
   summary: "Configure the tenant's OneRoster 1.2 rostering API (OAuth 2 client credentials)",
+  description:
+    'baseUrl and tokenUrl must be on public addresses: a host on loopback, private or link-local addresses is ' +
+    'refused (400 naming the field) unless the operator allows it, and again when a pull connects.',
   request: {
     body: jsonBody(connectionInput, 'baseUrl ends in …/ims/oneroster/rostering/v1p2; the secret is never shown again'),
   },
-  responses: { 200: json(Connection, 'Configured'), 400: problem('Invalid input'), ...adminErrors },
+  responses: {
+    200: json(Connection, 'Configured'),
+    400: problem('Invalid input, or a URL on a private address (`field` names which)'),
+    ...adminErrors,
+  },
 });
 
 export const getConnection = createRoute({
@@ -144,6 +151,6 @@ export const syncConnection = createRoute({
     400: refused,
     ...adminErrors,
     404: problem('None configured'),
-    502: problem('The OneRoster API refused the credentials or answered badly'),
+    502: problem('The OneRoster API refused the credentials or answered badly, or its address is private'),
   },
 });

@@ -11,6 +11,12 @@ export const WebhookEndpoint = z
     eventTypes: z.array(z.string()),
     description: z.string().nullable(),
     createdAt: z.string().datetime(),
+    enabled: z.boolean().openapi({ description: 'false: no deliveries until an admin enables it again (PATCH)' }),
+    disabledAt: z.string().datetime().nullable(),
+    disabledReason: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Why it was disabled: the receiver answered 410 Gone, or an administrator did' }),
   })
   .openapi('WebhookEndpoint');
 
@@ -19,6 +25,15 @@ export const endpointInput = z
     url: z.string().min(1).max(2000).openapi({ description: 'http(s) URL on a public address' }),
     eventTypes: z.array(EventType).min(1).max(EVENT_TYPES.length),
     description: z.string().max(500).nullable().optional(),
+  })
+  .strict();
+
+export const endpointUpdate = z
+  .object({
+    enabled: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'true re-enables an endpoint disabled by a 410 Gone (or by an admin)' }),
   })
   .strict();
 
@@ -91,6 +106,18 @@ export const getEndpoint = createRoute({
   responses: { 200: json(WebhookEndpoint, 'The endpoint'), ...errors, 404: problem('No such endpoint in this tenant') },
 });
 
+export const updateEndpoint = createRoute({
+  method: 'patch',
+  path: '/webhooks/endpoints/{id}',
+  summary: 'Enable or disable a webhook endpoint',
+  description:
+    'An endpoint whose receiver answers 410 Gone is disabled by the service (that delivery is not retried). ' +
+    'Disabled, it gets no new deliveries and its pending ones are cancelled; enabled again, it gets new events ' +
+    '(replay what it missed).',
+  request: { params: idParams, body: jsonBody(endpointUpdate) },
+  responses: { 200: json(WebhookEndpoint, 'The endpoint'), ...errors, 404: problem('No such endpoint in this tenant') },
+});
+
 export const deleteEndpoint = createRoute({
   method: 'delete',
   path: '/webhooks/endpoints/{id}',
@@ -131,6 +158,6 @@ export const replayDelivery = createRoute({
     202: json(WebhookDelivery, 'The new delivery, queued'),
     ...errors,
     404: problem('No such delivery'),
-    409: problem('The endpoint has been deleted'),
+    409: problem('The endpoint has been deleted or is disabled'),
   },
 });

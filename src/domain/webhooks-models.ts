@@ -28,6 +28,9 @@ export class WebhookEndpoint extends Model<InferAttributes<WebhookEndpoint>, Inf
   declare description: CreationOptional<string | null>;
   declare createdAt: CreationOptional<Date>;
   declare deletedAt: CreationOptional<Date | null>;
+  /** Set when the receiver answered 410 Gone or an admin disabled it (migrations/0131). */
+  declare disabledAt: CreationOptional<Date | null>;
+  declare disabledReason: CreationOptional<string | null>;
 }
 
 /** An event, written in the transaction of the change that caused it. */
@@ -83,6 +86,8 @@ export function initWebhooksModels(sequelize: Sequelize) {
       description: nullableText(),
       createdAt: now(),
       deletedAt: nullableDate(),
+      disabledAt: nullableDate(),
+      disabledReason: nullableText(),
     }),
     WebhookEvent: bindModel(WebhookEvent, sequelize, 'webhook_events', {
       id: uuidPk(),

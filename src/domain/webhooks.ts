@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { QueryTypes, type Transaction } from 'sequelize';
 import { Webhook } from 'standardwebhooks';
 import { select } from '../db/sql.js';
@@ -10,7 +9,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { addJob } from '../jobs/queue.js';
 import { recordAudit } from './audit.js';
 import { EVENT_TYPES, type EventType } from './events.js';
-import { checkWebhookTarget, guardedLookup, isPrivateAddress } from './webhooks-target.js';
+import { checkOutboundTarget, guardedLookup, refusedLiteral } from './outbound-target.js';
 import type { DeliveryStatus } from './webhooks-models.js';
 
 /**
@@ -18,7 +17,9 @@ import type { DeliveryStatus } from './webhooks-models.js';
  * src/domain/events.ts. Each delivery is tried by a job on the queue, signed per Standard Webhooks
  * (webhook-id, webhook-timestamp, webhook-signature) with the endpoint's secret; a failure is
  * retried after the next wait of WEBHOOK_RETRY_SCHEDULE (about a day in all by default), and after
- * the last one the delivery is dead-lettered (status `dead`), to be replayed by an admin.
+ * the last one the delivery is dead-lettered (status `dead`), to be replayed by an admin. A 410
+ * Gone means the receiver has gone for good (Standard Webhooks): that delivery is not retried and
+ * the endpoint is disabled (no new deliveries, its pending ones cancelled) until an admin enables it.
  */
 export const DELIVER_TASK = 'webhooks.deliver';
 
@@ -40,6 +41,9 @@ export interface EndpointView {
   eventTypes: string[];
   description: string | null;
   createdAt: string;
+  enabled: boolean;
+  disabledAt: string | null;
+  disabledReason: string | null;
 }
 
 const viewOf = (e: {
@@ -48,12 +52,17 @@ const viewOf = (e: {
   eventTypes: string[];
   description: string | null;
   createdAt: Date;
+  disabledAt: Date | null;
+  disabledReason: string | null;
 }): EndpointView => ({
   id: e.id,
   url: e.url,
   eventTypes: e.eventTypes,
   description: e.description,
   createdAt: new Date(e.createdAt).toISOString(),
+  enabled: !e.disabledAt,
+  disabledAt: e.disabledAt ? new Date(e.disabledAt).toISOString() : null,
+  disabledReason: e.disabledReason,
 });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -78,7 +87,7 @@ export async function createEndpoint(
         : 'eventTypes must name at least one event type',
       { details: { field: 'eventTypes' } },
     );
-  const url = await checkWebhookTarget(input.url, settings.allowPrivateTargets);
+  const url = await checkOutboundTarget(input.url, settings.allowPrivateTargets, 'url');
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   return inTransaction(store, async (t) => {
     const row = await store.models.WebhookEndpoint.create(
@@ -106,7 +115,7 @@ export async function createEndpoint(
 export async function listEndpoints(store: Store, tenantId: string): Promise<EndpointView[]> {
   const rows = await store.models.WebhookEndpoint.findAll({
     where: { tenantId, deletedAt: null },
-    attributes: ['id', 'url', 'eventTypes', 'description', 'createdAt'],
+    attributes: ['id', 'url', 'eventTypes', 'description', 'createdAt', 'disabledAt', 'disabledReason'],
     order: [['createdAt', 'ASC']],
     raw: true,
   });
@@ -129,15 +138,66 @@ export async function getEndpoint(store: Store, tenantId: string, id: string): P
   return viewOf((await liveEndpoint(store, tenantId, id)).get({ plain: true }));
 }
 
+/**
+ * Cancels the endpoint's deliveries not yet made, in `t`; how many. One whose attempt is being
+ * recorded right now is skipped, not waited for (waiting can deadlock with that transaction on
+ * PostgreSQL); its next attempt finds the endpoint deleted or disabled and cancels it then.
+ */
+async function cancelDeliveries(store: Store, t: Transaction, tenantId: string, endpointId: string, at = new Date()) {
+  const cancelled = await select<{ id: string }>(
+    store,
+    `UPDATE webhook_deliveries SET status = 'cancelled', finished_at = $3
+      WHERE id IN (SELECT id FROM webhook_deliveries
+                    WHERE tenant_id = $1 AND endpoint_id = $2 AND status IN ('pending', 'sending')
+                    FOR UPDATE SKIP LOCKED)
+      RETURNING id`,
+    [tenantId, endpointId, at],
+    t,
+  );
+  return cancelled.length;
+}
+
+/**
+ * Enables or disables an endpoint. Disabled, it gets no new events and its deliveries not yet made
+ * are cancelled (replay them once it is enabled again); enabling it clears why it was disabled.
+ */
+export async function updateEndpoint(
+  store: Store,
+  ctx: ActorContext,
+  tenantId: string,
+  id: string,
+  input: { enabled?: boolean },
+): Promise<EndpointView> {
+  return inTransaction(store, async (t) => {
+    const row = await liveEndpoint(store, tenantId, id, t);
+    const before = viewOf(row.get({ plain: true }));
+    if (input.enabled === undefined || input.enabled === before.enabled) return before;
+    await row.update(
+      input.enabled
+        ? { disabledAt: null, disabledReason: null }
+        : { disabledAt: new Date(), disabledReason: 'disabled by an administrator' },
+      { transaction: t },
+    );
+    const after = viewOf(row.get({ plain: true }));
+    const cancelled = input.enabled ? 0 : await cancelDeliveries(store, t, tenantId, id);
+    await recordAudit(store, t, ctx, {
+      tenantId,
+      action: input.enabled ? 'webhook_endpoint.enable' : 'webhook_endpoint.disable',
+      targetType: 'webhook_endpoint',
+      targetId: id,
+      before,
+      after: input.enabled ? after : { ...after, deliveriesCancelled: cancelled },
+    });
+    return after;
+  });
+}
+
 /** Deletes an endpoint: it gets no new events, and its deliveries not yet made are cancelled. */
 export async function deleteEndpoint(store: Store, ctx: ActorContext, tenantId: string, id: string): Promise<void> {
   await inTransaction(store, async (t) => {
     const row = await liveEndpoint(store, tenantId, id, t);
     await row.update({ deletedAt: new Date() }, { transaction: t });
-    const [cancelled] = await store.models.WebhookDelivery.update(
-      { status: 'cancelled', finishedAt: new Date() },
-      { where: { tenantId, endpointId: id, status: ['pending', 'sending'] }, transaction: t },
-    );
+    const cancelled = await cancelDeliveries(store, t, tenantId, id);
     await recordAudit(store, t, ctx, {
       tenantId,
       action: 'webhook_endpoint.delete',
@@ -299,6 +359,11 @@ export async function replayDelivery(
       transaction: t,
     });
     if (!endpoint || endpoint.deletedAt) throw new ConflictError('The endpoint of this delivery has been deleted');
+    if (endpoint.disabledAt)
+      throw new ConflictError(
+        `The endpoint of this delivery is disabled (${endpoint.disabledReason}); enable it first`,
+        { details: { endpointId: endpoint.id } },
+      );
     const replay = await store.models.WebhookDelivery.create(
       { tenantId, eventId: original.eventId, endpointId: original.endpointId, replayOf: original.id, queued: false },
       { transaction: t },
@@ -365,7 +430,9 @@ interface Claimed {
   attempts: number;
   url: string;
   secret: unknown;
+  endpoint_id: string;
   endpoint_deleted: boolean;
+  endpoint_disabled: boolean;
   event_id: string;
   event_type: string;
   data: unknown;
@@ -390,7 +457,8 @@ export async function attemptDelivery(
               lease_until = now() + make_interval(secs => $3::double precision / 1000)
         WHERE id = $1 AND status = 'pending' AND attempts = $2 - 1
         RETURNING id, tenant_id, attempts, endpoint_id, event_id)
-     SELECT c.id, c.tenant_id, c.attempts, e.url, e.secret, e.deleted_at IS NOT NULL AS endpoint_deleted,
+     SELECT c.id, c.tenant_id, c.attempts, e.url, e.secret, c.endpoint_id,
+            e.deleted_at IS NOT NULL AS endpoint_deleted, e.disabled_at IS NOT NULL AS endpoint_disabled,
             ev.id AS event_id, ev.type AS event_type, ev.data, ev.created_at AS event_created_at
        FROM c JOIN webhook_endpoints e ON e.id = c.endpoint_id JOIN webhook_events ev ON ev.id = c.event_id`,
     { bind: [job.deliveryId, job.attempt, leaseMs], type: QueryTypes.SELECT },
@@ -400,6 +468,13 @@ export async function attemptDelivery(
   const { WebhookDelivery, WebhookAttempt } = store.models;
   if (d.endpoint_deleted) {
     await WebhookDelivery.update({ status: 'cancelled', finishedAt: now() }, { where: { id: d.id } });
+    return 'cancelled';
+  }
+  if (d.endpoint_disabled) {
+    await WebhookDelivery.update(
+      { status: 'cancelled', finishedAt: now(), lastError: 'the endpoint is disabled' },
+      { where: { id: d.id } },
+    );
     return 'cancelled';
   }
   const startedAt = now();
@@ -423,9 +498,10 @@ export async function attemptDelivery(
   );
   const durationMs = Math.round(performance.now() - started);
   const ok = result.status !== null && result.status >= 200 && result.status < 300;
+  const gone = result.status === 410;
   const attempt = d.attempts + 1;
   const schedule = settings.retryScheduleSeconds;
-  const status: DeliveryStatus = ok ? 'succeeded' : attempt > schedule.length ? 'dead' : 'pending';
+  const status: DeliveryStatus = ok ? 'succeeded' : gone || attempt > schedule.length ? 'dead' : 'pending';
   await inTransaction(store, async (t) => {
     await WebhookAttempt.create(
       {
@@ -440,21 +516,54 @@ export async function attemptDelivery(
       },
       { transaction: t },
     );
-    const next = new Date(now().getTime() + (schedule[attempt - 1] ?? 0) * 1000);
+    const at = now();
+    const next = new Date(at.getTime() + (schedule[attempt - 1] ?? 0) * 1000);
     await WebhookDelivery.update(
       {
         status,
         attempts: attempt,
         leaseUntil: null,
         lastStatusCode: result.status,
-        lastError: result.error ?? (ok ? null : `HTTP ${result.status}`),
-        ...(status === 'pending' ? { nextAttemptAt: next } : { finishedAt: now() }),
+        lastError:
+          result.error ?? (ok ? null : gone ? 'HTTP 410 Gone: the endpoint is disabled' : `HTTP ${result.status}`),
+        ...(status === 'pending' ? { nextAttemptAt: next } : { finishedAt: at }),
       },
       { where: { id: d.id }, transaction: t },
     );
     if (status === 'pending') await queueAttempt(store, t, d.id, attempt + 1, next);
+    if (gone) await disableGone(store, t, d, at);
   });
   return status;
+}
+
+/** The receiver answered 410 Gone: disables the endpoint (once, audited) and cancels what else it has queued. */
+async function disableGone(store: Store, t: Transaction, d: Claimed, at: Date) {
+  // NO KEY UPDATE: events written meanwhile (their deliveries reference the endpoint) need not wait.
+  const endpoint = await store.models.WebhookEndpoint.findOne({
+    where: { id: d.endpoint_id, deletedAt: null, disabledAt: null },
+    transaction: t,
+    lock: t.LOCK.NO_KEY_UPDATE,
+  });
+  if (!endpoint) return; // deleted, or disabled already (another delivery's 410)
+  const before = viewOf(endpoint.get({ plain: true }));
+  await endpoint.update(
+    { disabledAt: at, disabledReason: `the endpoint answered 410 Gone (delivery ${d.id})` },
+    { transaction: t },
+  );
+  const cancelled = await cancelDeliveries(store, t, d.tenant_id, d.endpoint_id, at);
+  await recordAudit(
+    store,
+    t,
+    { actor: 'system:webhooks' },
+    {
+      tenantId: d.tenant_id,
+      action: 'webhook_endpoint.disable',
+      targetType: 'webhook_endpoint',
+      targetId: d.endpoint_id,
+      before,
+      after: { ...viewOf(endpoint.get({ plain: true })), deliveriesCancelled: cancelled },
+    },
+  );
 }
 
 interface PostResult {
@@ -474,9 +583,8 @@ function post(
 ): Promise<PostResult> {
   return new Promise((resolve) => {
     const target = new URL(url);
-    const host = target.hostname.replace(/^\[|\]$/g, '');
-    if (!settings.allowPrivateTargets && isIP(host) && isPrivateAddress(host))
-      return resolve({ status: null, error: `refused: ${host} is a private address`, body: null });
+    const refused = refusedLiteral(target, settings.allowPrivateTargets);
+    if (refused) return resolve({ status: null, error: `refused: ${refused}`, body: null });
     const client = target.protocol === 'https:' ? https : http;
     const req = client.request(
       target,

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { Config } from '../config.js';
 import type { Store } from '../db/store.js';
 import {
   deleteOneRosterConnection,
@@ -41,7 +42,7 @@ async function bundleOf(c: Context): Promise<Buffer> {
 }
 
 /** OneRoster on the admin API (`/api/v1/oneroster/…`, tenant admin token): bundle uploads and the REST pull. */
-export function oneRosterRoutes(store: Store) {
+export function oneRosterRoutes(store: Store, config: Config) {
   const app = contractRouter();
   app.use('/oneroster/*', requireAdmin);
   app.use('/oneroster', requireAdmin);
@@ -56,7 +57,10 @@ export function oneRosterRoutes(store: Store) {
     c.json({ imports: await listImports(store, c.get('auth').tenant.id) }, 200),
   );
   app.openapi(contract.putConnection, async (c) =>
-    c.json(await setOneRosterConnection(store, actorOf(c), c.get('auth').tenant.id, c.req.valid('json')), 200),
+    c.json(
+      await setOneRosterConnection(store, actorOf(c), c.get('auth').tenant.id, c.req.valid('json'), config.oneroster),
+      200,
+    ),
   );
   app.openapi(contract.getConnection, async (c) =>
     c.json(await getOneRosterConnection(store, c.get('auth').tenant.id), 200),
@@ -68,7 +72,7 @@ export function oneRosterRoutes(store: Store) {
   app.openapi(contract.syncConnection, async (c) => {
     const report = await syncOneRosterApi(
       store,
-      { actor: actorOf(c), dryRun: c.req.valid('query').dryRun === 'true' },
+      { ...config.oneroster, actor: actorOf(c), dryRun: c.req.valid('query').dryRun === 'true' },
       c.get('auth').tenant.id,
     );
     return c.json(report, 200);

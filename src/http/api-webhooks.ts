@@ -10,6 +10,7 @@ import {
   listDeliveries,
   listEndpoints,
   replayDelivery,
+  updateEndpoint,
 } from '../domain/webhooks.js';
 import { actorOf, requireAdmin } from './api-auth.js';
 
@@ -24,6 +25,9 @@ export function webhookRoutes(store: Store, config: Config) {
   );
   app.openapi(contract.getEndpoint, async (c) =>
     c.json(await getEndpoint(store, tenantOf(c), c.req.valid('param').id), 200),
+  );
+  app.openapi(contract.updateEndpoint, async (c) =>
+    c.json(await updateEndpoint(store, actorOf(c), tenantOf(c), c.req.valid('param').id, c.req.valid('json')), 200),
   );
   app.openapi(contract.deleteEndpoint, async (c) => {
     await deleteEndpoint(store, actorOf(c), tenantOf(c), c.req.valid('param').id);

@@ -110,7 +110,7 @@ export function createApp(deps: AppDeps) {
   api.route('/', platformRoutes(deps.store, deps.config));
   api.route('/', webhookRoutes(deps.store, deps.config));
   api.route('/', rosterRoutes(deps.store, rosterSync));
-  api.route('/', oneRosterRoutes(deps.store));
+  api.route('/', oneRosterRoutes(deps.store, deps.config));
   app.route('/api/v1', api);
   app.route('/operator/v1', operatorRoutes(deps.store, deps.config));
   app.route('/app', webRoutes({ store: deps.store, config: deps.config }));

@@ -46,7 +46,11 @@ export async function startJobs(store: Store, config: Config, logger: Logger): P
     await queue.registerTask<{ tenantId: string }>(
       ONEROSTER_PULL_TASK,
       async ({ tenantId }) =>
-        void (await syncOneRosterApi(store, { actor: { actor: 'system:oneroster-schedule' } }, tenantId)),
+        void (await syncOneRosterApi(
+          store,
+          { ...config.oneroster, actor: { actor: 'system:oneroster-schedule' } },
+          tenantId,
+        )),
       { policy: 'stately', maxAttempts: 1, timeoutSeconds: 60 * 60 },
     );
     await queue.registerTask(

@@ -15,7 +15,8 @@ import { apiClient, sqlOn } from '../privileges/helpers.js';
 let server: TestServer;
 let emulator: OneRosterApiEmulator;
 beforeAll(async () => {
-  server = await startTestServer();
+  // The emulator listens on 127.0.0.1 (test/oneroster/targets.test.ts: refused without this).
+  server = await startTestServer({ ONEROSTER_ALLOW_PRIVATE_TARGETS: 'true' });
   emulator = await startOneRosterApi();
 });
 afterAll(async () => {
@@ -140,8 +141,10 @@ describe(`OneRoster on the admin API on ${backendName}`, () => {
   it('a later pull without a user deprovisions them (bulk semantics), and retries a 503 page', async () => {
     const { tenant } = await seedTenant(server.store);
     const { setOneRosterConnection } = await import('../../src/domain/oneroster/connections.js');
-    await setOneRosterConnection(server.store, { actor: 'test' }, tenant.id, emulatorConnection({ pageSize: 4 }));
-    const noWait = { sleep: async () => {} };
+    await setOneRosterConnection(server.store, { actor: 'test' }, tenant.id, emulatorConnection({ pageSize: 4 }), {
+      allowPrivateTargets: true,
+    });
+    const noWait = { sleep: async () => {}, allowPrivateTargets: true };
     await syncOneRosterApi(server.store, noWait, tenant.id);
     const saved = emulator.data.users;
     const savedEnrollments = emulator.data.enrollments;

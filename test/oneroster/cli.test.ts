@@ -17,7 +17,11 @@ describe(`rosterbridge oneroster (${backendName})`, () => {
     const db = await testDatabaseConfig();
     cleanup = db.cleanup;
     dataDir = db.config.dataDir;
-    env = { DATA_DIR: dataDir, ...(db.config.databaseUrl ? { DATABASE_URL: db.config.databaseUrl } : {}) };
+    env = {
+      DATA_DIR: dataDir,
+      ONEROSTER_ALLOW_PRIVATE_TARGETS: 'true', // the emulator is on 127.0.0.1
+      ...(db.config.databaseUrl ? { DATABASE_URL: db.config.databaseUrl } : {}),
+    };
     expect((await runCli(['tenant', 'create', '--slug', 'or-cli', '--name', 'OneRoster CLI'], env)).code).toBe(0);
     emulator = await startOneRosterApi();
   }, 180_000);

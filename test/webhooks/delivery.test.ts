@@ -71,6 +71,9 @@ describe(`webhook endpoints on ${backendName}`, () => {
         eventTypes: ['person.provisioned'],
         description: null,
         createdAt: endpoint.createdAt,
+        enabled: true,
+        disabledAt: null,
+        disabledReason: null,
       },
     ]);
     expect(JSON.stringify(list.body)).not.toContain('whsec_');
@@ -264,5 +267,138 @@ describe(`delivery, retries, dead letter and replay on ${backendName}`, () => {
     const count = s.receiver.received.length;
     await new Promise((r) => setTimeout(r, 1200));
     expect(s.receiver.received).toHaveLength(count);
+  });
+});
+
+/** Emits roster.synced in the tenant (one delivery per listening endpoint). */
+const emitSynced = (tenantId: string, added = 0) =>
+  inTransaction(server.store, (t) =>
+    emitRosterSynced(server.store, t, tenantId, {
+      source: 'nrps',
+      courseId: null,
+      added,
+      updated: 0,
+      ended: 0,
+      errors: 0,
+    }),
+  );
+
+describe(`an endpoint that answers 410 Gone on ${backendName}`, () => {
+  it('is disabled (when and why, audited, shown by GET and the list); that delivery is not retried, and no new ones are made', async () => {
+    const s = await school(['roster.synced']);
+    s.receiver.script = [410];
+    await emitSynced(s.tenant.id);
+    const [gone] = await deliveriesSettled(s.api, 1);
+    expect(gone).toMatchObject({
+      status: 'dead',
+      attempts: 1,
+      lastStatusCode: 410,
+      lastError: 'HTTP 410 Gone: the endpoint is disabled',
+      nextAttemptAt: null,
+    });
+    const shown = await s.api.get(`/webhooks/endpoints/${s.endpoint.id}`);
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({ id: s.endpoint.id, enabled: false, disabledAt: expect.any(String) });
+    expect(shown.body.disabledReason).toBe(`the endpoint answered 410 Gone (delivery ${gone.id})`);
+    expect(shown.body.disabledAt).toBe(gone.finishedAt);
+    expect((await s.api.get('/webhooks/endpoints')).body.endpoints).toEqual([shown.body]);
+    const audit = await sql()<{ actor: string; action: string; after: any }>(
+      `SELECT actor, action, after FROM audit_events WHERE target_id = $1 ORDER BY id`,
+      [s.endpoint.id],
+    );
+    expect(audit.map((a) => [a.actor, a.action])).toEqual([
+      [expect.any(String), 'webhook_endpoint.create'],
+      ['system:webhooks', 'webhook_endpoint.disable'],
+    ]);
+    expect(audit[1].after).toMatchObject({ enabled: false, disabledReason: shown.body.disabledReason });
+
+    await emitSynced(s.tenant.id, 1);
+    await new Promise((r) => setTimeout(r, 1000)); // past the 0.3 s retry wait
+    expect(s.receiver.received).toHaveLength(1);
+    expect((await s.api.get('/webhooks/deliveries')).body.deliveries).toHaveLength(1);
+  });
+
+  it("cancels the endpoint's other deliveries not yet made, and sends them no more", async () => {
+    const s = await school(['roster.synced']);
+    s.receiver.script = [410];
+    s.receiver.otherwise = 500;
+    // Two events at once: whichever arrives first is answered 410, the other is never delivered.
+    await inTransaction(server.store, async (t) => {
+      for (const added of [1, 2])
+        await emitRosterSynced(server.store, t, s.tenant.id, {
+          source: 'nrps',
+          courseId: null,
+          added,
+          updated: 0,
+          ended: 0,
+          errors: 0,
+        });
+    });
+    const settled = await deliveriesSettled(s.api, 2);
+    expect(settled.map((d: any) => d.status).sort()).toEqual(['cancelled', 'dead']);
+    const count = s.receiver.received.length;
+    expect(count).toBeLessThanOrEqual(2);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(s.receiver.received).toHaveLength(count);
+  });
+
+  it('is enabled again with PATCH {enabled: true}: new events are delivered, and the gone one can be replayed', async () => {
+    const s = await school(['roster.synced']);
+    s.receiver.script = [410];
+    await emitSynced(s.tenant.id);
+    const [gone] = await deliveriesSettled(s.api, 1);
+    const refused = await s.api.post(`/webhooks/deliveries/${gone.id}/replay`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toMatch(/disabled/);
+
+    const other = await school(['roster.synced']);
+    expect((await other.api.call('PATCH', `/webhooks/endpoints/${s.endpoint.id}`, { enabled: true })).status).toBe(404);
+    expect((await s.api.call('PATCH', `/webhooks/endpoints/${s.endpoint.id}`, { enabled: 'yes' })).status).toBe(400);
+    expect((await s.api.call('PATCH', `/webhooks/endpoints/${s.endpoint.id}`, { url: 'http://x' })).status).toBe(400);
+
+    const enabled = await s.api.call('PATCH', `/webhooks/endpoints/${s.endpoint.id}`, { enabled: true });
+    expect(enabled.status).toBe(200);
+    expect(enabled.body).toMatchObject({ id: s.endpoint.id, enabled: true, disabledAt: null, disabledReason: null });
+    const audit = await sql()<{ action: string }>(`SELECT action FROM audit_events WHERE target_id = $1 ORDER BY id`, [
+      s.endpoint.id,
+    ]);
+    expect(audit.map((a) => a.action)).toEqual([
+      'webhook_endpoint.create',
+      'webhook_endpoint.disable',
+      'webhook_endpoint.enable',
+    ]);
+
+    await emitSynced(s.tenant.id, 5);
+    const [, fresh] = await s.receiver.waitFor(ofType('roster.synced'), 2);
+    expect(fresh).toMatchObject({ answered: 200, verified: true });
+    expect(fresh.payload!.data.added).toBe(5);
+    const replay = await s.api.post(`/webhooks/deliveries/${gone.id}/replay`);
+    expect(replay.status).toBe(202);
+    await s.receiver.waitFor(ofType('roster.synced'), 3);
+    const settled = await deliveriesSettled(s.api, 3);
+    expect(settled.filter((d: any) => d.status === 'succeeded')).toHaveLength(2);
+  });
+
+  it('can be disabled by an admin with PATCH {enabled: false}: a delivery waiting for a retry is cancelled', async () => {
+    const s = await school(['roster.synced']);
+    s.receiver.otherwise = 500;
+    await emitSynced(s.tenant.id);
+    await s.receiver.waitFor(ofType('roster.synced'));
+    const disabled = await s.api.call('PATCH', `/webhooks/endpoints/${s.endpoint.id}`, { enabled: false });
+    expect(disabled.status).toBe(200);
+    expect(disabled.body).toMatchObject({ enabled: false, disabledReason: 'disabled by an administrator' });
+    const [d] = await deliveriesSettled(s.api, 1);
+    expect(d.status).toBe('cancelled');
+    const count = s.receiver.received.length;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(s.receiver.received).toHaveLength(count);
+    // Asking again for the state it is in changes nothing and audits nothing.
+    expect((await s.api.call('PATCH', `/webhooks/endpoints/${s.endpoint.id}`, { enabled: false })).body).toEqual(
+      disabled.body,
+    );
+    const audit = await sql()<{ action: string }>(`SELECT action FROM audit_events WHERE target_id = $1 ORDER BY id`, [
+      s.endpoint.id,
+    ]);
+    expect(audit.map((a) => a.action)).toEqual(['webhook_endpoint.create', 'webhook_endpoint.disable']);
   });
 });

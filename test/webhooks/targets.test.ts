@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction } from '../../src/db/store.js';
 import { emitRosterSynced } from '../../src/domain/events.js';
 import { createEndpoint } from '../../src/domain/webhooks.js';
-import { isPrivateAddress } from '../../src/domain/webhooks-target.js';
+import { isPrivateAddress } from '../../src/domain/outbound-target.js';
 import { apiClient, sqlOn } from '../privileges/helpers.js';
 import { backendName } from '../support/db.js';
 import { seedTenant, startTestServer, type TestServer } from '../support/server.js';

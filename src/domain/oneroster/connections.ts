@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { inTransaction, type ActorContext, type Store } from '../../db/store.js';
 import { NotFoundError } from '../../errors.js';
 import { recordAudit } from '../audit.js';
+import { checkOutboundTarget } from '../outbound-target.js';
 import { parseInput } from '../validate.js';
 import { emptySummary } from './apply.js';
 import { stageRows, type FileReport } from './bundle.js';
@@ -16,7 +17,13 @@ import { type FileMode, IMPORTED_FILES, type ImportedFile, REQUIRED_COLUMNS } fr
  * A tenant's OneRoster 1.2 rostering API, and the pull from it. A pull reads every collection we
  * import as a bulk snapshot and applies it exactly as a CSV bundle of bulk files (runImport): same
  * mapping, same checks, one transaction. The client secret is sealed at rest like the tool keys.
+ * Both URLs must be on public addresses unless the operator allows private ones
+ * (ONEROSTER_ALLOW_PRIVATE_TARGETS): refused when configured, and again when each pull connects.
  */
+export interface OneRosterSettings {
+  allowPrivateTargets: boolean;
+}
+
 const httpUrl = z
   .string()
   .url()
@@ -82,8 +89,11 @@ export async function setOneRosterConnection(
   ctx: ActorContext,
   tenantId: string,
   body: unknown,
+  settings: OneRosterSettings,
 ): Promise<ConnectionView> {
   const data = parseInput(connectionInput, body);
+  await checkOutboundTarget(data.baseUrl, settings.allowPrivateTargets, 'baseUrl');
+  await checkOutboundTarget(data.tokenUrl, settings.allowPrivateTargets, 'tokenUrl');
   return inTransaction(store, async (t) => {
     const { OneRosterConnection } = store.models;
     const before = await OneRosterConnection.findOne({
@@ -261,7 +271,7 @@ async function* restRows(
  */
 export async function syncOneRosterApi(
   store: Store,
-  deps: RestDeps & { actor?: ActorContext; dryRun?: boolean },
+  deps: RestDeps & OneRosterSettings & { actor?: ActorContext; dryRun?: boolean },
   tenantId: string,
 ): Promise<ImportReport> {
   const row = await store.models.OneRosterConnection.findOne({ where: { tenantId }, raw: true });

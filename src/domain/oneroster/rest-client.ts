@@ -1,4 +1,6 @@
 import { UpstreamError } from '../../errors.js';
+import { type FetchLike, guardedFetch } from '../outbound-fetch.js';
+import { PRIVATE_ADDRESS } from '../outbound-target.js';
 import { ROSTERING_SCOPE } from './vocabulary.js';
 
 /**
@@ -6,6 +8,8 @@ import { ROSTERING_SCOPE } from './vocabulary.js';
  * authenticated with HTTP Basic, scope roster.readonly), then each collection read page by page
  * with `limit`/`offset` until a short page (or X-Total-Count) says it is complete. 429 and 5xx are
  * retried with backoff (Retry-After honoured up to a bound); anything else is an UpstreamError.
+ * Requests connect only to public addresses unless allowPrivateTargets (outbound-target.ts): the
+ * URLs were checked when configured, and DNS may have changed since.
  */
 export interface RestSettings {
   baseUrl: string;
@@ -17,7 +21,10 @@ export interface RestSettings {
 }
 
 export interface RestDeps {
-  fetch?: typeof fetch;
+  /** Allow loopback, private and link-local addresses (ONEROSTER_ALLOW_PRIVATE_TARGETS); default no. */
+  allowPrivateTargets?: boolean;
+  /** Replaces the guarded fetch (and its address check) entirely. */
+  fetch?: FetchLike;
   /** Waits between retries (tests pass a no-op). */
   sleep?: (ms: number) => Promise<void>;
   timeoutMs?: number;
@@ -28,7 +35,7 @@ const MAX_RETRY_AFTER_MS = 30_000;
 
 export class OneRosterRestClient {
   private token: { value: string; expiresAt: number } | null = null;
-  private readonly fetch: typeof fetch;
+  private readonly fetch: FetchLike;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly timeoutMs: number;
 
@@ -36,7 +43,7 @@ export class OneRosterRestClient {
     private readonly settings: RestSettings,
     deps: RestDeps = {},
   ) {
-    this.fetch = deps.fetch ?? fetch;
+    this.fetch = deps.fetch ?? guardedFetch(deps.allowPrivateTargets ?? false);
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.timeoutMs = deps.timeoutMs ?? 30_000;
   }
@@ -47,6 +54,9 @@ export class OneRosterRestClient {
       try {
         res = await this.fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
       } catch (err) {
+        // A refused address stays refused: no point retrying it.
+        if ((err as NodeJS.ErrnoException).code === PRIVATE_ADDRESS)
+          throw new UpstreamError(`OneRoster API: ${what} was refused: ${(err as Error).message}`, { cause: err });
         if (attempt < RETRIES) {
           await this.sleep(250 * 2 ** attempt);
           continue;

@@ -3,10 +3,11 @@ import { BlockList, isIP } from 'node:net';
 import { BadRequestError } from '../errors.js';
 
 /**
- * Where a webhook may be sent: never to this machine, its private networks or link-local
- * addresses (cloud metadata lives at 169.254.169.254) unless the operator allows it
- * (WEBHOOK_ALLOW_PRIVATE_TARGETS). Checked when an endpoint is registered, on every address its
- * name resolves to, and again on the address each delivery actually connects to (DNS can change).
+ * Where the service may send a request a tenant admin configured (webhook endpoints, a OneRoster
+ * API): never to this machine, its private networks or link-local addresses (cloud metadata lives
+ * at 169.254.169.254) unless the operator allows it (WEBHOOK_ALLOW_PRIVATE_TARGETS,
+ * ONEROSTER_ALLOW_PRIVATE_TARGETS). Checked when the URL is configured, on every address its name
+ * resolves to, and again on the address each request actually connects to (DNS can change).
  */
 const blocked = new BlockList();
 for (const [net, prefix] of [
@@ -42,7 +43,8 @@ export function isPrivateAddress(address: string): boolean {
   return blocked.check(address, 'ipv6');
 }
 
-export class WebhookTargetError extends BadRequestError {}
+/** A configured URL refused; `details.field` names the input field (`url`, `baseUrl`…). */
+export class OutboundTargetError extends BadRequestError {}
 
 function resolveAll(host: string): Promise<LookupAddress[]> {
   return new Promise((resolve, reject) =>
@@ -50,41 +52,53 @@ function resolveAll(host: string): Promise<LookupAddress[]> {
   );
 }
 
-/** Parses and checks an endpoint URL; throws a 400-shaped error naming why it is refused. */
-export async function checkWebhookTarget(raw: string, allowPrivate: boolean): Promise<URL> {
+/** Parses and checks a configured URL; throws a 400-shaped error naming `field` and why it is refused. */
+export async function checkOutboundTarget(raw: string, allowPrivate: boolean, field: string): Promise<URL> {
+  const refuse = (why: string) => new OutboundTargetError(`${field} ${why}`, { details: { field } });
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new WebhookTargetError('url must be an absolute http:// or https:// URL', { details: { field: 'url' } });
+    throw refuse('must be an absolute http:// or https:// URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new WebhookTargetError('url must be an http:// or https:// URL', { details: { field: 'url' } });
-  if (url.username || url.password)
-    throw new WebhookTargetError('url must not carry credentials', { details: { field: 'url' } });
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse('must be an http:// or https:// URL');
+  if (url.username || url.password) throw refuse('must not carry credentials');
   if (allowPrivate) return url;
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = hostOf(url);
   let addresses: string[];
   if (isIP(host)) addresses = [host];
   else {
     try {
       addresses = (await resolveAll(host)).map((a) => a.address);
     } catch {
-      throw new WebhookTargetError(`url host ${host} does not resolve`, { details: { field: 'url' } });
+      throw refuse(`host ${host} does not resolve`);
     }
   }
   const refused = addresses.filter(isPrivateAddress);
   if (refused.length || addresses.length === 0)
-    throw new WebhookTargetError(
-      `url host ${host} resolves to a loopback, private or link-local address (${refused.join(', ')}); webhooks go to public addresses only`,
-      { details: { field: 'url' } },
+    throw refuse(
+      `host ${host} resolves to a loopback, private or link-local address (${refused.join(', ')}); only public addresses are allowed`,
     );
   return url;
 }
 
+const hostOf = (url: URL) => url.hostname.replace(/^\[|\]$/g, '');
+
+/**
+ * Why a request to `url` must not be made when its host is a private IP literal (no DNS lookup
+ * happens for those, so guardedLookup never sees them), or null.
+ */
+export function refusedLiteral(url: URL, allowPrivate: boolean): string | null {
+  const host = hostOf(url);
+  return !allowPrivate && isIP(host) && isPrivateAddress(host) ? `${host} is a private address` : null;
+}
+
+/** The code of the error guardedLookup fails a connection with. */
+export const PRIVATE_ADDRESS = 'EPRIVATEADDRESS';
+
 /**
  * A `lookup` for http.request that refuses private addresses at connect time, so a name that
- * resolved to a public address when the endpoint was registered cannot be pointed inward later.
+ * resolved to a public address when it was configured cannot be pointed inward later.
  */
 export function guardedLookup(allowPrivate: boolean) {
   return (
@@ -97,7 +111,7 @@ export function guardedLookup(allowPrivate: boolean) {
       const ok = allowPrivate ? addresses : addresses.filter((a) => !isPrivateAddress(a.address));
       if (!ok.length) {
         const e = new Error(`${hostname} resolves to a private address only`) as NodeJS.ErrnoException;
-        e.code = 'EPRIVATEADDRESS';
+        e.code = PRIVATE_ADDRESS;
         return callback(e, []);
       }
       if ((options as { all?: boolean }).all) return callback(null, ok);
