@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROSTER_SYNC_DEFAULTS } from '../src/config.js';
 import {
   RosterFetchError,
   type RosterFetcher,
@@ -23,6 +24,7 @@ export const NRPS_SCOPE = 'https://purl.imsglobal.org/spec/lti-nrps/scope/contex
 export const NRPS_CLAIM = 'https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice';
 export const NRPS_MEDIA_TYPE = 'application/vnd.ims.lti-nrps.v2.membershipcontainer+json';
 
+/** Settings the operator tunes (config.rosterSync.nrps); unset ones are ROSTER_SYNC_DEFAULTS.nrps. */
 export interface NrpsClientOptions {
   tokens: ServiceTokens;
   fetch?: typeof fetch;
@@ -120,10 +122,15 @@ class Fault extends Error {
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function nrpsFetcher(options: NrpsClientOptions): RosterFetcher {
+  const defaults = ROSTER_SYNC_DEFAULTS.nrps;
   const doFetch = options.fetch ?? fetch;
-  const maxAttempts = options.maxAttempts ?? 5;
-  const baseDelay = options.baseDelayMs ?? 1000;
-  const maxDelay = options.maxDelayMs ?? 60_000;
+  const maxAttempts = options.maxAttempts ?? defaults.maxAttempts;
+  const baseDelay = options.baseDelayMs ?? defaults.baseDelayMs;
+  const maxDelay = options.maxDelayMs ?? defaults.maxDelayMs;
+  const timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
+  const maxPages = options.maxPages ?? defaults.maxPages;
+  const maxMembers = options.maxMembers ?? defaults.maxMembers;
+  const maxPageBytes = options.maxPageBytes ?? defaults.maxPageBytes;
   const sleep = options.sleep ?? defaultSleep;
 
   async function page(req: RosterFetchRequest, url: string) {
@@ -144,7 +151,7 @@ export function nrpsFetcher(options: NrpsClientOptions): RosterFetcher {
     try {
       res = await doFetch(url, {
         headers: { authorization: `Bearer ${token}`, accept: NRPS_MEDIA_TYPE },
-        signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+        signal: AbortSignal.timeout(timeoutMs),
         redirect: 'error',
       });
     } catch (err) {
@@ -177,8 +184,7 @@ export function nrpsFetcher(options: NrpsClientOptions): RosterFetcher {
         retryAfter !== null ? retryAfter * 1000 : null,
       );
     if (!res.ok) throw new Fault('refused', `The platform refused the roster request (HTTP ${res.status})`, false);
-    if (text.length > (options.maxPageBytes ?? 20 * 1024 * 1024))
-      throw new Fault('too_large', 'A roster page is larger than allowed', false);
+    if (text.length > maxPageBytes) throw new Fault('too_large', 'A roster page is larger than allowed', false);
     let parsed: z.infer<typeof Container>;
     try {
       parsed = Container.parse(JSON.parse(text));
@@ -202,7 +208,7 @@ export function nrpsFetcher(options: NrpsClientOptions): RosterFetcher {
     let url: string | null = first;
     let pages = 0;
     while (url) {
-      if (++pages > (options.maxPages ?? 1000) || seen.has(url))
+      if (++pages > maxPages || seen.has(url))
         throw new RosterFetchError('too_large', `The roster did not end after ${pages - 1} pages`, attempts);
       seen.add(url);
       let got: Awaited<ReturnType<typeof page>> | undefined;
@@ -224,7 +230,7 @@ export function nrpsFetcher(options: NrpsClientOptions): RosterFetcher {
         }
       }
       members.push(...got.members);
-      if (members.length > (options.maxMembers ?? 100_000))
+      if (members.length > maxMembers)
         throw new RosterFetchError('too_large', 'The roster has more members than allowed', attempts);
       differencesUrl = got.links.get('differences') ?? differencesUrl;
       const next = got.links.get('next') ?? null;

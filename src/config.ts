@@ -5,6 +5,28 @@ import { z } from 'zod';
 const secret32 = (name: string) =>
   z.string().refine((v) => Buffer.from(v, 'base64').length === 32, `${name} must be 32 bytes in base64`);
 
+/**
+ * LMS roster syncs (LTI NRPS) as they run unless configured otherwise. The one place these numbers
+ * live: the schema below takes them as its defaults, and roster-sync-runner.ts and lti/nrps.ts fall
+ * back to them when a caller (a test) passes no setting.
+ */
+export const ROSTER_SYNC_DEFAULTS = {
+  concurrency: 2,
+  launchDebounceMs: 10 * 60 * 1000,
+  scheduleTickMs: 60_000,
+  fullSyncEveryMs: 24 * 3600 * 1000,
+  nrps: {
+    timeoutMs: 15_000,
+    maxAttempts: 5,
+    baseDelayMs: 1000,
+    maxDelayMs: 60_000,
+    maxPages: 1000,
+    maxMembers: 100_000,
+    maxPageBytes: 20 * 1024 * 1024,
+  },
+} as const;
+const RS = ROSTER_SYNC_DEFAULTS;
+
 /** Configuration is read from the environment once, validated, and passed down explicitly. */
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -88,6 +110,20 @@ const schema = z.object({
     .default('false')
     .transform((v) => v === 'true' || v === '1'),
   JOBS_POLL_INTERVAL_MS: z.coerce.number().int().min(500).default(2000),
+  ROSTER_SYNC_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(RS.concurrency),
+  ROSTER_SYNC_LAUNCH_DEBOUNCE_MS: z.coerce.number().int().min(0).default(RS.launchDebounceMs),
+  ROSTER_SYNC_SCHEDULE_TICK_MS: z.coerce.number().int().min(1000).default(RS.scheduleTickMs),
+  ROSTER_SYNC_FULL_EVERY_HOURS: z.coerce
+    .number()
+    .positive()
+    .default(RS.fullSyncEveryMs / 3600_000),
+  ROSTER_SYNC_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(RS.nrps.timeoutMs),
+  ROSTER_SYNC_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(RS.nrps.maxAttempts),
+  ROSTER_SYNC_RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).default(RS.nrps.baseDelayMs),
+  ROSTER_SYNC_RETRY_MAX_DELAY_MS: z.coerce.number().int().min(0).default(RS.nrps.maxDelayMs),
+  ROSTER_SYNC_MAX_PAGES: z.coerce.number().int().positive().default(RS.nrps.maxPages),
+  ROSTER_SYNC_MAX_MEMBERS: z.coerce.number().int().positive().default(RS.nrps.maxMembers),
+  ROSTER_SYNC_MAX_PAGE_BYTES: z.coerce.number().int().positive().default(RS.nrps.maxPageBytes),
   DEMO_LMS: z
     .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
     .default('false')
@@ -141,6 +177,33 @@ export interface Config {
   };
   /** The job queue (src/jobs/queue.ts): how often an idle worker looks for work. */
   jobs: { pollIntervalMs: number };
+  /** LMS roster syncs (src/domain/roster-sync-runner.ts), and how each reads its roster (lti/nrps.ts). */
+  rosterSync: {
+    /** Syncs running at once in one process (in process, or as job queue workers). */
+    concurrency: number;
+    /** An instructor's launch starts a sync of its course at most this often. */
+    launchDebounceMs: number;
+    /** How often the tenants' roster schedules are checked. */
+    scheduleTickMs: number;
+    /** A full read at least this often, even when the platform gave a differences link. */
+    fullSyncEveryMs: number;
+    nrps: {
+      /** One request to the platform. */
+      timeoutMs: number;
+      /** Attempts per request (retries with exponential backoff) before the sync fails. */
+      maxAttempts: number;
+      /** The first backoff, doubled on each retry (with jitter). */
+      baseDelayMs: number;
+      /** No single wait is longer, Retry-After included. */
+      maxDelayMs: number;
+      /** Pages followed before the roster is refused as runaway. */
+      maxPages: number;
+      /** Members accepted in one roster. */
+      maxMembers: number;
+      /** A page body larger than this is refused. */
+      maxPageBytes: number;
+    };
+  };
   /** Serve the stand-in LMS of `rosterbridge dev seed` under /dev/lms (demos only). */
   demoLms: boolean;
 }
@@ -168,6 +231,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.ROSTER_SYNC_RETRY_MAX_DELAY_MS < e.ROSTER_SYNC_RETRY_BASE_DELAY_MS)
+    throw new ConfigError([
+      `ROSTER_SYNC_RETRY_MAX_DELAY_MS: must be at least ROSTER_SYNC_RETRY_BASE_DELAY_MS (${e.ROSTER_SYNC_RETRY_BASE_DELAY_MS})`,
+    ]);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -210,6 +277,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     oneroster: { allowPrivateTargets: e.ONEROSTER_ALLOW_PRIVATE_TARGETS },
     jobs: { pollIntervalMs: e.JOBS_POLL_INTERVAL_MS },
+    rosterSync: {
+      concurrency: e.ROSTER_SYNC_CONCURRENCY,
+      launchDebounceMs: e.ROSTER_SYNC_LAUNCH_DEBOUNCE_MS,
+      scheduleTickMs: e.ROSTER_SYNC_SCHEDULE_TICK_MS,
+      fullSyncEveryMs: Math.round(e.ROSTER_SYNC_FULL_EVERY_HOURS * 3600 * 1000),
+      nrps: {
+        timeoutMs: e.ROSTER_SYNC_REQUEST_TIMEOUT_MS,
+        maxAttempts: e.ROSTER_SYNC_MAX_ATTEMPTS,
+        baseDelayMs: e.ROSTER_SYNC_RETRY_BASE_DELAY_MS,
+        maxDelayMs: e.ROSTER_SYNC_RETRY_MAX_DELAY_MS,
+        maxPages: e.ROSTER_SYNC_MAX_PAGES,
+        maxMembers: e.ROSTER_SYNC_MAX_MEMBERS,
+        maxPageBytes: e.ROSTER_SYNC_MAX_PAGE_BYTES,
+      },
+    },
     demoLms: e.DEMO_LMS,
   };
 }

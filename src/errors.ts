@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'conflict'
   | 'seat_limit_reached'
+  | 'secret_unreadable'
   | 'precondition_failed'
   | 'payload_too_large'
   | 'rate_limited'
@@ -113,6 +114,17 @@ export class ConflictError extends AppError {
     const { candidates, ...rest } = options;
     super('conflict', message, candidates ? { ...rest, details: { ...rest.details, candidates } } : rest);
     this.candidates = candidates;
+  }
+}
+/**
+ * A secret the service keeps sealed at rest (a OneRoster client secret, a webhook signing secret)
+ * cannot be opened with this server's sealing keys (TOOL_KEY_SECRET, TOOL_KEY_SECRET_PREVIOUS):
+ * the key was rotated without keeping the old one, or lost. Retrying does not help; entering the
+ * secret again (or restoring the old key) does. The message says which secret and what to do.
+ */
+export class SecretUnreadableError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('secret_unreadable', message, options);
   }
 }
 /** The tenant's seat limit would be exceeded by one more person who holds a seat. */

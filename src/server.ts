@@ -44,7 +44,8 @@ export async function startServer(
     const expected = await knownMigrations();
     let draining = false;
     const store = createStore(db.sequelize, { toolKeySecrets: config.toolKeySecrets });
-    const rosterSync = createNrpsRunner(store, { logger });
+    const { nrps, ...runnerSettings } = config.rosterSync;
+    const rosterSync = createNrpsRunner(store, { logger, ...runnerSettings, client: nrps });
     const app = createApp({
       config,
       store,
@@ -58,7 +59,7 @@ export async function startServer(
       // Roster syncs move onto the queue once it runs (until then they run in this process).
       try {
         await queue.registerTask<RosterSyncJob>(ROSTER_SYNC_TASK, async (job) => void (await rosterSync.run(job)), {
-          concurrency: 2,
+          concurrency: config.rosterSync.concurrency,
           // The sync retries the platform itself and records a failure; a second run of the same
           // row is refused (it only runs a row it moves from queued to running).
           maxAttempts: 1,

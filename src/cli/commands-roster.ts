@@ -43,10 +43,14 @@ export const rosterCommands: Record<string, Command> = {
       const { tenantId, courseId } = await courseOf(ctx);
       const keys = toolKeysFor(ctx.store);
       const tokens = new ServiceTokens({ signingKey: () => keys.signingKey() });
-      const result = await syncCourseRoster(ctx.store, { fetchRoster: nrpsFetcher({ tokens }) }, tenantId, courseId, {
-        trigger: 'cli',
-        actor: ctx.actor,
-      });
+      const { nrps, fullSyncEveryMs } = ctx.config.rosterSync;
+      const result = await syncCourseRoster(
+        ctx.store,
+        { fetchRoster: nrpsFetcher({ ...nrps, tokens }), fullSyncEveryMs },
+        tenantId,
+        courseId,
+        { trigger: 'cli', actor: ctx.actor },
+      );
       ctx.out.print(result, () => describe(result));
       if (result.status === 'failed') throw new SyncFailed(`roster sync failed: ${result.error}`);
     },

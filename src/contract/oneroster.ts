@@ -151,6 +151,7 @@ export const syncConnection = createRoute({
     400: refused,
     ...adminErrors,
     404: problem('None configured'),
+    409: problem("The stored client secret cannot be opened with this server's sealing key: enter it again"),
     502: problem('The OneRoster API refused the credentials or answered badly, or its address is private'),
   },
 });

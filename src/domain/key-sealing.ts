@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
+import { SecretUnreadableError } from '../errors.js';
 
 /**
  * The tool's private keys are sealed at rest with AES-256-GCM under a key from the environment
@@ -14,7 +15,10 @@ export interface KeySealer {
   /** True when a secret is configured: new keys are sealed. */
   readonly sealing: boolean;
   seal(jwk: JWK): unknown;
-  /** A sealed or plain stored key; throws when sealed under a secret this process does not have. */
+  /**
+   * A sealed or plain stored key. Throws KeySealError when it was sealed under a secret this process
+   * does not have, or does not authenticate under the one it names (altered, truncated).
+   */
   open(stored: unknown): JWK;
   /** Whether a stored key is already sealed under the current secret. */
   isCurrent(stored: unknown): boolean;
@@ -32,7 +36,20 @@ const idOf = (secret: Buffer) => createHash('sha256').update(secret).digest('hex
 const isSealed = (v: unknown): v is Sealed =>
   typeof v === 'object' && v !== null && (v as { sealed?: unknown }).sealed === 'A256GCM';
 
-export class KeySealError extends Error {}
+/**
+ * A sealed value this server cannot open: a domain error (409 on the API, see src/http/errors.ts),
+ * never a crash. Callers that know what the value is (a OneRoster client secret, a tool key) say so
+ * in their own words and keep this as the cause; `keyId` names the secret that sealed it.
+ */
+export class KeySealError extends SecretUnreadableError {
+  constructor(
+    message: string,
+    readonly keyId: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+  }
+}
 
 export function createKeySealer(secrets: Buffer[]): KeySealer {
   const byId = new Map(secrets.map((s) => [idOf(s), s]));
@@ -58,12 +75,22 @@ export function createKeySealer(secrets: Buffer[]): KeySealer {
       const secret = byId.get(stored.key);
       if (!secret)
         throw new KeySealError(
-          `A tool key is sealed with a secret this server does not have (id ${stored.key}); set TOOL_KEY_SECRET or TOOL_KEY_SECRET_PREVIOUS`,
+          `A stored secret is sealed with a key this server does not have (key id ${stored.key}): TOOL_KEY_SECRET was changed or lost. Put that key in TOOL_KEY_SECRET_PREVIOUS, or enter the secret again`,
+          stored.key,
         );
-      const decipher = createDecipheriv('aes-256-gcm', secret, Buffer.from(stored.iv, 'base64url'));
-      decipher.setAuthTag(Buffer.from(stored.tag, 'base64url'));
-      const plain = Buffer.concat([decipher.update(Buffer.from(stored.data, 'base64url')), decipher.final()]);
-      return JSON.parse(plain.toString('utf8')) as JWK;
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', secret, Buffer.from(stored.iv, 'base64url'));
+        decipher.setAuthTag(Buffer.from(stored.tag, 'base64url'));
+        const plain = Buffer.concat([decipher.update(Buffer.from(stored.data, 'base64url')), decipher.final()]);
+        return JSON.parse(plain.toString('utf8')) as JWK;
+      } catch (err) {
+        // GCM refuses to decrypt what it cannot authenticate: the stored value was altered.
+        throw new KeySealError(
+          `A stored secret sealed with key id ${stored.key} does not open with that key (the stored value was altered); enter the secret again`,
+          stored.key,
+          { cause: err },
+        );
+      }
     },
     isCurrent(stored) {
       return current ? isSealed(stored) && stored.key === currentId : !isSealed(stored);

@@ -1,3 +1,4 @@
+import { ROSTER_SYNC_DEFAULTS } from '../config.js';
 import type { Store } from '../db/store.js';
 import type { RosterSyncTrigger } from './roster-sync-models.js';
 import {
@@ -31,6 +32,7 @@ export interface RosterSyncLogger {
   info?(obj: object, msg: string): void;
 }
 
+/** The operator's settings come from config.rosterSync; unset ones are ROSTER_SYNC_DEFAULTS. */
 export interface RosterSyncRunnerOptions extends RosterSyncDeps {
   /** A launch starts a sync of its course at most this often (default 10 min). */
   launchDebounceMs?: number;
@@ -53,8 +55,6 @@ export interface RosterLaunch {
   /** Whether the launch was by course staff (an instructor): only theirs start a sync. */
   staff: boolean;
 }
-
-const DEFAULT_DEBOUNCE_MS = 10 * 60 * 1000;
 
 /** The NRPS claim's memberships URL when it is usable (http(s), service version 2.0), else null. */
 export function nrpsClaimOf(claim: unknown): { membershipsUrl: string; serviceVersions: string[] } | null {
@@ -125,7 +125,7 @@ export class RosterSyncRunner {
   }
 
   private pump(): void {
-    const limit = this.options.concurrency ?? 2;
+    const limit = this.options.concurrency ?? ROSTER_SYNC_DEFAULTS.concurrency;
     while (this.active < limit && this.waiting.length) {
       const job = this.waiting.shift()!;
       this.active++;
@@ -169,7 +169,7 @@ export class RosterSyncRunner {
       this.known.set(courseId, nrps.membershipsUrl);
     }
     if (!launch.staff) return;
-    const debounce = this.options.launchDebounceMs ?? DEFAULT_DEBOUNCE_MS;
+    const debounce = this.options.launchDebounceMs ?? ROSTER_SYNC_DEFAULTS.launchDebounceMs;
     const now = Date.now();
     if (now - (this.launched.get(courseId) ?? 0) < debounce) return;
     this.launched.set(courseId, now);
@@ -198,7 +198,7 @@ export class RosterSyncRunner {
     if (this.timer || this.stopped) return;
     this.timer = setInterval(() => {
       this.track(this.runSchedule());
-    }, this.options.scheduleTickMs ?? 60_000);
+    }, this.options.scheduleTickMs ?? ROSTER_SYNC_DEFAULTS.scheduleTickMs);
     this.timer.unref();
   }
 

@@ -1,4 +1,5 @@
 import { Op } from 'sequelize';
+import { ROSTER_SYNC_DEFAULTS } from '../config.js';
 import { inTransaction, isUniqueViolation, type ActorContext, type Store } from '../db/store.js';
 import { AppError, ConflictError, NotFoundError, UpstreamError, ValidationError } from '../errors.js';
 import { recordAudit } from './audit.js';
@@ -94,7 +95,6 @@ export interface RosterSyncView {
 }
 
 const MAX_PROBLEMS_KEPT = 100;
-const DAY_MS = 24 * 3600 * 1000;
 /** A sync `running` this long was abandoned by its worker (a crash, a restart). */
 export const ABANDONED_AFTER_MS = 15 * 60 * 1000;
 
@@ -241,7 +241,7 @@ export async function syncCourseRoster(
   let attempts = 0;
   try {
     const { source, platform } = await sourceOf(store, tenantId, courseId);
-    const fullEvery = deps.fullSyncEveryMs ?? DAY_MS;
+    const fullEvery = deps.fullSyncEveryMs ?? ROSTER_SYNC_DEFAULTS.fullSyncEveryMs;
     const differencesFresh =
       source.differencesUrl !== null &&
       source.lastFullSyncAt !== null &&

@@ -1,7 +1,8 @@
 import type { JWK } from 'jose';
 import { Op } from 'sequelize';
 import { inTransaction, type Store } from '../db/store.js';
-import type { KeySealer } from './key-sealing.js';
+import { UnavailableError } from '../errors.js';
+import { KeySealError, type KeySealer } from './key-sealing.js';
 import type { ToolKey } from './lti-models.js';
 
 /**
@@ -22,11 +23,28 @@ export interface NewToolKey {
   privateJwk: JWK;
 }
 
+/**
+ * A private key sealed under a secret this server lacks stops launches, sessions and roster syncs
+ * until the operator restores that secret: 503 (the service is unavailable, no caller can fix it)
+ * with the remedy in the log, rather than a 409 telling a student on a launch page to act.
+ */
+function openPrivateJwk(k: ToolKey, sealer: KeySealer): JWK {
+  try {
+    return sealer.open(k.privateJwk);
+  } catch (err) {
+    if (!(err instanceof KeySealError)) throw err;
+    throw new UnavailableError(
+      `The tool's private key ${k.kid} cannot be opened with this server's TOOL_KEY_SECRET (it was sealed with key id ${err.keyId}): put that key in TOOL_KEY_SECRET_PREVIOUS, then run keys reseal`,
+      { cause: err },
+    );
+  }
+}
+
 const toRow = (k: ToolKey, sealer: KeySealer): ToolKeyRow => ({
   kid: k.kid,
   status: k.status,
   public_jwk: k.publicJwk as JWK,
-  private_jwk: sealer.open(k.privateJwk),
+  private_jwk: openPrivateJwk(k, sealer),
   retire_after: k.retireAfter ?? null,
 });
 

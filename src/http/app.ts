@@ -53,7 +53,9 @@ export function createApp(deps: AppDeps) {
   const tokens = startTokenResolver(deps.store, { listenUrl: deps.config.databaseListenUrl, logger: deps.logger });
   const app = new OpenAPIHono();
   const privileges = privilegesApi({ config: deps.config, store: deps.store, logger: deps.logger });
-  const rosterSync = deps.rosterSync ?? createNrpsRunner(deps.store, { logger: deps.logger });
+  const { nrps, ...runnerSettings } = deps.config.rosterSync;
+  const rosterSync =
+    deps.rosterSync ?? createNrpsRunner(deps.store, { logger: deps.logger, ...runnerSettings, client: nrps });
   rosterSync.startSchedule();
 
   app.use('*', requestContext(deps.logger));

@@ -31,6 +31,10 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  // A stored secret this server's sealing key cannot open. 409, not 500: nothing crashed, it is a
+  // known state with a known remedy. Not 503: waiting changes nothing. The stored secret conflicts
+  // with the request until the admin enters it again; then the same request succeeds.
+  secret_unreadable: 409,
   precondition_failed: 412,
   payload_too_large: 413,
   rate_limited: 429,

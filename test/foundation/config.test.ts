@@ -61,6 +61,58 @@ describe('configuration', () => {
     });
   });
 
+  it('runs LMS roster syncs as before unless told otherwise, and reads each setting', () => {
+    expect(loadConfig({}).rosterSync).toEqual({
+      concurrency: 2,
+      launchDebounceMs: 600_000,
+      scheduleTickMs: 60_000,
+      fullSyncEveryMs: 86_400_000,
+      nrps: {
+        timeoutMs: 15_000,
+        maxAttempts: 5,
+        baseDelayMs: 1000,
+        maxDelayMs: 60_000,
+        maxPages: 1000,
+        maxMembers: 100_000,
+        maxPageBytes: 20 * 1024 * 1024,
+      },
+    });
+    const c = loadConfig({
+      ROSTER_SYNC_CONCURRENCY: '4',
+      ROSTER_SYNC_LAUNCH_DEBOUNCE_MS: '0',
+      ROSTER_SYNC_SCHEDULE_TICK_MS: '30000',
+      ROSTER_SYNC_FULL_EVERY_HOURS: '6',
+      ROSTER_SYNC_REQUEST_TIMEOUT_MS: '30000',
+      ROSTER_SYNC_MAX_ATTEMPTS: '8',
+      ROSTER_SYNC_RETRY_BASE_DELAY_MS: '500',
+      ROSTER_SYNC_RETRY_MAX_DELAY_MS: '120000',
+      ROSTER_SYNC_MAX_PAGES: '5000',
+      ROSTER_SYNC_MAX_MEMBERS: '250000',
+      ROSTER_SYNC_MAX_PAGE_BYTES: '1048576',
+    });
+    expect(c.rosterSync).toEqual({
+      concurrency: 4,
+      launchDebounceMs: 0,
+      scheduleTickMs: 30_000,
+      fullSyncEveryMs: 6 * 3600 * 1000,
+      nrps: {
+        timeoutMs: 30_000,
+        maxAttempts: 8,
+        baseDelayMs: 500,
+        maxDelayMs: 120_000,
+        maxPages: 5000,
+        maxMembers: 250_000,
+        maxPageBytes: 1_048_576,
+      },
+    });
+  });
+
+  it('refuses a roster retry cap below its first backoff, naming both', () => {
+    expect(() =>
+      loadConfig({ ROSTER_SYNC_RETRY_BASE_DELAY_MS: '5000', ROSTER_SYNC_RETRY_MAX_DELAY_MS: '1000' }),
+    ).toThrow(/ROSTER_SYNC_RETRY_MAX_DELAY_MS: must be at least ROSTER_SYNC_RETRY_BASE_DELAY_MS/);
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '  ' }).port).toBe(3000);
   });
@@ -81,6 +133,17 @@ describe('configuration', () => {
     ['SCIM_SEARCH_MAX_BYTES', 'big'],
     ['SCIM_MAX_STRING_BYTES', '1.5'],
     ['SCIM_MAX_RESOURCE_BYTES', '0'],
+    ['ROSTER_SYNC_CONCURRENCY', '0'],
+    ['ROSTER_SYNC_LAUNCH_DEBOUNCE_MS', '-1'],
+    ['ROSTER_SYNC_SCHEDULE_TICK_MS', '10'],
+    ['ROSTER_SYNC_FULL_EVERY_HOURS', '0'],
+    ['ROSTER_SYNC_REQUEST_TIMEOUT_MS', 'soon'],
+    ['ROSTER_SYNC_MAX_ATTEMPTS', '0'],
+    ['ROSTER_SYNC_RETRY_BASE_DELAY_MS', '1.5'],
+    ['ROSTER_SYNC_RETRY_MAX_DELAY_MS', '-1'],
+    ['ROSTER_SYNC_MAX_PAGES', '0'],
+    ['ROSTER_SYNC_MAX_MEMBERS', 'lots'],
+    ['ROSTER_SYNC_MAX_PAGE_BYTES', '0'],
   ])('rejects a bad %s and names the variable', (name, value) => {
     let error: unknown;
     try {

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rotateKeys } from '../../lti/keys.js';
 import { issueSession, verifySession } from '../../lti/session.js';
 import { createStore } from '../../src/db/store.js';
-import { KeySealError } from '../../src/domain/key-sealing.js';
+import { createKeySealer, KeySealError } from '../../src/domain/key-sealing.js';
 import { publishedToolKeys, resealToolKeys } from '../../src/domain/tool-keys.js';
+import { SecretUnreadableError, UnavailableError } from '../../src/errors.js';
+import { httpStatusOf } from '../../src/http/errors.js';
 import { seedTenant, startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -47,9 +50,14 @@ describe('tool keys at rest', () => {
     expect(await verifySession(sealed, server.config.publicUrl, token)).toMatchObject({ tenantId: tenant.id });
   });
 
-  it('cannot be opened from the database alone', async () => {
-    await expect(publishedToolKeys(storeWith([]))).rejects.toBeInstanceOf(KeySealError);
-    await expect(publishedToolKeys(storeWith([second]))).rejects.toThrow(/TOOL_KEY_SECRET/);
+  it('cannot be opened from the database alone: the service is unavailable (503), with the remedy for the operator', async () => {
+    const failure = await publishedToolKeys(storeWith([])).catch((err) => err);
+    expect(failure).toBeInstanceOf(UnavailableError);
+    expect(failure.cause).toBeInstanceOf(KeySealError);
+    expect(httpStatusOf(failure)).toBe(503);
+    await expect(publishedToolKeys(storeWith([second]))).rejects.toThrow(
+      /cannot be opened with this server's TOOL_KEY_SECRET.*TOOL_KEY_SECRET_PREVIOUS, then run keys reseal/,
+    );
   });
 
   it('stay readable while the secret rotates, and move to the new secret with reseal', async () => {
@@ -74,5 +82,45 @@ describe('tool keys at rest', () => {
     expect((await publishedToolKeys(plain))[0].private_jwk.d).toBeTruthy(); // plain rows: readable without a secret
     expect(await resealToolKeys(storeWith([first]))).toBe(rows.length);
     for (const r of await storedKeys()) expect(r.privateJwk).toMatchObject({ sealed: 'A256GCM' });
+  });
+
+  it('sealed under a secret the server does not have: LTI answers 503 with a page, never 500', async () => {
+    const other = await startTestServer({ TOOL_KEY_SECRET: second.toString('base64') });
+    try {
+      // Its only key sealed under `first`, as if TOOL_KEY_SECRET had been replaced without the old one.
+      await rotateKeys(createStore(other.store.sequelize, { toolKeySecrets: [first] }));
+      const res = await fetch(`${other.url}/lti/jwks`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toMatch(/text\/html/);
+      expect(await res.text()).not.toMatch(/TOOL_KEY_SECRET/); // the remedy is the operator's, in the log
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('a sealed secret that cannot be opened', () => {
+  const sealer = createKeySealer([first]);
+  const sealed = sealer.seal({ kty: 'oct', k: 'the-secret' }) as Record<string, string>;
+
+  it('is a domain error naming the key that sealed it, not a crypto error', () => {
+    expect(createKeySealer([first]).open(sealed)).toMatchObject({ k: 'the-secret' });
+    const failure = (() => {
+      try {
+        createKeySealer([second]).open(sealed);
+      } catch (err) {
+        return err as KeySealError;
+      }
+    })();
+    expect(failure).toBeInstanceOf(SecretUnreadableError);
+    expect(failure).toMatchObject({ code: 'secret_unreadable', keyId: sealed.key, expose: true });
+    expect(failure?.message).toMatch(/sealed with a key this server does not have.*enter the secret again/);
+    expect(httpStatusOf(failure!)).toBe(409);
+  });
+
+  it('is the same domain error when the stored value was altered', () => {
+    const altered = { ...sealed, data: Buffer.from('not what was sealed').toString('base64url') };
+    expect(() => sealer.open(altered)).toThrow(KeySealError);
+    expect(() => sealer.open(altered)).toThrow(/does not open with that key \(the stored value was altered\)/);
   });
 });

@@ -1,6 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureActiveKey } from '../../lti/keys.js';
 import { parseLinkHeader } from '../../lti/nrps.js';
+import { createStore } from '../../src/db/store.js';
+import { createKeySealer } from '../../src/domain/key-sealing.js';
 import { syncCourseRoster } from '../../src/domain/roster-sync.js';
+import { resealToolKeys } from '../../src/domain/tool-keys.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../support/db.js';
 import { member, startNrpsPlatform, type NrpsPlatform } from '../support/nrps-platform.js';
 import { courseWithRoster, rows, schoolWithPlatform, syncDeps, toolJwks } from './helpers.js';
@@ -182,6 +187,27 @@ describe(`roster sync faults on ${backendName}`, () => {
     );
     expect(r.status).toBe('failed');
     expect(r.error).toMatch(/points away from the roster service/);
+  });
+
+  it("fails in words when the tool's key cannot be opened (TOOL_KEY_SECRET changed), and writes nothing", async () => {
+    const c = await course();
+    await ensureActiveKey(db.store);
+    const before = randomBytes(32);
+    await resealToolKeys(createStore(db.store.sequelize, { toolKeySecrets: [before] }));
+    try {
+      const now = createStore(db.store.sequelize, { toolKeySecrets: [randomBytes(32)] });
+      const r = await syncCourseRoster(db.store, syncDeps(now), c.tenantId, c.courseId);
+      expect(r.status).toBe('failed');
+      expect(r.error).toMatch(/The tool's private key \S+ cannot be opened with this server's TOOL_KEY_SECRET/);
+      expect(await written(c.tenantId)).toEqual({ people: 0, memberships: 0, links: 0 });
+    } finally {
+      // Back to plain rows, as the rest of this file's store (no secret) reads them.
+      const sealer = createKeySealer([before]);
+      for (const row of await db.store.models.ToolKey.findAll()) {
+        row.privateJwk = sealer.open(row.privateJwk) as Record<string, unknown>;
+        await row.save();
+      }
+    }
   });
 });
 

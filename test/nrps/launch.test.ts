@@ -259,4 +259,19 @@ describe(`roster sync from launches, the API and the CLI (${backendName})`, { ti
     expect(list.code).toBe(0);
     expect((JSON.parse(list.stdout) as Array<{ trigger: string }>)[0].trigger).toBe('cli');
   });
+
+  it("rosterbridge roster sync reads the operator's roster sync settings", async () => {
+    const courseId = await courseIdOf('art');
+    nrps.setRoster('art', [member('stud-9'), member('ta-1', 'TeachingAssistant')]);
+    const cliEnv: Record<string, string> = {
+      DATA_DIR: env.server.config.dataDir,
+      ROSTER_SYNC_FULL_EVERY_HOURS: '0.0001', // a full read now, not the differences since the last sync
+      ROSTER_SYNC_MAX_MEMBERS: '1',
+    };
+    if (env.server.config.databaseUrl) cliEnv.DATABASE_URL = env.server.config.databaseUrl;
+    const r = await runCli(['roster', 'sync', '--tenant', env.tenant.slug, '--course', courseId], cliEnv);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/: failed/);
+    expect(r.stdout).toMatch(/error: The roster has more members than allowed/);
+  });
 });

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dueOneRosterPulls, syncOneRosterApi } from '../../src/domain/oneroster/connections.js';
-import { ONEROSTER_SCHEDULE_TASK } from '../../src/jobs/service.js';
+import { createStore } from '../../src/db/store.js';
+import { dueOneRosterPulls, setOneRosterConnection, syncOneRosterApi } from '../../src/domain/oneroster/connections.js';
+import { SecretUnreadableError } from '../../src/errors.js';
+import { ONEROSTER_PULL_TASK, ONEROSTER_SCHEDULE_TASK } from '../../src/jobs/service.js';
 import { backendName } from '../support/db.js';
 import { startOneRosterApi, type OneRosterApiEmulator } from '../support/oneroster-api.js';
 import { SAMPLE_USERS, sampleBundle, sampleFiles, zipBundle } from '../support/oneroster-bundle.js';
@@ -204,5 +207,58 @@ describe(`OneRoster on the admin API on ${backendName}`, () => {
       clientSecret: 'b',
     });
     expect(bad.status).toBe(400);
+  });
+
+  it('a client secret sealed with a key this server lacks is a 409 in words, recorded on the connection, also by the scheduled pull; entering it again mends it', async () => {
+    const { tenant, adminToken } = await seedTenant(server.store);
+    const api = apiClient(server, adminToken);
+    const connection = {
+      baseUrl: emulator.baseUrl,
+      tokenUrl: emulator.tokenUrl,
+      clientId: emulator.clientId,
+      clientSecret: emulator.clientSecret,
+    };
+    // Sealed under a key the operator has since rotated away or lost (this server has none).
+    const sealedElsewhere = createStore(server.store.sequelize, { toolKeySecrets: [randomBytes(32)] });
+    await setOneRosterConnection(sealedElsewhere, { actor: 'test' }, tenant.id, connection, {
+      allowPrivateTargets: true,
+    });
+    const words =
+      /OneRoster client secret cannot be opened with this server's sealing key.*enter the client secret again/;
+
+    const r = await api.post('/oneroster/connection/sync');
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({ title: 'secret_unreadable', status: 409 });
+    expect(r.body.detail).toMatch(words);
+    expect((await api.get('/oneroster/connection')).body.lastResult).toMatchObject({
+      applied: false,
+      failure: expect.stringMatching(words),
+    });
+
+    // Another key than the one that sealed it, through the domain function the CLI calls.
+    const otherKey = createStore(server.store.sequelize, { toolKeySecrets: [randomBytes(32)] });
+    await expect(syncOneRosterApi(otherKey, { allowPrivateTargets: true }, tenant.id)).rejects.toBeInstanceOf(
+      SecretUnreadableError,
+    );
+
+    // The job records the same failure and ends: nothing a retry could open.
+    await server.store.models.OneRosterConnection.update({ lastResult: null }, { where: { tenantId: tenant.id } });
+    const queue = await server.server.jobs;
+    const jobId = (await queue.addJob(ONEROSTER_PULL_TASK, { tenantId: tenant.id }, { jobKey: tenant.id }))!;
+    await expect
+      .poll(async () => (await queue.jobState(ONEROSTER_PULL_TASK, jobId))?.state, { timeout: 30_000, interval: 200 })
+      .toBe('completed');
+    expect((await api.get('/oneroster/connection')).body.lastResult).toMatchObject({
+      applied: false,
+      failure: expect.stringMatching(words),
+    });
+    expect(
+      await sqlOn(server.store)('SELECT count(*)::int AS n FROM people WHERE tenant_id = $1', [tenant.id]),
+    ).toEqual([{ n: 0 }]);
+
+    expect((await api.put('/oneroster/connection', connection)).status).toBe(200);
+    const mended = await api.post('/oneroster/connection/sync');
+    expect(mended.status).toBe(200);
+    expect(mended.body).toMatchObject({ applied: true });
   });
 });

@@ -2,8 +2,9 @@ import { Op } from 'sequelize';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import { inTransaction, type ActorContext, type Store } from '../../db/store.js';
-import { NotFoundError } from '../../errors.js';
+import { NotFoundError, SecretUnreadableError } from '../../errors.js';
 import { recordAudit } from '../audit.js';
+import { KeySealError } from '../key-sealing.js';
 import { checkOutboundTarget } from '../outbound-target.js';
 import { parseInput } from '../validate.js';
 import { emptySummary } from './apply.js';
@@ -264,6 +265,19 @@ async function* restRows(
   if (!header) yield { cells: [...REQUIRED_COLUMNS['1.2'][file]], line: 0 };
 }
 
+/** The stored client secret, or in the admin's words why it cannot be opened and what to do. */
+function openClientSecret(store: Store, stored: unknown): string {
+  try {
+    return (store.sealer.open(stored) as unknown as { secret: string }).secret;
+  } catch (err) {
+    if (!(err instanceof KeySealError)) throw err;
+    throw new SecretUnreadableError(
+      "The stored OneRoster client secret cannot be opened with this server's sealing key (it was changed or lost); enter the client secret again",
+      { cause: err },
+    );
+  }
+}
+
 /**
  * Pulls the tenant's OneRoster API and applies it as one bulk import (whole or nothing). A plain
  * function of (store, deps, tenant), so a job queue or a schedule can run it as the API and CLI do.
@@ -276,18 +290,6 @@ export async function syncOneRosterApi(
 ): Promise<ImportReport> {
   const row = await store.models.OneRosterConnection.findOne({ where: { tenantId }, raw: true });
   if (!row) throw new NotFoundError('This tenant has no OneRoster API configured');
-  const sealed = store.sealer.open(row.clientSecret) as unknown as { secret: string };
-  const client = new OneRosterRestClient(
-    {
-      baseUrl: row.baseUrl,
-      tokenUrl: row.tokenUrl,
-      clientId: row.clientId,
-      clientSecret: sealed.secret,
-      scope: row.scope,
-      pageSize: row.pageSize,
-    },
-    deps,
-  );
   const actor = deps.actor ?? { actor: 'oneroster-sync' };
   const dryRun = Boolean(deps.dryRun);
   const errors: LineError[] = [];
@@ -309,6 +311,18 @@ export async function syncOneRosterApi(
   const started = new Date();
   let failure: string | null = null;
   try {
+    // Opened inside the try: a secret this server cannot open is recorded as the pull's failure.
+    const client = new OneRosterRestClient(
+      {
+        baseUrl: row.baseUrl,
+        tokenUrl: row.tokenUrl,
+        clientId: row.clientId,
+        clientSecret: openClientSecret(store, row.clientSecret),
+        scope: row.scope,
+        pageSize: row.pageSize,
+      },
+      deps,
+    );
     await runImport(
       store,
       actor,
