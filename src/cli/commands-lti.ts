@@ -3,7 +3,7 @@ import { createRegistrationLink } from '../../lti/registration.js';
 import { addDeployment, addPlatform, listPlatforms, type PlatformView } from '../domain/platforms.js';
 import { getTenantBySlug } from '../domain/tenants.js';
 import { parseDuration } from '../domain/tokens.js';
-import { resealToolKeys } from '../domain/tool-keys.js';
+import { resealStoredSecrets } from '../domain/tool-keys.js';
 import type { Command, CommandContext } from './commands.js';
 import { table, UsageError } from './io.js';
 
@@ -124,13 +124,20 @@ export const ltiCommands: Record<string, Command> = {
   },
   'keys reseal': {
     usage:
-      'keys reseal [--json]   (seal every stored private key under TOOL_KEY_SECRET, e.g. after setting or rotating it)',
+      'keys reseal [--json]   (seal every stored secret — tool keys, webhook and OneRoster secrets — under TOOL_KEY_SECRET, e.g. after setting or rotating it)',
     options: {},
     needsDb: true,
     async run(ctx) {
       if (!ctx.store.sealer.sealing) throw new UsageError('Set TOOL_KEY_SECRET first (openssl rand -base64 32)');
-      const changed = await resealToolKeys(ctx.store);
-      ctx.out.print({ resealed: changed }, () => `Sealed ${changed} key(s) under the current TOOL_KEY_SECRET`);
+      const r = await resealStoredSecrets(ctx.store);
+      ctx.out.print(
+        { resealed: r.toolKeys + r.webhookSecrets + r.oneRosterSecrets, ...r },
+        () =>
+          `Sealed under the current TOOL_KEY_SECRET: ${r.toolKeys} tool key(s), ${r.webhookSecrets} webhook secret(s), ${r.oneRosterSecrets} OneRoster client secret(s)` +
+          (r.unreadable
+            ? `\n${r.unreadable} value(s) are sealed under a secret this server does not have: put it in TOOL_KEY_SECRET_PREVIOUS and run this again, or have the school enter them again`
+            : ''),
+      );
     },
   },
   'keys rotate': {

@@ -105,21 +105,57 @@ export function rotateToolKeys(
   });
 }
 
+/** Seals every stored private key under the current TOOL_KEY_SECRET; how many rows changed. */
+export async function resealToolKeys(store: Store): Promise<number> {
+  return (await resealStoredSecrets(store)).toolKeys;
+}
+
+/** What `resealStoredSecrets` moved per kind, and what it could not open (left as it was). */
+export interface ResealReport {
+  toolKeys: number;
+  webhookSecrets: number;
+  oneRosterSecrets: number;
+  /** Values sealed under a secret this server does not have: they must be entered again (or the key found). */
+  unreadable: number;
+}
+
 /**
- * Seals every stored private key under the current TOOL_KEY_SECRET (plain ones, and those sealed
- * under a previous secret), in one transaction. Returns how many rows changed.
+ * Everything sealed at rest under TOOL_KEY_SECRET moved to the current secret, in one transaction:
+ * the tool's private keys, webhook endpoint secrets and OneRoster client secrets. Rotating the
+ * secret and dropping the previous one is only safe after this (a secret left under the old key
+ * could no longer be opened). A value no key here opens is left alone and counted, so one lost
+ * school secret does not stop the rest from moving.
  */
-export function resealToolKeys(store: Store): Promise<number> {
+export function resealStoredSecrets(store: Store): Promise<ResealReport> {
   return inTransaction(store, async (t) => {
-    const rows = await store.models.ToolKey.findAll({ transaction: t, lock: t.LOCK.UPDATE });
-    let changed = 0;
-    for (const row of rows) {
-      if (store.sealer.isCurrent(row.privateJwk)) continue;
-      row.privateJwk = store.sealer.seal(store.sealer.open(row.privateJwk)) as Record<string, unknown>;
-      await row.save({ transaction: t });
-      changed++;
-    }
-    return changed;
+    const { sealer } = store;
+    let unreadable = 0;
+    const move = async <R extends { save(o: { transaction: typeof t }): Promise<unknown> }>(
+      rows: R[],
+      field: keyof R,
+    ) => {
+      let changed = 0;
+      for (const row of rows) {
+        if (sealer.isCurrent(row[field])) continue;
+        let opened: ReturnType<typeof sealer.open>;
+        try {
+          opened = sealer.open(row[field]);
+        } catch (err) {
+          if (!(err instanceof KeySealError)) throw err;
+          unreadable++;
+          continue;
+        }
+        (row as Record<keyof R, unknown>)[field] = sealer.seal(opened);
+        await row.save({ transaction: t });
+        changed++;
+      }
+      return changed;
+    };
+    const lock = { transaction: t, lock: t.LOCK.UPDATE };
+    const toolKeys = await move(await store.models.ToolKey.findAll(lock), 'privateJwk');
+    const webhookSecrets = await move(await store.models.WebhookEndpoint.findAll(lock), 'secret');
+    const oneRosterSecrets = await move(await store.models.OneRosterConnection.findAll(lock), 'clientSecret');
+    return { toolKeys, webhookSecrets, oneRosterSecrets, unreadable };
   });
 }
 

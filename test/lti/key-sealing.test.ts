@@ -4,7 +4,9 @@ import { rotateKeys } from '../../lti/keys.js';
 import { issueSession, verifySession } from '../../lti/session.js';
 import { createStore } from '../../src/db/store.js';
 import { createKeySealer, KeySealError } from '../../src/domain/key-sealing.js';
-import { publishedToolKeys, resealToolKeys } from '../../src/domain/tool-keys.js';
+import { setOneRosterConnection } from '../../src/domain/oneroster/connections.js';
+import { publishedToolKeys, resealStoredSecrets, resealToolKeys } from '../../src/domain/tool-keys.js';
+import { createEndpoint } from '../../src/domain/webhooks.js';
 import { SecretUnreadableError, UnavailableError } from '../../src/errors.js';
 import { httpStatusOf } from '../../src/http/errors.js';
 import { seedTenant, startTestServer, type TestServer } from '../support/server.js';
@@ -69,6 +71,57 @@ describe('tool keys at rest', () => {
     const after = await publishedToolKeys(storeWith([second]));
     expect(after.map((k) => k.private_jwk.d)).toEqual(before.map((k) => k.private_jwk.d));
     await expect(publishedToolKeys(storeWith([first]))).rejects.toThrow(/TOOL_KEY_SECRET/);
+  });
+
+  it("moves the schools' webhook and OneRoster secrets too, so the old secret can go", async () => {
+    const { tenant } = await seedTenant(server.store);
+    const underFirst = storeWith([first]);
+    const { secret } = await createEndpoint(
+      underFirst,
+      { actor: 'test' },
+      tenant.id,
+      { url: 'https://hooks.school.example/rb', eventTypes: ['person.provisioned'] },
+      { allowPrivateTargets: true },
+    );
+    await setOneRosterConnection(
+      underFirst,
+      { actor: 'test' },
+      tenant.id,
+      {
+        baseUrl: 'https://sis.example/ims/oneroster',
+        tokenUrl: 'https://sis.example/token',
+        clientId: 'c',
+        clientSecret: 's3cret',
+      },
+      { allowPrivateTargets: true },
+    );
+    const rotating = storeWith([second, first]);
+    const moved = await resealStoredSecrets(rotating);
+    expect(moved).toMatchObject({ webhookSecrets: 1, oneRosterSecrets: 1 });
+    expect(await resealStoredSecrets(rotating)).toEqual({
+      toolKeys: 0,
+      webhookSecrets: 0,
+      oneRosterSecrets: 0,
+      unreadable: 0,
+    });
+    // Readable under the new secret alone, and no longer under the old one.
+    const onlySecond = storeWith([second]).sealer;
+    const [endpoint] = await server.store.models.WebhookEndpoint.findAll({ where: { tenantId: tenant.id }, raw: true });
+    expect(onlySecond.open(endpoint.secret).k).toBe(secret);
+    const [connection] = await server.store.models.OneRosterConnection.findAll({
+      where: { tenantId: tenant.id },
+      raw: true,
+    });
+    expect((onlySecond.open(connection.clientSecret) as unknown as { secret: string }).secret).toBe('s3cret');
+    expect(() => storeWith([first]).sealer.open(endpoint.secret)).toThrow(KeySealError);
+    // A value nothing here opens is left as it was and counted (the tool keys, now under `second`,
+    // too); nothing fails and nothing moves.
+    expect(await resealStoredSecrets(storeWith([first]))).toEqual({
+      toolKeys: 0,
+      webhookSecrets: 0,
+      oneRosterSecrets: 0,
+      unreadable: (await storedKeys()).length + 2,
+    });
   });
 
   it('seals keys that were stored before a secret was set', async () => {
