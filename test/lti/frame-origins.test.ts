@@ -35,6 +35,19 @@ const launchFrom = (returnUrl: string, more: Record<string, unknown> = {}) =>
     { toolUrl: env.toolUrl },
   );
 
+/** A login initiation asking for the platform-storage flow (the login answers with a page). */
+const storageLogin = (more: Record<string, string> = {}) =>
+  fetch(
+    `${env.toolUrl}/lti/login?${new URLSearchParams({
+      iss: env.emu.issuer,
+      login_hint: 'x',
+      target_link_uri: `${env.toolUrl}/lti/launch`,
+      client_id: env.emu.clientId,
+      lti_storage_target: 'post_message_forwarding',
+      ...more,
+    })}`,
+  );
+
 const frameAncestors = (res: Response) =>
   /frame-ancestors ([^;]*)/.exec(res.headers.get('content-security-policy') ?? '')?.[1] ?? '';
 
@@ -75,28 +88,11 @@ describe(`frame ancestors learned from signed launches (${backendName})`, () => 
   });
 
   it("frames the storage flow's login page only by the platform holding the named deployment", async () => {
-    const login = await fetch(
-      `${env.toolUrl}/lti/login?${new URLSearchParams({
-        iss: env.emu.issuer,
-        login_hint: 'x',
-        target_link_uri: `${env.toolUrl}/lti/launch`,
-        client_id: env.emu.clientId,
-        lti_deployment_id: env.deploymentId,
-        lti_storage_target: 'post_message_forwarding',
-      })}`,
-    );
+    const login = await storageLogin({ lti_deployment_id: env.deploymentId });
     expect(login.status).toBe(200);
     expect(frameAncestors(login).split(' ')).toEqual(expect.arrayContaining([SCHOOL, new URL(env.emu.issuer).origin]));
     // Without a deployment the client id may serve several schools: their places are not listed.
-    const anonymous = await fetch(
-      `${env.toolUrl}/lti/login?${new URLSearchParams({
-        iss: env.emu.issuer,
-        login_hint: 'x',
-        target_link_uri: `${env.toolUrl}/lti/launch`,
-        client_id: env.emu.clientId,
-        lti_storage_target: 'post_message_forwarding',
-      })}`,
-    );
+    const anonymous = await storageLogin();
     expect(frameAncestors(anonymous)).toBe('*');
   });
 

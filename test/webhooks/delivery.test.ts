@@ -42,8 +42,9 @@ async function school(types: string[]) {
 const ofType = (type: string) => (r: Received) => r.payload?.type === type;
 
 /** Commits `roster.synced` for the tenant as a roster sync's apply would: no course, and zero counts unless given. */
+const SYNCED_ZERO = { courseId: null, added: 0, updated: 0, ended: 0, errors: 0 };
 function rosterSynced(tenantId: string, report: Pick<RosterSyncedData, 'source'> & Partial<RosterSyncedData>) {
-  const data = { courseId: null, added: 0, updated: 0, ended: 0, errors: 0, ...report };
+  const data = { ...SYNCED_ZERO, ...report };
   return inTransaction(server.store, (t) => emitRosterSynced(server.store, t, tenantId, data));
 }
 const sql = () => sqlOn(server.store);
@@ -270,24 +271,11 @@ describe(`delivery, retries, dead letter and replay on ${backendName}`, () => {
   });
 });
 
-/** Emits roster.synced in the tenant (one delivery per listening endpoint). */
-const emitSynced = (tenantId: string, added = 0) =>
-  inTransaction(server.store, (t) =>
-    emitRosterSynced(server.store, t, tenantId, {
-      source: 'nrps',
-      courseId: null,
-      added,
-      updated: 0,
-      ended: 0,
-      errors: 0,
-    }),
-  );
-
 describe(`an endpoint that answers 410 Gone on ${backendName}`, () => {
   it('is disabled (when and why, audited, shown by GET and the list); that delivery is not retried, and no new ones are made', async () => {
     const s = await school(['roster.synced']);
     s.receiver.script = [410];
-    await emitSynced(s.tenant.id);
+    await rosterSynced(s.tenant.id, { source: 'nrps' });
     const [gone] = await deliveriesSettled(s.api, 1);
     expect(gone).toMatchObject({
       status: 'dead',
@@ -312,7 +300,7 @@ describe(`an endpoint that answers 410 Gone on ${backendName}`, () => {
     ]);
     expect(audit[1].after).toMatchObject({ enabled: false, disabledReason: shown.body.disabledReason });
 
-    await emitSynced(s.tenant.id, 1);
+    await rosterSynced(s.tenant.id, { source: 'nrps', added: 1 });
     await new Promise((r) => setTimeout(r, 1000)); // past the 0.3 s retry wait
     expect(s.receiver.received).toHaveLength(1);
     expect((await s.api.get('/webhooks/deliveries')).body.deliveries).toHaveLength(1);
@@ -325,14 +313,7 @@ describe(`an endpoint that answers 410 Gone on ${backendName}`, () => {
     // Two events at once: whichever arrives first is answered 410, the other is never delivered.
     await inTransaction(server.store, async (t) => {
       for (const added of [1, 2])
-        await emitRosterSynced(server.store, t, s.tenant.id, {
-          source: 'nrps',
-          courseId: null,
-          added,
-          updated: 0,
-          ended: 0,
-          errors: 0,
-        });
+        await emitRosterSynced(server.store, t, s.tenant.id, { ...SYNCED_ZERO, source: 'nrps', added });
     });
     const settled = await deliveriesSettled(s.api, 2);
     expect(settled.map((d: any) => d.status).sort()).toEqual(['cancelled', 'dead']);
@@ -345,7 +326,7 @@ describe(`an endpoint that answers 410 Gone on ${backendName}`, () => {
   it('is enabled again with PATCH {enabled: true}: new events are delivered, and the gone one can be replayed', async () => {
     const s = await school(['roster.synced']);
     s.receiver.script = [410];
-    await emitSynced(s.tenant.id);
+    await rosterSynced(s.tenant.id, { source: 'nrps' });
     const [gone] = await deliveriesSettled(s.api, 1);
     const refused = await s.api.post(`/webhooks/deliveries/${gone.id}/replay`);
     expect(refused.status).toBe(409);
@@ -368,7 +349,7 @@ describe(`an endpoint that answers 410 Gone on ${backendName}`, () => {
       'webhook_endpoint.enable',
     ]);
 
-    await emitSynced(s.tenant.id, 5);
+    await rosterSynced(s.tenant.id, { source: 'nrps', added: 5 });
     const [, fresh] = await s.receiver.waitFor(ofType('roster.synced'), 2);
     expect(fresh).toMatchObject({ answered: 200, verified: true });
     expect(fresh.payload!.data.added).toBe(5);
@@ -382,7 +363,7 @@ describe(`an endpoint that answers 410 Gone on ${backendName}`, () => {
   it('can be disabled by an admin with PATCH {enabled: false}: a delivery waiting for a retry is cancelled', async () => {
     const s = await school(['roster.synced']);
     s.receiver.otherwise = 500;
-    await emitSynced(s.tenant.id);
+    await rosterSynced(s.tenant.id, { source: 'nrps' });
     await s.receiver.waitFor(ofType('roster.synced'));
     const disabled = await s.api.call('PATCH', `/webhooks/endpoints/${s.endpoint.id}`, { enabled: false });
     expect(disabled.status).toBe(200);
