@@ -163,6 +163,8 @@ async function main() {
         all: number;
       };
       writes?: { other?: Writes; same?: Writes; stored: boolean };
+      /** the server's event loop delay over the round, and how often the kernel preempted it */
+      server: { loopP99: number; loopMax: number; preemptedPerS: number };
     }
     const rounds: Round[] = [];
     const measure = async (name: string, rates: { other: number; same: number }, r: number, offered?: number) => {
@@ -205,6 +207,11 @@ async function main() {
           };
         })(),
         pgCpuMs: pgCpuDelta(p0, p1).byDatabase[database] ?? 0,
+        server: {
+          loopP99: s1.extra.loopDelayP99Ms ?? Number.NaN,
+          loopMax: s1.extra.loopDelayMaxMs ?? Number.NaN,
+          preemptedPerS: (s1.extra.preempted ?? Number.NaN) / (SECONDS + 0.5),
+        },
       };
       if (otherW || sameW) {
         const stored =
@@ -276,6 +283,10 @@ async function main() {
           'statements/req',
           'cache hits',
           'drops: this tenant (person) / other (person) / all',
+          'server loop delay p99 / max ms',
+          'server preempted /s',
+          'generator loop delay p99 ms',
+          'generator preempted /s',
         ],
         ...rounds.map((r) => {
           const all = r.load.requests + r.load.warmupRequests;
@@ -296,6 +307,10 @@ async function main() {
             fmt(r.queries / all, 2),
             `${fmt(r.cache.hitShare * 100, 1)}%`,
             `${r.cache.thisTenant} (${r.cache.thisPerson}) / ${r.cache.otherTenant} (${r.cache.otherPerson}) / ${r.cache.all}`,
+            `${fmt(r.server.loopP99, 1)} / ${fmt(r.server.loopMax, 1)}`,
+            fmt(r.server.preemptedPerS, 0),
+            fmt(r.load.generatorLoopP99, 1),
+            fmt(r.load.generatorPreempted / SECONDS, 0),
           ];
         }),
       ]),
@@ -321,7 +336,7 @@ async function main() {
       `  ${GOAL_RATE.toLocaleString('en')}/s offered under both write loads (median of ${open.length}): ${fmt(rps, 0)} authorize/s answered, p99 ${fmt(tail, 2)} ms from each request's due time — goal ≥ ${GOAL_RATE.toLocaleString('en')}/s and p99 ≤ ${GOAL_P99_MS} ms: ${held && tail <= GOAL_P99_MS && clean(open) ? 'MET' : 'NOT MET'}`,
     );
     console.log(
-      "  notes: costs per request count the round's warm-up too, and under writes include the writes; statements = pg Client#query calls by the server; cache hits = hits / lookups in its authorization cache (a request makes several), drops = how often it dropped this tenant's entries, the other's, everyone's (in brackets: drops of one person's decisions only); PG CPU = backends of this database (from /proc). The writers run in the bench process; the load generator, the server and PostgreSQL each in their own.",
+      "  notes: costs per request count the round's warm-up too, and under writes include the writes; statements = pg Client#query calls by the server; cache hits = hits / lookups in its authorization cache (a request makes several), drops = how often it dropped this tenant's entries, the other's, everyone's (in brackets: drops of one person's decisions only); PG CPU = backends of this database (from /proc); server loop delay = how late the server's event loop ran (its own work holding it), preempted = how often the kernel gave its CPU to another process (involuntary context switches). The writers run in the bench process; the load generator, the server and PostgreSQL each in their own.",
     );
   } finally {
     await server?.stop();

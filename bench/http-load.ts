@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -40,6 +41,9 @@ export interface HttpLoadResult {
   p50: number;
   p99: number;
   max: number;
+  /** the load generator's own event loop delay p99 (ms) and preemptions while measuring: its lateness counts in open loop */
+  generatorLoopP99: number;
+  generatorPreempted: number;
 }
 
 async function loadGenerator(): Promise<void> {
@@ -130,7 +134,12 @@ async function loadGenerator(): Promise<void> {
   await Promise.all(Array.from({ length: connections }, () => run(warm, false)));
   const start = performance.now();
   const end = start + seconds * 1000;
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const preempted0 = process.resourceUsage().involuntaryContextSwitches;
   await Promise.all(Array.from({ length: connections }, () => run(end, true)));
+  loopDelay.disable();
+  const generatorPreempted = process.resourceUsage().involuntaryContextSwitches - preempted0;
   const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
@@ -143,6 +152,8 @@ async function loadGenerator(): Promise<void> {
       p50: q(0.5),
       p99: q(0.99),
       max: latencies[latencies.length - 1],
+      generatorLoopP99: loopDelay.percentile(99) / 1e6,
+      generatorPreempted,
     }),
   );
 }

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
@@ -120,13 +121,32 @@ async function start(
   }
 }
 
+/*
+ * The process's own view of a round (between two `stats` calls): how late its event loop ran
+ * (its own work blocking it) and how often the kernel took the CPU from it (other processes).
+ */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+let preemptedBefore = process.resourceUsage().involuntaryContextSwitches;
+function roundView(): Record<string, number> {
+  const preempted = process.resourceUsage().involuntaryContextSwitches;
+  const view = {
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.max / 1e6,
+    preempted: preempted - preemptedBefore,
+  };
+  loopDelay.reset();
+  preemptedBefore = preempted;
+  return view;
+}
+
 const [kind, json] = process.argv.slice(2);
 const { info, extra, run } = await start(kind, JSON.parse(json ?? '{}'));
 process.on('message', async (m: Record<string, unknown>) => {
   try {
     if (m.type === 'stats') {
       const u = process.cpuUsage();
-      process.send!({ id: m.id, cpuMs: (u.user + u.system) / 1000, queries, extra: extra?.() ?? {} });
+      process.send!({ id: m.id, cpuMs: (u.user + u.system) / 1000, queries, extra: { ...extra?.(), ...roundView() } });
     } else if (m.type === 'run' && run) process.send!({ id: m.id, ...(await run(m)) });
     else process.send!({ id: m.id, error: `unknown message ${String(m.type)}` });
   } catch (err) {
