@@ -2,6 +2,26 @@ import { expect } from 'vitest';
 import { LTI_CLAIM, runLaunch } from '../support/platform-emulator.js';
 import { provisionPerson, resourceLaunch, ROLE, spec, type LtiEnv } from '../lti/helpers.js';
 
+/** The Set-Cookie line of a cookie, or null. */
+export function cookieOf(res: Response, name: string): string | null {
+  for (const line of res.headers.getSetCookie()) if (line.startsWith(`${name}=`)) return line;
+  return null;
+}
+export const cookieValue = (setCookie: string) => setCookie.split(';')[0];
+
+/** Signs in to the school admin page with an admin token; the session cookie to send back. */
+export async function adminPageCookie(env: LtiEnv, token = env.adminToken): Promise<string> {
+  const res = await fetch(`${env.toolUrl}/app/admin/sign-in`, {
+    method: 'POST',
+    redirect: 'manual',
+    body: new URLSearchParams({ token }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  const set = cookieOf(res, 'rb_admin');
+  if (!set) throw new Error(`admin sign-in answered ${res.status} without a session`);
+  return cookieValue(set);
+}
+
 /** Someone who launches from the LMS: their LMS `sub`, roles, and the SIS id SCIM provisioned them under. */
 export interface Launcher {
   sub: string;

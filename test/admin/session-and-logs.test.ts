@@ -4,7 +4,7 @@ import { pruneProvisioningLog } from '../../src/domain/provisioning-log.js';
 import { backendName } from '../support/db.js';
 import { seedTenant, startTestServer } from '../support/server.js';
 import { provisionPerson, ROLE, rows, startLtiEnv, type LtiEnv } from '../lti/helpers.js';
-import { launchAdminPage, teacherLaunchesOkThenForged } from './helpers.js';
+import { cookieOf, cookieValue, launchAdminPage, teacherLaunchesOkThenForged } from './helpers.js';
 
 /**
  * The school admin page's sign-in and the logs behind it, over HTTP on the real server: a pasted
@@ -14,11 +14,6 @@ import { launchAdminPage, teacherLaunchesOkThenForged } from './helpers.js';
  */
 const INSTITUTION_ADMIN = 'http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator';
 
-function cookieOf(res: Response, name: string): string | null {
-  for (const line of res.headers.getSetCookie()) if (line.startsWith(`${name}=`)) return line;
-  return null;
-}
-const cookieValue = (setCookie: string) => setCookie.split(';')[0];
 const csrfIn = (page: string) => /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? null;
 
 describe(`school admin page sessions and logs on ${backendName}`, () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FRAME_ORIGINS } from '../../src/domain/platforms.js';
+import { adminPageCookie } from '../admin/helpers.js';
 import { apiClient } from '../privileges/helpers.js';
 import { backendName } from '../support/db.js';
 import { LTI_CLAIM, runLaunch } from '../support/platform-emulator.js';
@@ -78,6 +79,13 @@ describe(`frame ancestors learned from signed launches (${backendName})`, () => 
       expect.arrayContaining(["'self'", new URL(env.emu.issuer).origin, SCHOOL]),
     );
     expect(frameAncestors(page)).not.toContain('*');
+  });
+
+  it("shows the school's IT admin where the LMS shows the tool, and lets that place frame the admin page", async () => {
+    const page = await fetch(`${env.toolUrl}/app/admin`, { headers: { cookie: await adminPageCookie(env) } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<td class="shown-from">school.lms.example</td>');
+    expect(frameAncestors(page).split(' ')).toContain(SCHOOL);
   });
 
   it('writes nothing when a launch comes from a place it already knows', async () => {

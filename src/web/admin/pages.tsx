@@ -403,13 +403,14 @@ export function AdminPage(d: AdminPageData) {
                 <th scope="col">Deployments</th>
                 <th scope="col">Trusts LMS emails</th>
                 <th scope="col">Creates people at first launch</th>
+                <th scope="col">Shown from</th>
                 <th scope="col">Registered</th>
               </tr>
             </thead>
             <tbody>
               {d.platforms.length === 0 ? (
                 <tr>
-                  <td colspan={6} class="muted">
+                  <td colspan={7} class="muted">
                     No LMS registered yet: use a registration link above, or <code>rosterbridge platform add</code>.
                   </td>
                 </tr>
@@ -421,6 +422,13 @@ export function AdminPage(d: AdminPageData) {
                     <td>{p.deploymentIds.join(', ')}</td>
                     <td>{p.trustEmail ? 'yes' : 'no'}</td>
                     <td>{p.jitCreate ? 'yes' : 'no'}</td>
+                    <td class="shown-from">
+                      {p.frameOrigins.length ? (
+                        p.frameOrigins.map(host).join(', ')
+                      ) : (
+                        <span class="muted">its own address</span>
+                      )}
+                    </td>
                     <td>{when(p.createdAt)}</td>
                   </tr>
                 ))
