@@ -5,7 +5,7 @@ import { QueryTypes, type Transaction } from 'sequelize';
 import { Webhook } from 'standardwebhooks';
 import { select } from '../db/sql.js';
 import { type ActorContext, inTransaction, type Store } from '../db/store.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, SecretUnreadableError, ValidationError } from '../errors.js';
 import { addJob } from '../jobs/queue.js';
 import { recordAudit } from './audit.js';
 import { EVENT_TYPES, type EventType } from './events.js';
@@ -70,6 +70,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // The secret is kept sealed like the tool's keys (a symmetric JWK under TOOL_KEY_SECRET).
 const sealSecret = (store: Store, secret: string) => store.sealer.seal({ kty: 'oct', k: secret });
 const openSecret = (store: Store, stored: unknown) => String(store.sealer.open(stored).k);
+const UNSIGNABLE =
+  "not sent: the endpoint's signing secret cannot be opened with this server's sealing key (TOOL_KEY_SECRET was changed or lost); put the old key in TOOL_KEY_SECRET_PREVIOUS and replay, or create the endpoint again";
 
 /** Registers an endpoint; the secret (`whsec_…`) is returned this once and never shown again. */
 export async function createEndpoint(
@@ -484,24 +486,34 @@ export async function attemptDelivery(
     timestamp: new Date(d.event_created_at).toISOString(),
     data: d.data,
   });
-  const signature = new Webhook(openSecret(store, d.secret)).sign(d.event_id, timestamp, payload);
+  let signature: string | null = null;
+  try {
+    signature = new Webhook(openSecret(store, d.secret)).sign(d.event_id, timestamp, payload);
+  } catch (err) {
+    if (!(err instanceof SecretUnreadableError)) throw err;
+  }
   const started = performance.now();
-  const result = await post(
-    d.url,
-    payload,
-    {
-      'webhook-id': d.event_id,
-      'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-      'webhook-signature': signature,
-    },
-    settings,
-  );
+  // A secret this server cannot open signs nothing, now or on a retry: the delivery is dead-lettered
+  // with the reason (replayable once the key is back or the endpoint re-created), nothing is sent.
+  const result: PostResult = signature
+    ? await post(
+        d.url,
+        payload,
+        {
+          'webhook-id': d.event_id,
+          'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+          'webhook-signature': signature,
+        },
+        settings,
+      )
+    : { status: null, error: UNSIGNABLE, body: null };
   const durationMs = Math.round(performance.now() - started);
   const ok = result.status !== null && result.status >= 200 && result.status < 300;
   const gone = result.status === 410;
   const attempt = d.attempts + 1;
   const schedule = settings.retryScheduleSeconds;
-  const status: DeliveryStatus = ok ? 'succeeded' : gone || attempt > schedule.length ? 'dead' : 'pending';
+  const status: DeliveryStatus =
+    ok ? 'succeeded' : gone || !signature || attempt > schedule.length ? 'dead' : 'pending';
   await inTransaction(store, async (t) => {
     await WebhookAttempt.create(
       {

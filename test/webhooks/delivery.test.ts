@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction } from '../../src/db/store.js';
 import { emitRosterSynced, type RosterSyncedData } from '../../src/domain/events.js';
+import { createKeySealer } from '../../src/domain/key-sealing.js';
 import { insertPerson } from '../../src/domain/people.js';
 import { apiClient, enc, scim, scimSetActive, sqlOn } from '../privileges/helpers.js';
 import { backendName } from '../support/db.js';
@@ -381,5 +383,19 @@ describe(`an endpoint that answers 410 Gone on ${backendName}`, () => {
       s.endpoint.id,
     ]);
     expect(audit.map((a) => a.action)).toEqual(['webhook_endpoint.create', 'webhook_endpoint.disable']);
+  });
+});
+
+describe(`an endpoint whose signing secret this server cannot open, on ${backendName}`, () => {
+  it('dead-letters the delivery at once with the reason and sends nothing unsigned', async () => {
+    const s = await school(['roster.synced']);
+    // As if TOOL_KEY_SECRET had been replaced without keeping the key that sealed this secret.
+    const foreign = createKeySealer([randomBytes(32)]).seal({ kty: 'oct', k: 'whsec_lost' });
+    await server.store.models.WebhookEndpoint.update({ secret: foreign }, { where: { id: s.endpoint.id } });
+    await rosterSynced(s.tenant.id, { source: 'nrps' });
+    const [dead] = await deliveriesSettled(s.api, 1);
+    expect(dead).toMatchObject({ status: 'dead', attempts: 1, lastStatusCode: null, nextAttemptAt: null });
+    expect(dead.lastError).toMatch(/signing secret cannot be opened with this server's sealing key/);
+    expect(s.receiver.received).toHaveLength(0);
   });
 });
