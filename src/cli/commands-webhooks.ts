@@ -73,8 +73,12 @@ export const webhookCommands: Record<string, Command> = {
       const endpoints = await listEndpoints(ctx.store, await tenantOf(ctx));
       ctx.out.print(endpoints, () =>
         table(
-          endpoints.map((e) => ({ ...e, events: e.eventTypes.join(',') })),
-          ['id', 'url', 'events', 'createdAt'],
+          endpoints.map((e) => ({
+            ...e,
+            events: e.eventTypes.join(','),
+            state: e.enabled ? 'enabled' : `disabled: ${e.disabledReason ?? ''}`.trim(),
+          })),
+          ['id', 'url', 'events', 'state', 'createdAt'],
         ),
       );
     },

@@ -512,8 +512,11 @@ export async function attemptDelivery(
   const gone = result.status === 410;
   const attempt = d.attempts + 1;
   const schedule = settings.retryScheduleSeconds;
-  const status: DeliveryStatus =
-    ok ? 'succeeded' : gone || !signature || attempt > schedule.length ? 'dead' : 'pending';
+  const status: DeliveryStatus = ok
+    ? 'succeeded'
+    : gone || !signature || attempt > schedule.length
+      ? 'dead'
+      : 'pending';
   await inTransaction(store, async (t) => {
     await WebhookAttempt.create(
       {

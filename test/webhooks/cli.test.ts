@@ -44,6 +44,7 @@ describe(`rosterbridge webhook (${backendName})`, () => {
     expect(endpoint.secret).toMatch(/^whsec_/);
     const list = await runCli(['webhook', 'list', '--tenant', 'hook-school'], env);
     expect(list.stdout).toContain(endpoint.id);
+    expect(list.stdout).toMatch(/\benabled\b/);
     expect(list.stdout).not.toContain('whsec_');
 
     // An event written while no server runs waits, pending, for the server's dispatcher.
