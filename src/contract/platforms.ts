@@ -74,6 +74,25 @@ export const addDeployment = createRoute({
   },
 });
 
+export const forgetFrameOrigin = createRoute({
+  method: 'delete',
+  path: '/lti/platforms/{id}/frame-origins',
+  summary: 'Forget a place the platform was seen showing the tool',
+  description:
+    'Its pages may no longer be framed at that origin, until a signed launch from the platform names it again.',
+  request: {
+    params: z.object({ id: uuidParam('Platform id must be a UUID') }),
+    query: z.object({
+      origin: z.string().min(1).max(2000).openapi({ description: 'The origin, e.g. https://school.instructure.com' }),
+    }),
+  },
+  responses: {
+    200: json(Platform, 'The registration'),
+    ...errors,
+    404: problem('No such platform in this tenant, or that origin is not learned'),
+  },
+});
+
 export const createRegistrationLink = createRoute({
   method: 'post',
   path: '/lti/registration-links',

@@ -364,3 +364,41 @@ export async function noteFrameOrigins(
     return added;
   });
 }
+
+/**
+ * Forgets a learned frame origin (the school moved domains, or never uses that place): its pages
+ * may no longer be framed there until a signed launch names it again. 404 when it is not learned.
+ */
+export async function forgetFrameOrigin(
+  store: Store,
+  ctx: ActorContext,
+  tenantId: string,
+  platformId: string,
+  origin: string,
+): Promise<PlatformView> {
+  return inTransaction(store, async (t) => {
+    const row = await store.models.LtiPlatform.findOne({
+      where: { id: platformId, tenantId, deletedAt: null },
+      lock: t.LOCK.UPDATE,
+      transaction: t,
+    });
+    if (!row) throw new NotFoundError('No such platform in this tenant');
+    const before = row.frameOrigins ?? [];
+    const wanted = originOf(origin) ?? origin;
+    if (!before.includes(wanted)) throw new NotFoundError(`${origin} is not a place this platform was seen at`);
+    const after = before.filter((o) => o !== wanted);
+    await row.update({ frameOrigins: after }, { transaction: t });
+    await recordAudit(store, t, ctx, {
+      tenantId,
+      action: 'lti.platform.frame_origin_forget',
+      targetType: 'lti_platform',
+      targetId: platformId,
+      before: { frameOrigins: before },
+      after: { frameOrigins: after },
+    });
+    t.afterCommit(() => {
+      generation++;
+    });
+    return getPlatform(store, tenantId, platformId, t);
+  });
+}

@@ -1,7 +1,7 @@
 import { createRegistrationLink } from '../../lti/registration.js';
 import type { Config } from '../config.js';
 import type { Store } from '../db/store.js';
-import { addDeployment, addPlatform, getPlatform, listPlatforms } from '../domain/platforms.js';
+import { addDeployment, addPlatform, forgetFrameOrigin, getPlatform, listPlatforms } from '../domain/platforms.js';
 import { contractRouter } from '../contract/common.js';
 import * as contract from '../contract/platforms.js';
 import { actorOf, requireAdmin } from './api-auth.js';
@@ -31,6 +31,18 @@ export function platformRoutes(store: Store, config: Config) {
       201,
     );
   });
+  app.openapi(contract.forgetFrameOrigin, async (c) =>
+    c.json(
+      await forgetFrameOrigin(
+        store,
+        actorOf(c),
+        c.get('auth').tenant.id,
+        c.req.valid('param').id,
+        c.req.valid('query').origin,
+      ),
+      200,
+    ),
+  );
   app.openapi(contract.createRegistrationLink, async (c) => {
     const link = await createRegistrationLink(store, c.get('auth').tenant.id, config.publicUrl);
     return c.json({ url: link.url, expiresAt: link.expiresAt.toISOString() }, 201);

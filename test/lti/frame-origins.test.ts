@@ -112,4 +112,22 @@ describe(`frame ancestors learned from signed launches (${backendName})`, () => 
     expect(learned).toHaveLength(MAX_FRAME_ORIGINS);
     expect(learned[0]).toBe(SCHOOL);
   }, 60_000);
+
+  it("lets the school's admin forget a place, until a signed launch names it again", async () => {
+    const api = apiClient(env.server, env.adminToken);
+    const { id } = (await api.get('/lti/platforms')).body.platforms[0];
+    const path = (origin: string) => `/lti/platforms/${id}/frame-origins?${new URLSearchParams({ origin })}`;
+    const forgot = await api.del(path(SCHOOL));
+    expect(forgot.status).toBe(200);
+    expect(forgot.body.frameOrigins).not.toContain(SCHOOL);
+    expect((await api.del(path(SCHOOL))).status).toBe(404);
+    const [audit] = await rows<{ actor: string }>(
+      env.store,
+      `SELECT actor FROM audit_events WHERE tenant_id = $1 AND action = 'lti.platform.frame_origin_forget'`,
+      [env.tenant.id],
+    );
+    expect(audit.actor).toMatch(/^token:/);
+    await launchFrom(SCHOOL);
+    expect((await platform()).frameOrigins).toContain(SCHOOL);
+  }, 30_000);
 });

@@ -172,6 +172,7 @@ const ACTION_WORDS: Record<string, string> = {
   'lti.platform.update': 'changed the LMS registration',
   'lti.deployment.add': 'added a deployment of the LMS',
   'lti.platform.frame_origin': 'noted a new address the tool is shown from, for',
+  'lti.platform.frame_origin_forget': 'forgot an address the tool was shown from, for',
 };
 
 export const actionWords = (action: string) => ACTION_WORDS[action] ?? action.replace(/[._]/g, ' ');
