@@ -11,6 +11,7 @@ import { createApp } from './http/app.js';
 import { flushWriteBehind } from './domain/write-behind.js';
 import { createNrpsRunner } from '../lti/nrps-runner.js';
 import { ROSTER_SYNC_TASK, type RosterSyncJob } from './domain/roster-sync-runner.js';
+import { ABANDONED_AFTER_MS } from './domain/roster-sync.js';
 import { answerClientErrors } from './http/client-error.js';
 import { readinessCheck } from './http/health.js';
 
@@ -63,7 +64,8 @@ export async function startServer(
           // The sync retries the platform itself and records a failure; a second run of the same
           // row is refused (it only runs a row it moves from queued to running).
           maxAttempts: 1,
-          timeoutSeconds: 15 * 60,
+          // The job's lease and the point where a `running` sync counts as abandoned are one limit.
+          timeoutSeconds: ABANDONED_AFTER_MS / 1000,
         });
       } catch (err) {
         await queue.stop();

@@ -95,7 +95,7 @@ export interface RosterSyncView {
 }
 
 const MAX_PROBLEMS_KEPT = 100;
-/** A sync `running` this long was abandoned by its worker (a crash, a restart). */
+/** A sync `running` this long was abandoned by its worker (a crash, a restart); also its job's lease (server.ts). */
 export const ABANDONED_AFTER_MS = 15 * 60 * 1000;
 
 export function viewRosterSync(r: RosterSync | ReturnType<RosterSync['get']>): RosterSyncView {
