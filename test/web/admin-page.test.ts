@@ -160,6 +160,7 @@ describe.skipIf(!available)(`school admin page in a real browser on ${backendNam
     expect(await signedIn.textContent()).toMatch(/Signed in.*Tess Teacher.*Biology 101.*Instructor/s);
     expect(await page.textContent('#platforms')).toContain(new URL(env.emu.issuer).host);
     // plain words: no ids on screen
+    // biome-ignore lint/performance/useDomNodeTextContent: what is on screen, not the page's JSON data element
     const visible = await page.evaluate(() => document.body.innerText);
     expect(visible).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
     expect(await seriousViolations(page)).toEqual([]);
