@@ -4,6 +4,7 @@ import { exec, select } from '../db/sql.js';
 import { type ActorContext, inTransaction, type Store } from '../db/store.js';
 import { BadRequestError, ConflictError } from '../errors.js';
 import { findTenantForOperator } from './tenant-lifecycle.js';
+import { flushWriteBehind } from './write-behind.js';
 import { ident, NOT_EXPORTED, SECRET_COLUMNS, type TenantTable, tenantTables } from './tenant-tables.js';
 
 /**
@@ -34,6 +35,8 @@ const exportedColumns = (table: TenantTable) =>
 /** Streams a tenant's document (live or soft-deleted; `ref` is its slug or id). */
 export async function* exportTenant(store: Store, ref: string): AsyncGenerator<string> {
   const tenant = await findTenantForOperator(store, ref);
+  // The logs this process has answered but not yet written (write-behind.ts) belong in the document.
+  await flushWriteBehind(store);
   // One REPEATABLE READ snapshot: rows written meanwhile are either all in the document or not.
   const t = await store.sequelize.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.REPEATABLE_READ });
   try {
