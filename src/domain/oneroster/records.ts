@@ -135,12 +135,7 @@ export function readRecord(
     case 'classes': {
       const title = required('title');
       const courseSourcedId = required('courseSourcedId');
-      const extra = [
-        get('classCode'),
-        get('schoolSourcedId'),
-        get('classType'),
-        get(version === '1.1' ? 'termSourcedIds' : 'termSourcedIds'),
-      ];
+      const extra = [get('classCode'), get('schoolSourcedId'), get('classType'), get('termSourcedIds')];
       staged = {
         file,
         record: {
