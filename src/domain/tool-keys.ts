@@ -105,11 +105,6 @@ export function rotateToolKeys(
   });
 }
 
-/** Seals every stored private key under the current TOOL_KEY_SECRET; how many rows changed. */
-export async function resealToolKeys(store: Store): Promise<number> {
-  return (await resealStoredSecrets(store)).toolKeys;
-}
-
 /** What `resealStoredSecrets` moved per kind, and what it could not open (left as it was). */
 export interface ResealReport {
   toolKeys: number;

@@ -5,7 +5,7 @@ import { issueSession, verifySession } from '../../lti/session.js';
 import { createStore } from '../../src/db/store.js';
 import { createKeySealer, KeySealError } from '../../src/domain/key-sealing.js';
 import { setOneRosterConnection } from '../../src/domain/oneroster/connections.js';
-import { publishedToolKeys, resealStoredSecrets, resealToolKeys } from '../../src/domain/tool-keys.js';
+import { publishedToolKeys, resealStoredSecrets } from '../../src/domain/tool-keys.js';
 import { createEndpoint } from '../../src/domain/webhooks.js';
 import { SecretUnreadableError, UnavailableError } from '../../src/errors.js';
 import { httpStatusOf } from '../../src/http/errors.js';
@@ -66,8 +66,8 @@ describe('tool keys at rest', () => {
     const rotating = storeWith([second, first]);
     const before = await publishedToolKeys(rotating);
     expect(before[0].private_jwk.d).toBeTruthy();
-    expect(await resealToolKeys(rotating)).toBe((await storedKeys()).length);
-    expect(await resealToolKeys(rotating)).toBe(0); // nothing left to move
+    expect((await resealStoredSecrets(rotating)).toolKeys).toBe((await storedKeys()).length);
+    expect((await resealStoredSecrets(rotating)).toolKeys).toBe(0); // nothing left to move
     const after = await publishedToolKeys(storeWith([second]));
     expect(after.map((k) => k.private_jwk.d)).toEqual(before.map((k) => k.private_jwk.d));
     await expect(publishedToolKeys(storeWith([first]))).rejects.toThrow(/TOOL_KEY_SECRET/);
@@ -133,7 +133,7 @@ describe('tool keys at rest', () => {
       await row.save();
     }
     expect((await publishedToolKeys(plain))[0].private_jwk.d).toBeTruthy(); // plain rows: readable without a secret
-    expect(await resealToolKeys(storeWith([first]))).toBe(rows.length);
+    expect((await resealStoredSecrets(storeWith([first]))).toolKeys).toBe(rows.length);
     for (const r of await storedKeys()) expect(r.privateJwk).toMatchObject({ sealed: 'A256GCM' });
   });
 

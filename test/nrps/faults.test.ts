@@ -5,7 +5,7 @@ import { parseLinkHeader } from '../../lti/nrps.js';
 import { createStore } from '../../src/db/store.js';
 import { createKeySealer } from '../../src/domain/key-sealing.js';
 import { syncCourseRoster } from '../../src/domain/roster-sync.js';
-import { resealToolKeys } from '../../src/domain/tool-keys.js';
+import { resealStoredSecrets } from '../../src/domain/tool-keys.js';
 import { backendName, createTestDatabase, type TestDatabase } from '../support/db.js';
 import { member, startNrpsPlatform, type NrpsPlatform } from '../support/nrps-platform.js';
 import { courseWithRoster, rows, schoolWithPlatform, syncDeps, toolJwks } from './helpers.js';
@@ -193,7 +193,7 @@ describe(`roster sync faults on ${backendName}`, () => {
     const c = await course();
     await ensureActiveKey(db.store);
     const before = randomBytes(32);
-    await resealToolKeys(createStore(db.store.sequelize, { toolKeySecrets: [before] }));
+    await resealStoredSecrets(createStore(db.store.sequelize, { toolKeySecrets: [before] }));
     try {
       const now = createStore(db.store.sequelize, { toolKeySecrets: [randomBytes(32)] });
       const r = await syncCourseRoster(db.store, syncDeps(now), c.tenantId, c.courseId);
