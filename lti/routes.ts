@@ -165,11 +165,10 @@ export function ltiRoutes(deps: LtiDeps) {
     const actor = actorFor(c, `lti:${launch.platform.issuer}#${launch.sub ?? 'anonymous'}`);
     const cspNonce = randomBytes(16).toString('base64');
     // The signed launch says where the LMS shows the tool; a new place is remembered (rarely a write).
-    const learned = await noteFrameOrigins(store, actor, launch.platform, launch.claims).catch((err: unknown) => {
+    const framedBy = await noteFrameOrigins(store, actor, launch.platform, launch.claims).catch((err: unknown) => {
       c.get('logger')?.warn({ err }, 'frame origins of the launch not recorded');
-      return [];
+      return platformFrameOrigins(launch.platform);
     });
-    const framedBy = [...platformFrameOrigins(launch.platform), ...learned];
 
     if (launch.messageType === 'LtiDeepLinkingRequest') {
       await consumeLaunch(store, launch);

@@ -321,6 +321,8 @@ export function platformFrameOrigins(p: Pick<PlatformView, 'issuer' | 'authLogin
  * launch_presentation and tool_platform.url — so the tool's pages may be framed there: Canvas
  * Cloud signs as canvas.instructure.com but shows the tool from each school's domain. Only new
  * origins are written (a launch from a known place writes nothing), audited as the platform's.
+ * Returns every origin that may frame the platform's pages now (platformFrameOrigins, plus what
+ * this launch taught).
  */
 export async function noteFrameOrigins(
   store: Store,
@@ -338,8 +340,8 @@ export async function noteFrameOrigins(
   const fresh = [
     ...new Set([originOf(presentation?.return_url), originOf(toolPlatform?.url)].filter((o): o is string => !!o)),
   ].filter((o) => !known.has(o));
-  if (!fresh.length) return [];
-  return inTransaction(store, async (t) => {
+  if (!fresh.length) return [...known];
+  const learned = await inTransaction(store, async (t) => {
     const row = await store.models.LtiPlatform.findOne({
       where: { id: platform.id, tenantId: platform.tenantId, deletedAt: null },
       lock: t.LOCK.UPDATE,
@@ -363,6 +365,7 @@ export async function noteFrameOrigins(
     });
     return added;
   });
+  return [...known, ...learned];
 }
 
 /**
